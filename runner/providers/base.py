@@ -1,0 +1,121 @@
+"""The interface every provider implements, and the values that cross it.
+
+A provider is a small class: it declares its :class:`Capabilities`, sends a :class:`Batch` and returns
+one :class:`RecipientResult` per message, and, when it can, tells after a crash which messages of an
+in-doubt batch it actually accepted (:meth:`Provider.reconcile`).
+
+Whole-request failures are raised as the classified errors of :mod:`runner.errors`:
+``RetryableError`` (nothing accepted, try again), ``PermanentError`` (refused for good),
+``InDoubtError`` (may have been accepted), ``CredentialsError`` (stop the run).
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from runner.campaign.model import Sender
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    max_recipients_per_request: int = 1
+    one_text_many_recipients: bool = False  # one request carries one text to many recipients
+    stop_mention: str | None = None  # what the provider itself appends to commercial messages
+    can_reconcile: bool = False
+    default_rate: float | None = None  # messages/s the provider tolerates by default
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    recipient: str  # E.164
+    text: str  # exactly what smsrun asks the provider to send (smsrun's opt-out mention included)
+    message_id: str  # smsrun's own id for this message (campaign + recipient), for delivery reports
+
+
+@dataclass(frozen=True)
+class Batch:
+    campaign_id: str
+    batch_id: str  # unique; providers use it as a tag to find the batch again
+    sender: Sender
+    commercial: bool
+    encoding: str  # "GSM-7" or "UCS-2"
+    messages: Sequence[OutgoingMessage]
+    not_before: datetime | None = None  # defer delivery until then, where the provider supports it
+
+
+class Outcome(enum.Enum):
+    SENT = "sent"  # accepted by the provider
+    REJECTED = "rejected"  # refused for good (invalid number, blacklisted...)
+    RETRY = "retry"  # not accepted, may be sent again
+    IN_DOUBT = "in_doubt"  # may or may not have been accepted
+
+
+@dataclass(frozen=True)
+class RecipientResult:
+    recipient: str
+    outcome: Outcome
+    provider_id: str | None = None
+    reason: str | None = None
+    cost: float | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    provider_id: str
+    status: str  # delivered | failed | pending
+    reason: str | None = None
+    at: datetime | None = None
+
+
+class Provider(ABC):
+    """Base class of the providers; see the module docstring."""
+
+    name: str = ""
+    capabilities: Capabilities = Capabilities()
+
+    def __init__(self, settings: Mapping[str, Any] | None = None, *, state_dir: Path | None = None) -> None:
+        self.settings: dict[str, Any] = dict(settings or {})
+        self.state_dir = state_dir  # smsrun's state folder (the outbox keeps its database there)
+
+    @abstractmethod
+    def send(self, batch: Batch) -> list[RecipientResult]:
+        """Send one batch; one result per message (order free). Raise a classified error for a
+        whole-request failure."""
+
+    def reconcile(self, batch: Batch, since: datetime) -> dict[str, RecipientResult] | None:
+        """Tell which recipients of an in-doubt batch the provider accepted.
+
+        Returns a result for every recipient the provider knows about; recipients missing from the
+        mapping were *not* accepted. Returns None when the provider cannot tell.
+        """
+        return None
+
+    def preflight(self, *, sender: Sender, total_parts: int) -> list[str]:
+        """Read-only checks at plan time (sender enabled, credits...). Returns warnings."""
+        return []
+
+    def delivery_reports(self, provider_ids: Sequence[str]) -> list[DeliveryReport]:
+        """Fetch delivery reports for messages sent earlier, where the provider supports it."""
+        return []
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    def __enter__(self) -> Provider:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass
+class ProviderInfo:
+    name: str
+    description: str
+    env: list[str] = field(default_factory=list)
