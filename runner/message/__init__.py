@@ -1,0 +1,1 @@
+"""Message text: SMS encoding, length and segmentation, and GSM-7 transliteration."""
