@@ -1,0 +1,1 @@
+"""Opt-out handling: recognising STOP replies."""
