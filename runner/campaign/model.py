@@ -8,6 +8,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from runner.errors import Diagnostic
+
 SenderKind = Literal["short-code", "alphanumeric", "number"]
 
 ALNUM_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{3,11}$")
@@ -104,8 +106,11 @@ class Campaign:
     window: Window | None = None  # None: the default (commercial) or no window (non-commercial)
     prices: dict[str, float] = field(default_factory=dict)
     default_price: float | None = None
+    price_unit: str = "credits"
     source_text: str = ""  # the campaign file's text, for hashing
-    positions: dict[str, Position] = field(default_factory=dict)  # key path -> where it was written
+    positions: dict[str, Position] = field(default_factory=dict)  # top-level key -> where it was written
+    repo_root: Path | None = None  # local sources must stay inside it
+    warnings: tuple[Diagnostic, ...] = ()
 
     def where(self, key: str) -> Position:
         return self.positions.get(key, Position(str(self.path)))

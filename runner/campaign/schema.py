@@ -1,0 +1,148 @@
+"""JSON Schema validation whose errors point at the offending key or value.
+
+jsonschema's raw messages are tuned for machines ("... is not valid under any of the given schemas");
+here each error is rewritten for a person and placed at the key (unknown keys, with a "did you mean")
+or at the value (wrong type, bad pattern) using the document's marks.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from runner.campaign.yamldoc import Document, PathKey
+from runner.errors import Diagnostic
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """The shipped schema ``name`` ("campaign" or "addressbook")."""
+    text = resources.files("runner").joinpath("schemas", f"{name}.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def _validator(name: str) -> Any:
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    return Draft202012Validator(load_schema(name), format_checker=FormatChecker())
+
+
+def validate(doc: Document, name: str) -> list[Diagnostic]:
+    """Every schema problem of ``doc`` as positioned diagnostics (sorted by position, deduplicated)."""
+    validator = _validator(name)
+    found: dict[tuple[int, int, str], Diagnostic] = {}
+    for error in validator.iter_errors(doc.data):
+        for diagnostic in _explain(error, doc, validator.schema):
+            found.setdefault((diagnostic.line, diagnostic.col, diagnostic.message), diagnostic)
+    return sorted(found.values())
+
+
+def _name(path: PathKey) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "the document"
+
+
+def _explain(error: Any, doc: Document, root: dict[str, Any]) -> list[Diagnostic]:
+    path: PathKey = tuple(error.absolute_path)
+    kind = error.validator
+    where = _name(path)
+    if kind == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        out = []
+        for key in error.instance:
+            if key in allowed:
+                continue
+            hint = difflib.get_close_matches(str(key), sorted(allowed), n=1, cutoff=0.6)
+            suffix = f" (did you mean {hint[0]!r}?)" if hint else f" (allowed: {', '.join(sorted(allowed))})"
+            out.append(doc.diag((*path, key), f"unknown key {key!r} in {where}{suffix}", prefer_key=True))
+        return out
+    if kind == "propertyNames" and isinstance(error.instance, dict):
+        # a key not allowed for this kind of source
+        allowed = error.validator_value.get("enum") if isinstance(error.validator_value, dict) else None
+        out = []
+        for key in error.instance:
+            if allowed and key not in allowed:
+                out.append(doc.diag((*path, key), f"key {key!r} is not allowed here; "
+                                    f"this source takes: {', '.join(allowed)}", prefer_key=True))
+        if out:
+            return out
+        return [doc.diag(path, f"{where}: {error.message}")]
+    if kind == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return [doc.diag(path, f"missing required key {missing!r} in {where}", prefer_key=True)]
+    if kind == "oneOf" and path and _is_source(path):
+        present = [k for k in ("addressbook", "csv", "numbers", "ovh-phonebook", "ovh-receivers")
+                   if isinstance(error.instance, dict) and k in error.instance]
+        if len(present) > 1:
+            return [doc.diag(path, f"a source takes exactly one of addressbook, csv, numbers, ovh-phonebook, "
+                                   f"ovh-receivers; this one has {', '.join(present)}")]
+        if not present:
+            return [doc.diag(path, "a source needs one of: addressbook, csv, numbers, ovh-phonebook, ovh-receivers")]
+    if kind in ("oneOf", "anyOf"):
+        return [doc.diag(path, _alternatives_message(error, where, path))]
+    if kind == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        got = _type_name(error.instance)
+        extra = ""
+        if path and path[-2:-1] == ("numbers",) and got in ("integer", "number"):
+            extra = " (write phone numbers as quoted strings: '+33612345678'; unquoted, YAML drops the + and leading 0)"
+        return [doc.diag(path, f"{where} must be {_article(expected)}, not {_article(got)}{extra}")]
+    if kind == "enum":
+        choices = ", ".join(repr(c) for c in error.validator_value)
+        hint = difflib.get_close_matches(str(error.instance), [str(c) for c in error.validator_value], n=1)
+        suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
+        return [doc.diag(path, f"{where} must be one of {choices}, not {error.instance!r}{suffix}")]
+    if kind == "pattern":
+        description = error.schema.get("description") or f"must match {error.validator_value}"
+        return [doc.diag(path, f"{where}: {error.instance!r} is not valid: {description}")]
+    if kind == "format":
+        return [doc.diag(path, f"{where}: {error.instance!r} is not a valid {error.validator_value} "
+                               "(ISO 8601 with an offset, e.g. 2026-12-01T09:00:00+01:00)")]
+    if kind in ("minItems", "minLength") and not error.instance:
+        return [doc.diag(path, f"{where} must not be empty")]
+    return [doc.diag(path, f"{where}: {error.message}")]
+
+
+def _is_source(path: PathKey) -> bool:
+    return len(path) >= 2 and path[-2] in ("recipients", "exclude") and isinstance(path[-1], int)
+
+
+def _alternatives_message(error: Any, where: str, path: PathKey) -> str:
+    descr = error.schema.get("description")
+    if path and path[-1] == "sender":
+        return (f"sender {error.instance!r} is not valid: use 'short-code', a virtual number in international "
+                "format (+33...), or an alphanumeric name of 3 to 11 letters, digits or spaces with at least one letter")
+    if descr:
+        return f"{where}: {error.instance!r} is not valid: {descr}"
+    return f"{where}: {error.instance!r} is not valid"
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "mapping"
+    return type(value).__name__
+
+
+def _article(word: str) -> str:
+    word = {"object": "mapping", "array": "list"}.get(word, word)
+    return ("an " if word[:1] in "aeiou" else "a ") + word

@@ -1,0 +1,364 @@
+"""SQLite ledger (WAL, ``synchronous=FULL``): the record of what was sent, claimed or is in doubt.
+
+Life of a row::
+
+    pending --claim (committed BEFORE the provider call)--> claimed --settle--> sent | rejected | pending
+                                                                   \\--crash--> in_doubt --reconcile--> sent | pending
+    sent --delivery report--> delivered | failed
+
+A ``claimed`` row found by a later run belongs to a run that died between claim and settle: nobody
+knows whether the provider accepted it, so it becomes ``in_doubt``; it is reconciled with the provider
+where the provider can tell, and is never resent unless the user says so (``--resend-in-doubt``).
+
+Claims and settles are batched (one transaction per request), never one commit per row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import fcntl
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from runner.errors import CampaignLockedError, LedgerError
+
+
+class Status(str, enum.Enum):
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    SENT = "sent"
+    REJECTED = "rejected"
+    IN_DOUBT = "in_doubt"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # the provider reported the delivery failed
+
+
+FINAL_STATUSES = frozenset({Status.SENT.value, Status.REJECTED.value, Status.DELIVERED.value, Status.FAILED.value})
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS campaigns (
+    id TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS texts (
+    id INTEGER PRIMARY KEY,
+    campaign_id TEXT NOT NULL,
+    text TEXT NOT NULL,
+    UNIQUE (campaign_id, text)
+);
+CREATE TABLE IF NOT EXISTS messages (
+    campaign_id TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    text_id INTEGER,
+    parts INTEGER,
+    batch_id TEXT,
+    provider_id TEXT,
+    reason TEXT,
+    cost REAL,
+    claimed_at TEXT,
+    updated_at TEXT,
+    PRIMARY KEY (campaign_id, recipient)
+);
+CREATE TABLE IF NOT EXISTS optouts (
+    number TEXT PRIMARY KEY,
+    added_at TEXT NOT NULL,
+    added_by TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    source TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS optout_log (
+    id INTEGER PRIMARY KEY,
+    number TEXT NOT NULL,
+    action TEXT NOT NULL,
+    at TEXT NOT NULL,
+    who TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    source TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS replies (
+    id INTEGER PRIMARY KEY,
+    provider TEXT NOT NULL,
+    provider_ref TEXT,
+    sender TEXT NOT NULL,
+    text TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    opt_out INTEGER NOT NULL,
+    UNIQUE (provider, provider_ref)
+);
+CREATE TABLE IF NOT EXISTS reports (
+    id INTEGER PRIMARY KEY,
+    provider TEXT NOT NULL,
+    provider_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    received_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_provider_id ON messages (provider_id) WHERE provider_id IS NOT NULL;
+"""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def state_dir_for(explicit: Path | str | None, repo_root: Path | None) -> Path:
+    """``--state-dir``, else ``$SMSRUN_STATE_DIR``, else ``.smsrun/`` at the repository root."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("SMSRUN_STATE_DIR")
+    if env:
+        return Path(env)
+    return (repo_root or Path.cwd()) / ".smsrun"
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    rowid: int
+    recipient: str
+    status: str
+    attempts: int
+    text_id: int | None
+    batch_id: str | None
+    provider_id: str | None
+    reason: str | None
+    claimed_at: str | None
+
+
+class Ledger:
+    """One SQLite file, ``ledger.sqlite`` in the state folder, shared by every campaign."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.path = state_dir / "ledger.sqlite"
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA busy_timeout=30000")
+            self.db.execute("PRAGMA cache_size=-65536")
+            self.db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise LedgerError(f"cannot open the ledger in {state_dir}: {exc}") from None
+        self._locks: dict[str, IO[str]] = {}
+
+    def close(self) -> None:
+        for handle in self._locks.values():
+            handle.close()
+        self._locks.clear()
+        self.db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise LedgerError(f"the ledger is not writable ({self.path}): {exc}") from None
+        try:
+            yield self.db
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+            raise
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+            raise LedgerError(f"cannot write the ledger ({self.path}): {exc}") from None
+
+    def _write(self, sql: str, params: Sequence[Any] | Iterable[Sequence[Any]], many: bool = False) -> None:
+        try:
+            with self.transaction() as db:
+                (db.executemany if many else db.execute)(sql, params)  # type: ignore[operator]
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot write the ledger ({self.path}): {exc}") from None
+
+    # -- locking -----------------------------------------------------------------------------------
+    def lock_campaign(self, campaign_id: str) -> None:
+        """Hold an exclusive lock for this campaign until :meth:`close` (released by the OS on a crash)."""
+        folder = self.state_dir / "locks"
+        try:
+            folder.mkdir(exist_ok=True)
+            handle = open(folder / f"{campaign_id}.lock", "a+")  # noqa: SIM115 - held until close()
+        except OSError as exc:
+            raise LedgerError(f"cannot create a lock in {folder}: {exc.strerror}") from None
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip()
+            handle.close()
+            raise CampaignLockedError(
+                f"campaign {campaign_id!r} is already being sent by another smsrun process"
+                + (f" ({holder})" if holder else "") + "; wait for it to finish, then run again") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} since {now_iso()}")
+        handle.flush()
+        self._locks[campaign_id] = handle
+
+    # -- campaigns ---------------------------------------------------------------------------------
+    def campaign_hash(self, campaign_id: str) -> str | None:
+        row = self.db.execute("SELECT content_hash FROM campaigns WHERE id = ?", (campaign_id,)).fetchone()
+        return row[0] if row else None
+
+    def register_campaign(self, campaign_id: str, content_hash: str, provider: str) -> None:
+        """Record the content hash; refuse a changed message/sender/commercial flag once sending started."""
+        known = self.campaign_hash(campaign_id)
+        if known is None:
+            self._write("INSERT INTO campaigns (id, content_hash, provider, created_at) VALUES (?, ?, ?, ?)",
+                        (campaign_id, content_hash, provider, now_iso()))
+            return
+        if known == content_hash:
+            return
+        started = self.db.execute(
+            "SELECT 1 FROM messages WHERE campaign_id = ? AND status != 'pending' LIMIT 1", (campaign_id,)).fetchone()
+        if started:
+            raise LedgerError(
+                f"campaign {campaign_id!r} changed its message, sender or commercial flag after sending started; "
+                "that would send different texts to one audience. Give the campaign a new `id` to make a new campaign.")
+        self._write("UPDATE campaigns SET content_hash = ?, provider = ? WHERE id = ?",
+                    (content_hash, provider, campaign_id))
+
+    def content_changed(self, campaign_id: str, content_hash: str) -> bool:
+        known = self.campaign_hash(campaign_id)
+        if known is None or known == content_hash:
+            return False
+        return self.db.execute("SELECT 1 FROM messages WHERE campaign_id = ? AND status != 'pending' LIMIT 1",
+                               (campaign_id,)).fetchone() is not None
+
+    # -- reading -----------------------------------------------------------------------------------
+    def statuses(self, campaign_id: str) -> dict[str, str]:
+        """recipient -> status for every row of the campaign."""
+        return dict(self.db.execute("SELECT recipient, status FROM messages WHERE campaign_id = ?", (campaign_id,)))
+
+    def counts(self, campaign_id: str) -> dict[str, int]:
+        out = {s.value: 0 for s in Status}
+        for status, n in self.db.execute(
+                "SELECT status, count(*) FROM messages WHERE campaign_id = ? GROUP BY status", (campaign_id,)):
+            out[status] = n
+        return out
+
+    def fingerprint(self, campaign_id: str) -> str:
+        """Changes whenever a row of the campaign changes status (for stale-plan detection)."""
+        row = self.db.execute(
+            "SELECT count(*), coalesce(max(updated_at), ''), coalesce(sum(status = 'pending'), 0), "
+            "coalesce(sum(status IN ('sent','delivered','failed')), 0) FROM messages WHERE campaign_id = ?",
+            (campaign_id,)).fetchone()
+        optouts = self.db.execute("SELECT count(*), coalesce(max(added_at), '') FROM optouts").fetchone()
+        return f"{row[0]}:{row[1]}:{row[2]}:{row[3]}:{optouts[0]}:{optouts[1]}"
+
+    def rows(self, campaign_id: str, statuses: Iterable[str]) -> list[LedgerRow]:
+        wanted = list(statuses)
+        marks = ",".join("?" * len(wanted))
+        return [LedgerRow(*r) for r in self.db.execute(
+            f"SELECT rowid, recipient, status, attempts, text_id, batch_id, provider_id, reason, claimed_at "
+            f"FROM messages WHERE campaign_id = ? AND status IN ({marks}) ORDER BY rowid", (campaign_id, *wanted))]
+
+    def pending_after(self, campaign_id: str, after_rowid: int, limit: int) -> list[tuple[int, str, int | None]]:
+        """(rowid, recipient, text_id) of pending rows after ``after_rowid``, in insertion order."""
+        return self.db.execute(
+            "SELECT rowid, recipient, text_id FROM messages WHERE rowid > ? AND campaign_id = ? "
+            "AND status = 'pending' ORDER BY rowid LIMIT ?", (after_rowid, campaign_id, limit)).fetchall()
+
+    def texts(self, campaign_id: str) -> dict[int, str]:
+        return dict(self.db.execute("SELECT id, text FROM texts WHERE campaign_id = ?", (campaign_id,)))
+
+    # -- writing -----------------------------------------------------------------------------------
+    def add_pending(self, campaign_id: str, recipients: Iterable[tuple[str, str, int]], chunk: int = 50_000) -> int:
+        """Insert (recipient, text, parts) rows not yet in the ledger as pending; returns how many."""
+        text_ids = {text: i for i, text in self.texts(campaign_id).items()}
+        added = 0
+        batch: list[tuple[str, str, int, int, str]] = []
+        stamp = now_iso()
+
+        def flush() -> None:
+            nonlocal added
+            with self.transaction() as db:
+                before = db.total_changes
+                db.executemany("INSERT OR IGNORE INTO messages (campaign_id, recipient, status, text_id, parts, "
+                               "updated_at) VALUES (?, ?, 'pending', ?, ?, ?)", batch)
+                added += db.total_changes - before
+            batch.clear()
+
+        try:
+            for recipient, text, parts in recipients:
+                text_id = text_ids.get(text)
+                if text_id is None:
+                    with self.transaction() as db:
+                        cursor = db.execute("INSERT INTO texts (campaign_id, text) VALUES (?, ?)", (campaign_id, text))
+                        text_id = int(cursor.lastrowid or 0)
+                    text_ids[text] = text_id
+                batch.append((campaign_id, recipient, text_id, parts, stamp))
+                if len(batch) >= chunk:
+                    flush()
+            if batch:
+                flush()
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot write the ledger ({self.path}): {exc}") from None
+        return added
+
+    def claim(self, rowids: Sequence[int], batch_id: str) -> None:
+        """Commit the claim of these rows before the provider is called."""
+        marks = ",".join("?" * len(rowids))
+        stamp = now_iso()
+        self._write(f"UPDATE messages SET status = 'claimed', attempts = attempts + 1, batch_id = ?, "
+                    f"claimed_at = ?, updated_at = ? WHERE rowid IN ({marks}) AND status = 'pending'",
+                    (batch_id, stamp, stamp, *rowids))
+
+    def settle(self, updates: Sequence[tuple[str, str | None, str | None, float | None, int]]) -> None:
+        """(status, provider_id, reason, cost, rowid) for each settled row, in one transaction."""
+        stamp = now_iso()
+        self._write("UPDATE messages SET status = ?, provider_id = ?, reason = ?, cost = ?, updated_at = ? "
+                    "WHERE rowid = ?", [(s, p, r, c, stamp, rowid) for s, p, r, c, rowid in updates], many=True)
+
+    def release(self, rowids: Sequence[int], status: str = "pending", reason: str | None = None) -> None:
+        """Put claimed rows back (the provider said nothing was accepted) or mark them (in_doubt...)."""
+        marks = ",".join("?" * len(rowids))
+        self._write(f"UPDATE messages SET status = ?, reason = ?, updated_at = ? WHERE rowid IN ({marks})",
+                    (status, reason, now_iso(), *rowids))
+
+    def stale_claims_to_in_doubt(self, campaign_id: str) -> int:
+        """Rows left ``claimed`` by a run that died: nobody knows if they went out."""
+        with self.transaction() as db:
+            cursor = db.execute("UPDATE messages SET status = 'in_doubt', reason = 'run interrupted between claim and "
+                                "settle', updated_at = ? WHERE campaign_id = ? AND status = 'claimed'",
+                                (now_iso(), campaign_id))
+            return cursor.rowcount
+
+    def resend_in_doubt(self, campaign_id: str) -> int:
+        with self.transaction() as db:
+            cursor = db.execute("UPDATE messages SET status = 'pending', reason = 'in doubt: resent on request', "
+                                "updated_at = ? WHERE campaign_id = ? AND status = 'in_doubt'", (now_iso(), campaign_id))
+            return cursor.rowcount
+
+    def record_delivery(self, provider: str, provider_id: str, status: str, reason: str | None) -> bool:
+        """Store a delivery report; True when it matched a message of ours."""
+        mapped = {"delivered": "delivered", "failed": "failed"}.get(status)
+        with self.transaction() as db:
+            db.execute("INSERT INTO reports (provider, provider_id, status, reason, received_at) VALUES (?, ?, ?, ?, ?)",
+                       (provider, provider_id, status, reason, now_iso()))
+            if mapped is None:
+                return db.execute("SELECT 1 FROM messages WHERE provider_id = ?", (provider_id,)).fetchone() is not None
+            cursor = db.execute("UPDATE messages SET status = ?, reason = ?, updated_at = ? WHERE provider_id = ? "
+                                "AND status IN ('sent', 'delivered', 'failed')",
+                                (mapped, reason, now_iso(), provider_id))
+            return cursor.rowcount > 0

@@ -1,0 +1,144 @@
+"""The embedded ``outbox`` provider: messages go into a local SQLite outbox instead of a network.
+
+It behaves like a real provider where it matters: it accepts a batch in one transaction, gives every
+message an id, and can tell after a crash which messages of a batch it accepted (reconciliation by
+batch tag), so the quick start needs no account and still exercises exactly-once.
+
+``SMSRUN_OUTBOX_FAULTS`` (tests and benchmarks only) injects faults, e.g.
+``retry=0.1,in_doubt_after_accept=0.02,seed=7``: ``retry`` refuses a batch before recording it;
+``in_doubt_after_accept`` records the batch, then fails as a dropped connection would.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from runner.errors import ConfigError, InDoubtError, RetryableError
+from runner.providers.base import Batch, Capabilities, Outcome, Provider, RecipientResult
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    batch_id TEXT NOT NULL,
+    campaign_id TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    commercial INTEGER NOT NULL,
+    encoding TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_batch ON outbox (batch_id);
+"""
+
+
+def outbox_path(state_dir: Path) -> Path:
+    return state_dir / "outbox.sqlite"
+
+
+def _faults() -> dict[str, float]:
+    raw = os.environ.get("SMSRUN_OUTBOX_FAULTS", "")
+    out: dict[str, float] = {}
+    for item in filter(None, (p.strip() for p in raw.split(","))):
+        key, _, value = item.partition("=")
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            raise ConfigError(f"SMSRUN_OUTBOX_FAULTS: {item!r} is not key=number") from None
+    return out
+
+
+class OutboxProvider(Provider):
+    name = "outbox"
+    capabilities = Capabilities(
+        max_recipients_per_request=500,
+        one_text_many_recipients=True,
+        stop_mention=None,
+        can_reconcile=True,
+    )
+
+    def __init__(self, settings: Mapping[str, Any] | None = None, *, state_dir: Path | None = None) -> None:
+        super().__init__(settings, state_dir=state_dir)
+        if state_dir is None:
+            raise ConfigError("the outbox provider needs a state folder")
+        size = self.settings.get("batch_size")
+        if size is not None:
+            self.capabilities = Capabilities(int(size), True, None, True)
+        self.path = outbox_path(state_dir)
+        self._db: sqlite3.Connection | None = None
+        self._faults = _faults()
+        self._random = random.Random(self._faults.get("seed"))
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(SCHEMA)
+        return self._db
+
+    def send(self, batch: Batch) -> list[RecipientResult]:
+        if self._random.random() < self._faults.get("retry", 0.0):
+            raise RetryableError("outbox: injected temporary failure", retry_after=0.0)
+        stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
+        sender = batch.sender.value or "short-code"
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = db.execute("SELECT coalesce(max(id), 0) FROM outbox")
+            first = int(cursor.fetchone()[0]) + 1
+            db.executemany(
+                "INSERT INTO outbox (id, batch_id, campaign_id, recipient, sender, commercial, encoding, text, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(first + i, batch.batch_id, batch.campaign_id, m.recipient, sender, int(batch.commercial),
+                  batch.encoding, m.text, stamp) for i, m in enumerate(batch.messages)])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        if self._random.random() < self._faults.get("in_doubt_after_accept", 0.0):
+            raise InDoubtError("outbox: injected connection drop after the batch was accepted")
+        return [RecipientResult(m.recipient, Outcome.SENT, provider_id=f"outbox-{first + i}", cost=None)
+                for i, m in enumerate(batch.messages)]
+
+    def reconcile(self, batch: Batch, since: datetime) -> dict[str, RecipientResult] | None:
+        found: dict[str, RecipientResult] = {}
+        for row_id, recipient in self.db.execute("SELECT id, recipient FROM outbox WHERE batch_id = ?",
+                                                 (batch.batch_id,)):
+            found[recipient] = RecipientResult(recipient, Outcome.SENT, provider_id=f"outbox-{row_id}")
+        return found
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def list_outbox(state_dir: Path, *, campaign_id: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """Messages recorded in the outbox, newest last."""
+    path = outbox_path(state_dir)
+    if not path.exists():
+        return []
+    db = sqlite3.connect(path, timeout=30.0)
+    try:
+        db.row_factory = sqlite3.Row
+        sql = "SELECT id, batch_id, campaign_id, recipient, sender, commercial, encoding, text, created_at FROM outbox"
+        params: list[Any] = []
+        if campaign_id:
+            sql += " WHERE campaign_id = ?"
+            params.append(campaign_id)
+        sql += " ORDER BY id"
+        if limit:
+            sql = f"SELECT * FROM ({sql.replace(' ORDER BY id', ' ORDER BY id DESC')} LIMIT ?) ORDER BY id"
+            params.append(limit)
+        return [dict(r) | {"commercial": bool(r["commercial"])} for r in db.execute(sql, params)]
+    finally:
+        db.close()

@@ -1,0 +1,80 @@
+"""Recipient sources: open a campaign's source specs as streams of rows."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from runner.campaign.model import SourceSpec
+from runner.errors import SourceError
+from runner.sources.base import Row, Source, SourceContext
+from runner.sources.paths import OutsideRepository, resolve_inside
+
+__all__ = ["Row", "Source", "SourceContext", "check_spec", "open_source"]
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path.relative_to(root))
+
+
+def check_spec(spec: SourceSpec, root: Path) -> list[str]:
+    """Problems that can be seen without reading the source: missing files, paths outside the repo."""
+    name = spec.options.get(spec.kind)
+    if spec.kind not in ("addressbook", "csv") or not isinstance(name, str):
+        return []
+    try:
+        path = resolve_inside(spec.base_dir, name, root)
+    except OutsideRepository as exc:
+        return [str(exc)]
+    if not path.exists():
+        return [f"{name!r}: no such file"]
+    if not path.is_file():
+        return [f"{name!r}: not a file"]
+    return []
+
+
+def open_source(spec: SourceSpec, ctx: SourceContext, *, wanted_fields: frozenset[str] = frozenset()) -> Source:
+    o = spec.options
+    region = o.get("region")
+    if spec.kind in ("addressbook", "csv") and isinstance(o[spec.kind], str):
+        try:
+            path = resolve_inside(spec.base_dir, o[spec.kind], ctx.repo_root)
+        except OutsideRepository as exc:
+            raise SourceError(f"{spec.position}: error: {exc}") from None
+        if not path.is_file():
+            raise SourceError(f"{spec.position}: error: {o[spec.kind]!r}: no such file")
+        label = _display(path, ctx.repo_root)
+        if spec.kind == "addressbook":
+            from runner.sources.addressbook import AddressBookSource
+
+            return AddressBookSource(path, label=label, groups=o.get("groups"), contacts=o.get("contacts"),
+                                     region=region)
+        from runner.sources.csvfile import CsvSource
+
+        return CsvSource(path, label=label, column=o.get("column"), region=region, delimiter=o.get("delimiter"),
+                         encoding=o.get("encoding"), header=o.get("header"), wanted_fields=wanted_fields)
+    if spec.kind == "csv":
+        from runner.sources.remote import RemoteCsvSource
+
+        remote = o["csv"]
+        csv_options = {k: o[k] for k in ("column", "delimiter", "encoding", "header") if k in o}
+        return RemoteCsvSource(remote["url"], ctx=ctx, sha256=remote.get("sha256"),
+                               allow_http=remote.get("allow_http", False), max_bytes=remote.get("max_bytes"),
+                               timeout=remote.get("timeout"), csv_options=csv_options, region=region,
+                               wanted_fields=wanted_fields)
+    if spec.kind == "numbers":
+        from runner.sources.inline import InlineSource
+
+        return InlineSource(list(o["numbers"]), label=f"{spec.position.path} (numbers)",
+                            lines=list(o.get("_lines", [])), region=region)
+    if spec.kind in ("ovh-phonebook", "ovh-receivers"):
+        try:
+            from runner.sources import ovh
+        except ImportError as exc:
+            raise SourceError(f"{spec.position}: error: {spec.kind} sources are not available: {exc}") from None
+        cls = ovh.OvhPhonebookSource if spec.kind == "ovh-phonebook" else ovh.OvhReceiversSource
+        return cls(o, ctx)  # type: ignore[no-any-return]
+    raise SourceError(f"{spec.position}: error: unknown source kind {spec.kind!r}")

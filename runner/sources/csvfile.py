@@ -1,0 +1,250 @@
+"""CSV files as people really write them.
+
+* encodings: UTF-8 with or without BOM, else Latin-1 (or the one given); CRLF or LF;
+* delimiters ``,`` ``;`` tab ``|``, detected when not given;
+* a header naming the phone column (phone, number, mobile, tel, numero, ... in any case) or none;
+* several numbers in one cell, separated by commas, semicolons or spaces;
+* blank lines and ``#`` comment lines are skipped.
+
+The file is read twice, streaming: once to hash it and settle its encoding, once to parse it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+
+from runner.errors import SourceError
+from runner.sources.base import Row, Source
+
+PHONE_HEADERS = (
+    "phone", "phones", "phone_number", "phonenumber", "number", "numbers", "mobile", "mobile_phone", "mobile_number",
+    "cell", "cellphone", "cell_phone", "gsm", "msisdn", "tel", "telephone", "numero", "numero_de_telephone",
+    "portable", "telephone_portable", "mobile_no", "to", "recipient", "receiver", "e164",
+)
+_DIGITS6 = re.compile(r"\d[\d\s.\-()/]{4,}\d")
+_SEPARATORS = re.compile(r"[,;|]")
+_CHUNK = 1 << 20
+
+
+def slug(name: str) -> str:
+    """A header as a template variable: ``Prénom`` -> ``prenom``, ``First Name`` -> ``first_name``."""
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
+
+
+def split_numbers(cell: str) -> list[str]:
+    """Split a cell holding several numbers; ``06 12 34 56 78`` stays one number."""
+    parts = [p.strip() for p in _SEPARATORS.split(cell)] if _SEPARATORS.search(cell) else [cell.strip()]
+    out: list[str] = []
+    for part in parts:
+        if not part:
+            continue
+        tokens = part.split()
+        if len(tokens) > 1 and all(sum(ch.isdigit() for ch in t) >= 8 for t in tokens):
+            out.extend(tokens)
+        else:
+            out.append(part)
+    return out
+
+
+class CsvSource(Source):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        label: str,
+        column: str | int | None = None,
+        region: str | None = None,
+        delimiter: str | None = None,
+        encoding: str | None = None,
+        header: bool | None = None,
+        wanted_fields: frozenset[str] = frozenset(),
+    ) -> None:
+        self.path = path
+        self.label = label
+        self.column = column
+        self.region = region
+        self.delimiter = delimiter
+        self.encoding = encoding
+        self.header = header
+        self.wanted_fields = wanted_fields
+        self._digest: str | None = None
+        self._encoding: str | None = None
+
+    # -- first pass: hash and encoding -------------------------------------------------------------
+    def _scan(self) -> None:
+        if self._digest is not None:
+            return
+        digest = hashlib.sha256()
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        utf8_ok = self.encoding is None
+        offset = 0
+        bad_line = 0
+        try:
+            with self.path.open("rb") as handle:
+                while chunk := handle.read(_CHUNK):
+                    digest.update(chunk)
+                    if utf8_ok:
+                        try:
+                            decoder.decode(chunk)
+                        except UnicodeDecodeError as exc:
+                            utf8_ok = False
+                            bad_line = offset  # approximate; only used to explain the fallback
+                            del exc
+                    offset += len(chunk)
+                if utf8_ok:
+                    decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8_ok = False
+        except OSError as exc:
+            raise SourceError(f"{self.label}: error: cannot read: {exc.strerror}") from None
+        del bad_line
+        self._digest = digest.hexdigest()
+        self._encoding = self.encoding or ("utf-8-sig" if utf8_ok else "latin-1")
+
+    def digest(self) -> str:
+        self._scan()
+        assert self._digest is not None
+        return self._digest
+
+    @property
+    def detected_encoding(self) -> str:
+        self._scan()
+        assert self._encoding is not None
+        return self._encoding
+
+    # -- second pass: rows -----------------------------------------------------------------------
+    def _sniff_delimiter(self, sample: list[str]) -> str:
+        lines = [s for s in sample if s.strip() and not s.lstrip().startswith("#")][:50]
+        if not lines:
+            return ","
+        head = lines[0]
+        if not _DIGITS6.search(head) and not any(c in head for c in ",;\t|"):
+            return "\x1f"  # a one-column file with a header: separators in cells split numbers, not columns
+        best, best_score = ",", 0.0
+        for candidate in (";", "\t", ",", "|"):
+            counts = [line.count(candidate) for line in lines]
+            if not any(counts):
+                continue
+            consistency = sum(1 for c in counts if c == counts[0]) / len(counts)
+            score = consistency * (1 + min(counts))
+            if score > best_score:
+                best, best_score = candidate, score
+        return best
+
+    def rows(self) -> Iterator[Row]:
+        encoding = self.detected_encoding
+        try:
+            handle = self.path.open("r", encoding=encoding, newline="", errors="strict")
+        except LookupError:
+            raise SourceError(f"{self.label}: error: unknown encoding {self.encoding!r}") from None
+        except OSError as exc:
+            raise SourceError(f"{self.label}: error: cannot read: {exc.strerror}") from None
+        with handle:
+            try:
+                sample = [handle.readline() for _ in range(50)]
+                handle.seek(0)
+            except UnicodeDecodeError:
+                raise SourceError(f"{self.label}: error: not valid {encoding} text (set `encoding`)") from None
+            delimiter = self.delimiter or self._sniff_delimiter(sample)
+            reader = csv.reader(handle, delimiter=delimiter)
+            try:
+                yield from self._rows(reader, delimiter)
+            except csv.Error as exc:
+                raise SourceError(f"{self.label}:{reader.line_num}:1: error: malformed CSV: {exc}") from None
+            except UnicodeDecodeError:
+                raise SourceError(f"{self.label}:{reader.line_num + 1}:1: error: not valid {encoding} text "
+                                  "(set `encoding`)") from None
+
+    def _rows(self, reader: Iterator[list[str]], delimiter: str) -> Iterator[Row]:
+        first: list[str] | None = None
+        for cells in reader:
+            if not cells or not any(c.strip() for c in cells) or cells[0].lstrip().startswith("#"):
+                continue
+            first = cells
+            break
+        if first is None:
+            return
+        line_of = getattr(reader, "line_num", 0)
+        has_header = self.header if self.header is not None else not any(_DIGITS6.search(c) for c in first)
+        names = [c.strip().lstrip("\ufeff") for c in first] if has_header else []
+        index = self._phone_index(names, first, has_header, line_of)
+        keep = self._field_indexes(names) if self.wanted_fields else None
+        if not has_header:
+            yield from self._emit(first, index, keep, line_of)
+        for cells in reader:
+            if not cells or cells[0][:1] == "#" or cells[0].lstrip().startswith("#"):
+                continue
+            yield from self._emit(cells, index, keep, reader.line_num)  # type: ignore[attr-defined]
+
+    def _emit(self, cells: list[str], index: int | None, keep: list[tuple[int, list[str]]] | None,
+              line: int) -> Iterator[Row]:
+        fields: dict[str, str] | None = None
+        if keep is not None:
+            fields = {}
+            for i, keys in keep:
+                value = cells[i].strip() if i < len(cells) else ""
+                for key in keys:
+                    fields[key] = value
+        if index is None:  # every cell holds numbers
+            for cell in cells:
+                if cell.strip():
+                    for number in split_numbers(cell):
+                        yield Row(number, line, fields)
+            return
+        if index >= len(cells):
+            if any(c.strip() for c in cells):
+                yield Row("", line, fields)
+            return
+        cell = cells[index]
+        if "," in cell or ";" in cell or "|" in cell or "  " in cell or (" " in cell and cell.count(" ") > 5):
+            for number in split_numbers(cell):
+                yield Row(number, line, fields)
+        elif cell.strip():
+            yield Row(cell.strip(), line, fields)
+        elif any(c.strip() for c in cells):
+            yield Row("", line, fields)
+
+    def _phone_index(self, names: list[str], first: list[str], has_header: bool, line: int) -> int | None:
+        if isinstance(self.column, int):
+            return self.column - 1
+        if isinstance(self.column, str):
+            wanted = slug(self.column)
+            for i, name in enumerate(names):
+                if name == self.column or slug(name) == wanted:
+                    return i
+            if not has_header:
+                raise SourceError(f"{self.label}:{line}:1: error: column {self.column!r} needs a header line; "
+                                  "this file has none (give the column's number instead)")
+            raise SourceError(f"{self.label}:{line}:1: error: no column named {self.column!r} "
+                              f"(columns: {', '.join(names)})")
+        if has_header:
+            slugs = [slug(n) for n in names]
+            for candidate in PHONE_HEADERS:
+                if candidate in slugs:
+                    return slugs.index(candidate)
+            for i, s in enumerate(slugs):
+                if any(word in s for word in ("phone", "mobile", "tel", "numero", "number", "gsm", "portable")):
+                    return i
+            if len(names) == 1:
+                return 0
+            raise SourceError(f"{self.label}:{line}:1: error: cannot tell which column holds the phone numbers "
+                              f"(columns: {', '.join(names)}); set `column`")
+        phone_like = [i for i, c in enumerate(first) if _DIGITS6.search(c)]
+        if len(first) > 1 and len(phone_like) == 1 and len(phone_like) < len([c for c in first if c.strip()]):
+            return phone_like[0]
+        return None
+
+    def _field_indexes(self, names: list[str]) -> list[tuple[int, list[str]]]:
+        keep: list[tuple[int, list[str]]] = []
+        for i, name in enumerate(names):
+            keys = [k for k in {name, slug(name)} if k in self.wanted_fields]
+            if keys:
+                keep.append((i, keys))
+        return keep
