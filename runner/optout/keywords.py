@@ -18,6 +18,10 @@ Keywords: Twilio's defaults (STOP, STOPALL, UNSUBSCRIBE, END, QUIT, REVOKE, OPTO
 (ARRET, OPT-OUT, REMOVE, TD), the FCC's per se words ("opt out"), and French forms (ARRET/ARRÊT,
 ARRÊTE/ARRÊTEZ/ARRÊTER, DÉSABONNER/DÉSABONNEZ/DÉSABONNEMENT, DÉSINSCRIRE/DÉSINSCRIVEZ/DÉSINSCRIPTION).
 
+Replies that contain a keyword later on ("Je voudrais arrêter", but also "Don't stop") are not
+opt-outs under this rule; :func:`mentions_opt_out` flags them so the caller can queue them for a human
+review, as the reference suggests.
+
 Opt-in rule (stricter, because wrongly re-subscribing someone is the dangerous direction): the whole
 reply must be ``START`` or ``UNSTOP`` (after the same normalisation; ``Start!`` counts, ``Start
 time?`` does not).  YES is not an opt-in here: it is too common as an answer to a question.
@@ -87,6 +91,14 @@ def opt_out_keyword(text: str) -> str | None:
 def is_opt_out(text: str) -> bool:
     """Whether the reply ``text`` asks to stop receiving messages (rule in the module docstring)."""
     return opt_out_keyword(text) is not None
+
+
+def mentions_opt_out(text: str) -> bool:
+    """Whether an opt-out keyword appears anywhere in ``text``: a signal to review the reply by hand."""
+    found = words(text)
+    return any(
+        found[i : i + size] in OPT_OUT_KEYWORDS for i in range(len(found)) for size in range(1, _LONGEST + 1)
+    )
 
 
 def is_opt_in(text: str) -> bool:
