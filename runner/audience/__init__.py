@@ -1,0 +1,1 @@
+"""Audience: who receives a campaign; phone normalisation and validation live in ``phones``."""

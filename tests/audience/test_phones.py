@@ -1,0 +1,256 @@
+"""Phone normalisation: the formats people write, the reasons, and fast path == phonenumbers."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import phonenumbers
+import pytest
+from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
+from runner.audience import phonefast, phones
+from runner.audience.phones import (
+    INVALID_NUMBER,
+    NEEDS_REGION,
+    NOT_A_PHONE_NUMBER,
+    PhoneNormaliser,
+    _plain_classify,
+    _plain_region_of,
+    region_of,
+)
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_phones.py"
+
+
+def _load_bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_phones", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("bench_phones", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load_bench()
+
+
+# --- what people write ------------------------------------------------------------------------------
+
+FR_MOBILE = "+33612345678"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "+33612345678",
+        "+33 6 12 34 56 78",
+        "0033612345678",
+        "00 33 6 12 34 56 78",
+        "06 12 34 56 78",
+        "06.12.34.56.78",
+        "06-12-34-56-78",
+        "0612345678",
+        "(+33) 6 12 34 56 78",
+        "(+33) 612345678",
+        "+33 (0)6 12 34 56 78",
+        "  +33612345678\t",
+        " 06 12 34 56 78 ",
+        "33612345678",
+    ],
+)
+def test_french_mobile_written_many_ways(raw: str) -> None:
+    assert PhoneNormaliser("FR").classify(raw) == (FR_MOBILE, None)
+
+
+def test_region_is_case_insensitive_and_checked() -> None:
+    assert PhoneNormaliser("fr").classify("06 12 34 56 78") == (FR_MOBILE, None)
+    with pytest.raises(ValueError, match="unknown region"):
+        PhoneNormaliser("XX")
+
+
+@pytest.mark.parametrize("raw", ["06 12 34 56 78", "0612345678", "612345678", "0033612345678"])
+def test_national_format_without_region(raw: str) -> None:
+    assert PhoneNormaliser().classify(raw) == (None, NEEDS_REGION)
+
+
+def test_international_format_without_region() -> None:
+    normaliser = PhoneNormaliser()
+    assert normaliser.classify("+33 6 12 34 56 78") == (FR_MOBILE, None)
+    assert normaliser.classify("+49 151 23456789") == ("+4915123456789", None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("01 23 45 67 89", "not a mobile number (fixed line)"),
+        ("+33123456789", "not a mobile number (fixed line)"),
+        ("0800 12 34 56", "not a mobile number (toll free)"),
+        ("0891 12 34 56", "not a mobile number (premium rate)"),
+        ("0810 12 34 56", "not a mobile number (shared cost)"),
+        ("09 12 34 56 78", "not a mobile number (VoIP)"),
+        ("+3361234567", INVALID_NUMBER),  # one digit short
+        ("+336123456789", INVALID_NUMBER),  # one digit too many
+        ("+33 639 12 34 56", INVALID_NUMBER),  # no such French mobile range
+        ("", NOT_A_PHONE_NUMBER),
+        ("n/a", NOT_A_PHONE_NUMBER),
+        ("john@example.org", NOT_A_PHONE_NUMBER),
+        ("+999 1234 5678", NOT_A_PHONE_NUMBER),
+        ("1", NOT_A_PHONE_NUMBER),
+    ],
+)
+def test_rejections_say_why(raw: str, reason: str) -> None:
+    assert PhoneNormaliser("FR").classify(raw) == (None, reason)
+
+
+def test_fixed_line_or_mobile_counts_as_mobile_capable() -> None:
+    # North American numbers cannot be told apart: phonenumbers says FIXED_LINE_OR_MOBILE.
+    number = phonenumbers.parse("+12015550123")
+    assert phonenumbers.number_type(number) == PhoneNumberType.FIXED_LINE_OR_MOBILE
+    assert PhoneNormaliser("US").classify("(201) 555-0123") == ("+12015550123", None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "e164"),
+    [
+        ("+262 692 12 34 56", "+262692123456"),  # Réunion (+262 shared with Mayotte)
+        ("+590 690 00 12 34", "+590690001234"),  # Guadeloupe (+590 shared with BL, MF)
+        ("+596 696 20 12 34", "+596696201234"),  # Martinique
+        ("+44 7400 123456", "+447400123456"),
+        ("+41 78 123 45 67", "+41781234567"),
+        ("+39 312 345 6789", "+393123456789"),
+    ],
+)
+def test_other_countries(raw: str, e164: str) -> None:
+    assert PhoneNormaliser("FR").classify(raw) == (e164, None)
+
+
+def test_results_are_cached_and_the_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(phones, "_CACHE_LIMIT", 3)
+    normaliser = PhoneNormaliser("FR")
+    first = normaliser.classify("06 12 34 56 78")
+    assert normaliser.classify("06 12 34 56 78") is first
+    for raw in ("+33612345670", "+33612345671", "+33612345672", "+33612345673"):
+        normaliser.classify(raw)
+    assert len(normaliser._cache) <= 3
+
+
+# --- region_of ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("e164", "region"),
+    [
+        ("+33612345678", "FR"),
+        ("+262692123456", "RE"),
+        ("+262639012345", "YT"),
+        ("+590690001234", "GP"),
+        ("+12015550123", "US"),
+        ("+14165550123", "CA"),
+        ("+447400123456", "GB"),
+        ("+447797712345", "JE"),
+        ("+447781123456", "GG"),
+        ("+80012345678", "001"),
+        ("+999123456", None),
+        ("not a number", None),
+    ],
+)
+def test_region_of(e164: str, region: str | None) -> None:
+    assert region_of(e164) == region
+    assert _plain_region_of(e164) == region
+
+
+# --- the fast path gives exactly phonenumbers' answer --------------------------------------------------
+
+
+Mismatch = tuple[str, phones.Classification, phones.Classification]
+
+
+def _mismatches(numbers: list[str], region: str | None) -> tuple[list[Mismatch], int]:
+    """(mismatches between classify and the plain path, how many distinct strings took the fast path)."""
+    normaliser = PhoneNormaliser(region)
+    fast = sum(1 for raw in set(numbers) if normaliser._fast.classify(raw) is not None)
+    bad: list[Mismatch] = []
+    for raw in numbers:
+        got, expected = normaliser.classify(raw), _plain_classify(raw, region)
+        if got != expected:
+            bad.append((raw, got, expected))
+    return bad, fast
+
+
+def test_country_codes_are_prefix_free() -> None:
+    # The fast path reads "+33…" as +33 without trying "+3": true only because no code prefixes another.
+    codes = [str(cc) for cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE]
+    assert not [(a, b) for a in codes for b in codes if a != b and b.startswith(a)]
+
+
+def test_equivalence_on_the_realistic_mix() -> None:
+    numbers = bench.make_mix(50_000, seed=11)
+    bad, fast = _mismatches(numbers, "FR")
+    assert bad[:10] == []
+    assert fast > 0.95 * len(set(numbers))  # the fast path did the work
+
+
+@pytest.mark.parametrize(
+    ("region", "seed"),
+    [(None, 1), ("FR", 2), ("US", 3), ("GB", 4), ("RE", 5), ("AR", 6), ("BR", 7), ("IT", 8)],
+)
+def test_equivalence_on_random_numbers(region: str | None, seed: int) -> None:
+    numbers = bench.make_fuzz(6_000, seed=seed)
+    bad, fast = _mismatches(numbers, region)
+    assert bad[:10] == []
+    # Without a region every national form goes to phonenumbers (and is refused).
+    assert fast > (0.3 if region is None else 0.5) * len(set(numbers))
+
+
+def _example_strings() -> Iterator[tuple[str, str]]:
+    """Every shipped example number of every region and type, in E.164, international and national form."""
+    geo = [(region, None) for region in sorted(phonenumbers.SUPPORTED_REGIONS)]
+    nongeo = [("001", cc) for cc in sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS)]
+    for region, cc in geo + nongeo:
+        for number_type in sorted(PhoneNumberType.values()):
+            if cc is None:
+                number = phonenumbers.example_number_for_type(region, number_type)
+            else:
+                metadata = phonenumbers.PhoneMetadata.metadata_for_nongeo_region(cc)
+                assert metadata is not None
+                desc = phonenumbers.phonenumberutil._number_desc_by_type(metadata, number_type)
+                example = desc.example_number if isinstance(desc, phonenumbers.PhoneNumberDesc) else None
+                number = phonenumbers.parse(f"+{cc}{example}") if example else None
+            if number is None:
+                continue
+            for fmt in (PhoneNumberFormat.E164, PhoneNumberFormat.INTERNATIONAL, PhoneNumberFormat.NATIONAL):
+                yield region, phonenumbers.format_number(number, fmt)
+
+
+def test_equivalence_on_every_shipped_example_number() -> None:
+    checks = 0
+    bad: list[tuple[str | None, str, object, object]] = []
+    fast_ones = 0
+    normalisers: dict[str | None, PhoneNormaliser] = {None: PhoneNormaliser(), "FR": PhoneNormaliser("FR")}
+    for region, raw in _example_strings():
+        for default in {None, "FR", region if region != "001" else None}:
+            normaliser = normalisers.get(default) or normalisers.setdefault(default, PhoneNormaliser(default))
+            fast_ones += normaliser._fast.classify(raw) is not None
+            got, expected = normaliser.classify(raw), _plain_classify(raw, default)
+            checks += 1
+            if got != expected:
+                bad.append((default, raw, got, expected))
+    assert bad[:10] == []
+    assert checks > 7_000
+    assert fast_ones > checks // 2
+
+
+def test_region_of_equivalence() -> None:
+    numbers = [raw for raw in bench.make_fuzz(20_000, seed=5) if raw.startswith("+")]
+    numbers += [
+        e164 for e164, _ in map(PhoneNormaliser("FR").classify, bench.make_mix(5_000, seed=2)) if e164
+    ]
+    fast = 0
+    for e164 in numbers:
+        fast += phonefast.fast_region(e164) is not None
+        assert region_of(e164) == _plain_region_of(e164), e164
+    assert fast > len(numbers) // 2
