@@ -1,0 +1,551 @@
+"""A small, strict client of the OVHcloud REST API (``/1.0``) over httpx.
+
+What it does, and where each rule comes from (``ovh-sms-api.md``):
+
+* **Signing** (§1.2): every authenticated call carries ``X-Ovh-Application``, ``X-Ovh-Consumer``,
+  ``X-Ovh-Timestamp`` and ``X-Ovh-Signature = "$1$" + sha1_hex(AS+"+"+CK+"+"+METHOD+"+"+URL+"+"+BODY
+  +"+"+TS)`` where URL is the full URL *as sent* (query string included) and BODY the exact bytes sent.
+  Bodies are serialised like python-ovh (compact JSON, ASCII escapes) so our signatures equal the
+  official SDK's for the same call.
+* **Clock** (§1.3): the offset to the server clock is read once per client from ``GET /auth/time``.
+* **Errors** (§4): the JSON body ``{"class", "message", "errorCode"?}`` and the ``X-OVH-QUERYID``
+  header are turned into the classified errors of :mod:`runner.errors`:
+
+  ======================================  ====================================================
+  answer                                  raised
+  ======================================  ====================================================
+  401, 403, or an authentication          :class:`CredentialsError` (whatever the status: a bad
+  ``errorCode`` (INVALID_KEY,             signature is reported by some deployments as a 400)
+  INVALID_CREDENTIAL, INVALID_SIGNATURE,
+  NOT_CREDENTIAL, NOT_GRANTED_CALL...)
+  ``QUERY_TIME_OUT``                      :class:`RetryableError` (the clock offset is re-read)
+  404                                     :class:`OvhNotFoundError` (a :class:`ConfigError`)
+  460 (expired service)                   :class:`OvhServiceExpiredError` (a :class:`ConfigError`)
+  other 4xx                               :class:`PermanentError`
+  429, 500, 502, 503                      :class:`RetryableError` (``retry_after`` from Retry-After)
+  504 on a write                          :class:`InDoubtError` (a gateway timed out *waiting* for
+                                          the backend, which may have done the work)
+  ======================================  ====================================================
+
+* **Transport failures**: nothing was sent (connect error/timeout, pool timeout) →
+  :class:`RetryableError`; the request may have reached the server (read timeout, connection dropped
+  before the answer, write error) → :class:`InDoubtError` for writes, :class:`RetryableError` for GETs.
+* **Retries**: only reads (GET, and ``/auth/time``) are retried here, a bounded number of times with
+  exponential backoff and full jitter, honouring ``Retry-After`` (up to :attr:`OvhClient.max_wait`).
+  Writes (``POST /jobs``...) are never retried here: the error goes up classified and the send
+  engine decides (it retries :class:`RetryableError` with its own backoff and reconciles
+  :class:`InDoubtError`).
+* **Politeness** (§4, "60 req/min by consumer key"): a sliding-window limiter shared by every client
+  of the process using the same consumer key keeps at most ``requests_per_minute`` requests in any
+  60-second window.
+
+Secrets never appear in messages, logs or reprs: errors name the environment variables, never values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+from urllib.parse import quote, urlencode
+
+import httpx
+
+from runner.errors import (
+    ConfigError,
+    CredentialsError,
+    InDoubtError,
+    PermanentError,
+    RetryableError,
+)
+
+ENDPOINTS: Final[dict[str, str]] = {
+    "ovh-eu": "https://eu.api.ovh.com/1.0",
+    "ovh-ca": "https://ca.api.ovh.com/1.0",
+    "ovh-us": "https://api.us.ovhcloud.com/1.0",
+}
+
+ENV_APPLICATION_KEY: Final = "OVH_APPLICATION_KEY"
+ENV_APPLICATION_SECRET: Final = "OVH_APPLICATION_SECRET"
+ENV_CONSUMER_KEY: Final = "OVH_CONSUMER_KEY"
+ENV_ENDPOINT: Final = "OVH_ENDPOINT"
+ENV_SERVICE_NAME: Final = "OVH_SERVICE_NAME"
+CREDENTIAL_VARIABLES: Final = (ENV_APPLICATION_KEY, ENV_APPLICATION_SECRET, ENV_CONSUMER_KEY)
+
+DEFAULT_ENDPOINT: Final = "ovh-eu"
+DEFAULT_TIMEOUT: Final = 30.0
+DEFAULT_REQUESTS_PER_MINUTE: Final = 60.0
+
+# errorCode values (python-ovh's table, §4) that mean "these credentials are not good for this call".
+_AUTH_ERROR_CODES: Final = frozenset(
+    {
+        "INVALID_KEY",
+        "INVALID_CREDENTIAL",
+        "INVALID_SIGNATURE",
+        "NOT_CREDENTIAL",
+        "NOT_GRANTED_CALL",
+        "FORBIDDEN",
+        "NOT_AUTHENTICATED",
+    }
+)
+_CREDENTIALS_HINT: Final = (
+    f"check {ENV_APPLICATION_KEY}, {ENV_APPLICATION_SECRET} and {ENV_CONSUMER_KEY}, the endpoint they "
+    "were created on, and the rights granted to the consumer key"
+)
+
+
+class OvhNotFoundError(ConfigError):
+    """The API answered 404: a service name, sender, slot, phonebook... that does not exist."""
+
+    def __init__(self, message: str, *, query_id: str | None = None) -> None:
+        if query_id:
+            message = f"{message} (query id {query_id})"
+        super().__init__(message)
+        self.query_id = query_id
+
+
+class OvhServiceExpiredError(ConfigError):
+    """The API answered 460: the SMS service has expired."""
+
+    def __init__(self, message: str, *, query_id: str | None = None) -> None:
+        if query_id:
+            message = f"{message} (query id {query_id})"
+        super().__init__(message)
+        self.query_id = query_id
+
+
+# --------------------------------------------------------------------------------------------------
+# configuration
+
+
+def resolve_endpoint(value: str | None) -> str:
+    """``ovh-eu``/``ovh-ca``/``ovh-us`` → their ``/1.0`` base URL; a full http(s) URL is kept as is."""
+    name = (value or DEFAULT_ENDPOINT).strip()
+    if name in ENDPOINTS:
+        return ENDPOINTS[name]
+    if name.startswith(("http://", "https://")):
+        return name.rstrip("/")
+    raise ConfigError(
+        f"unknown OVHcloud endpoint {name!r}: use one of {', '.join(ENDPOINTS)} or a full base URL "
+        "such as https://eu.api.ovh.com/1.0"
+    )
+
+
+def _lookup(env: Mapping[str, str] | None, name: str) -> str | None:
+    value = env.get(name) if env is not None else None
+    if value is None:
+        value = os.environ.get(name)
+    return value or None
+
+
+@dataclass(frozen=True)
+class OvhConfig:
+    """Where to talk to and which account, resolved from settings then the environment.
+
+    Credentials are not kept here (see :func:`client_from_env`); ``missing`` lists the credential
+    variables that are not set.
+    """
+
+    endpoint: str  # base URL
+    service_name: str | None
+    missing: tuple[str, ...]
+
+    @property
+    def has_credentials(self) -> bool:
+        return not self.missing
+
+
+def resolve_config(
+    settings: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+) -> OvhConfig:
+    """Endpoint and service name from ``settings`` (``endpoint``, ``service_name``), else
+    ``OVH_ENDPOINT`` / ``OVH_SERVICE_NAME`` from ``env`` (then ``os.environ``)."""
+    settings = settings or {}
+    for forbidden in ("application_key", "application_secret", "consumer_key"):
+        if forbidden in settings:
+            raise ConfigError(
+                f"provider setting {forbidden!r} is not allowed: OVHcloud credentials come only from "
+                f"the environment ({', '.join(CREDENTIAL_VARIABLES)})"
+            )
+    endpoint = resolve_endpoint(settings.get("endpoint") or _lookup(env, ENV_ENDPOINT))
+    service = settings.get("service_name") or _lookup(env, ENV_SERVICE_NAME)
+    missing = tuple(v for v in CREDENTIAL_VARIABLES if not _lookup(env, v))
+    return OvhConfig(endpoint=endpoint, service_name=str(service) if service else None, missing=missing)
+
+
+def client_from_env(
+    settings: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    transport: httpx.BaseTransport | None = None,
+) -> OvhClient:
+    """Build a client from provider/source settings and credentials from the environment.
+
+    Raises :class:`ConfigError` naming the first missing variable (never a value).
+    Settings read: ``endpoint``, ``timeout``, ``requests_per_minute``, ``max_retries``.
+    """
+    settings = settings or {}
+    config = resolve_config(settings, env)
+    if config.missing:
+        raise ConfigError(
+            f"{config.missing[0]} is not set: OVHcloud credentials come from the environment "
+            f"({', '.join(CREDENTIAL_VARIABLES)})"
+        )
+    rpm = settings.get("requests_per_minute", DEFAULT_REQUESTS_PER_MINUTE)
+    return OvhClient(
+        config.endpoint,
+        _lookup(env, ENV_APPLICATION_KEY) or "",
+        _lookup(env, ENV_APPLICATION_SECRET) or "",
+        _lookup(env, ENV_CONSUMER_KEY) or "",
+        timeout=float(settings.get("timeout", DEFAULT_TIMEOUT)),
+        transport=transport,
+        requests_per_minute=float(rpm) if rpm else None,
+        max_retries=int(settings.get("max_retries", 4)),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# signing helpers (pure functions, tested against the official package)
+
+
+def encode_body(data: Any) -> str:
+    """Serialise a body exactly as python-ovh does: compact JSON with ASCII escapes."""
+    return json.dumps(data, separators=(",", ":"))
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "null"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def encode_query(params: Mapping[str, Any] | None) -> str:
+    """Query string as python-ovh builds it (booleans lower case, ``urlencode`` quoting)."""
+    if not params:
+        return ""
+    return urlencode({k: _query_value(v) for k, v in params.items()})
+
+
+def sign(application_secret: str, consumer_key: str, method: str, url: str, body: str, timestamp: int) -> str:
+    """The ``X-Ovh-Signature`` value for one request."""
+    pre_image = "+".join([application_secret, consumer_key, method.upper(), url, body, str(timestamp)])
+    return "$1$" + hashlib.sha1(pre_image.encode("utf-8")).hexdigest()
+
+
+def path_segment(value: str | int) -> str:
+    """Quote one path segment (``+33...`` → ``%2B33...``)."""
+    return quote(str(value), safe="")
+
+
+# --------------------------------------------------------------------------------------------------
+# rate limiting
+
+
+class RateLimiter:
+    """At most ``limit`` acquisitions in any sliding ``period`` seconds (blocking)."""
+
+    def __init__(
+        self,
+        limit: int,
+        period: float = 60.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if limit < 1:
+            raise ValueError("limit must be >= 1")
+        self.limit = limit
+        self.period = period
+        self._clock = clock
+        self._sleep = sleep
+        self._stamps: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Wait for a slot; returns the time waited (seconds)."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._stamps and now - self._stamps[0] >= self.period:
+                    self._stamps.popleft()
+                if len(self._stamps) < self.limit:
+                    self._stamps.append(now)
+                    return waited
+                delay = self.period - (now - self._stamps[0])
+            delay = max(delay, 0.001)
+            self._sleep(delay)
+            waited += delay
+
+
+_limiters: dict[tuple[str, str, int], RateLimiter] = {}
+_limiters_lock = threading.Lock()
+
+
+def shared_limiter(base_url: str, consumer_key: str, per_minute: float) -> RateLimiter:
+    """The process-wide limiter of one consumer key (keyed by a hash, never the key itself)."""
+    limit = max(1, int(per_minute))
+    key = (base_url, hashlib.sha256(consumer_key.encode()).hexdigest(), limit)
+    with _limiters_lock:
+        limiter = _limiters.get(key)
+        if limiter is None:
+            limiter = _limiters[key] = RateLimiter(limit, 60.0)
+        return limiter
+
+
+# --------------------------------------------------------------------------------------------------
+# the client
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    raw = response.headers.get("Retry-After")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        from email.utils import parsedate_to_datetime
+
+        when = parsedate_to_datetime(raw)
+        return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+class OvhClient:
+    """Signed calls to one OVHcloud API endpoint.
+
+    ``get`` retries internally; ``post``/``put``/``delete`` never do (see the module docstring).
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        application_key: str,
+        application_secret: str,
+        consumer_key: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+        requests_per_minute: float | None = DEFAULT_REQUESTS_PER_MINUTE,
+        max_retries: int = 4,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        max_wait: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        for name, value in (
+            (ENV_APPLICATION_KEY, application_key),
+            (ENV_APPLICATION_SECRET, application_secret),
+            (ENV_CONSUMER_KEY, consumer_key),
+        ):
+            if not value:
+                raise ConfigError(f"{name} is empty")
+        self.base_url = resolve_endpoint(endpoint)
+        self._ak = application_key
+        self._as = application_secret
+        self._ck = consumer_key
+        self.timeout = timeout
+        self.max_retries = max(0, max_retries)
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.max_wait = max_wait
+        self._sleep = sleep
+        self._clock = clock
+        self._random = random.Random()
+        self._delta: int | None = None
+        self._delta_lock = threading.Lock()
+        self.limiter: RateLimiter | None = (
+            shared_limiter(self.base_url, consumer_key, requests_per_minute) if requests_per_minute else None
+        )
+        self._http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+        self.requests_sent = 0  # observability for tests and the CLI
+
+    def __repr__(self) -> str:  # never the secrets
+        return f"OvhClient({self.base_url!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> OvhClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- clock -------------------------------------------------------------------------------------
+
+    def time_delta(self) -> int:
+        """Server time minus local time, read once from ``GET /auth/time``."""
+        with self._delta_lock:
+            if self._delta is None:
+                server = self.get("/auth/time", auth=False)
+                if not isinstance(server, int):
+                    raise RetryableError(f"OVHcloud /auth/time answered {server!r}, not a timestamp")
+                self._delta = server - int(self._clock())
+            return self._delta
+
+    def reset_time_delta(self) -> None:
+        with self._delta_lock:
+            self._delta = None
+
+    # -- public verbs ------------------------------------------------------------------------------
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None, *, auth: bool = True) -> Any:
+        return self.request("GET", path, params=params, auth=auth)
+
+    def post(self, path: str, body: Any = None, *, auth: bool = True) -> Any:
+        return self.request("POST", path, body=body, auth=auth)
+
+    def put(self, path: str, body: Any = None) -> Any:
+        return self.request("PUT", path, body=body)
+
+    def delete(self, path: str) -> Any:
+        return self.request("DELETE", path)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        auth: bool = True,
+    ) -> Any:
+        method = method.upper()
+        attempts = 1 + (self.max_retries if method == "GET" else 0)
+        for attempt in range(attempts):
+            try:
+                return self._once(method, path, params, body, auth)
+            except RetryableError as exc:
+                if attempt + 1 >= attempts:
+                    raise
+                wait = self._backoff(attempt, exc.retry_after)
+                if wait is None:
+                    raise
+                self._sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float | None:
+        """Full-jitter exponential backoff; ``Retry-After`` is a floor. None: too long to wait here."""
+        ceiling = min(self.backoff_cap, self.backoff_base * (2**attempt))
+        wait = self._random.uniform(0, ceiling)
+        if retry_after is not None:
+            if retry_after > self.max_wait:
+                return None
+            wait = max(wait, retry_after)
+        return wait
+
+    # -- one attempt -------------------------------------------------------------------------------
+
+    def build_request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        *,
+        auth: bool = True,
+        timestamp: int | None = None,
+    ) -> httpx.Request:
+        """The exact request that would be sent (signed when ``auth``)."""
+        if not path.startswith("/"):
+            raise ValueError("path must start with '/'")
+        url = self.base_url + path
+        query = encode_query(params)
+        if query:
+            url += ("&" if "?" in url else "?") + query
+        text = "" if body is None else encode_body(body)
+        headers = {"X-Ovh-Application": self._ak, "Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        request = self._http.build_request(method, url, headers=headers, content=text.encode("utf-8"))
+        if auth:
+            ts = timestamp if timestamp is not None else int(self._clock()) + self.time_delta()
+            # Sign the URL httpx will actually put on the wire, which is the one we built.
+            sent_url = str(request.url)
+            request.headers["X-Ovh-Consumer"] = self._ck
+            request.headers["X-Ovh-Timestamp"] = str(ts)
+            request.headers["X-Ovh-Signature"] = sign(self._as, self._ck, method, sent_url, text, ts)
+        return request
+
+    def _once(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any, auth: bool) -> Any:
+        request = self.build_request(method, path, params, body, auth=auth)
+        what = f"OVHcloud {method} {path}"
+        write = method != "GET"
+        if self.limiter is not None:
+            self.limiter.acquire()
+        self.requests_sent += 1
+        try:
+            response = self._http.send(request)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise RetryableError(f"{what}: cannot connect ({type(exc).__name__}); nothing was sent") from exc
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            if write:
+                raise InDoubtError(
+                    f"{what}: no answer ({type(exc).__name__}) after the request was sent; "
+                    "it may have been accepted"
+                ) from exc
+            raise RetryableError(f"{what}: no answer ({type(exc).__name__})") from exc
+        return self._handle(response, what, write)
+
+    def _handle(self, response: httpx.Response, what: str, write: bool) -> Any:
+        qid = response.headers.get("X-OVH-QUERYID")
+        status = response.status_code
+        if 200 <= status < 300:
+            if status == 204 or not response.content:
+                return None
+            try:
+                return response.json()
+            except ValueError as exc:
+                if write:
+                    raise InDoubtError(f"{what}: unreadable answer (HTTP {status})", query_id=qid) from exc
+                raise RetryableError(f"{what}: unreadable answer (HTTP {status})", query_id=qid) from exc
+
+        klass, message, code = "", "", ""
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        if isinstance(payload, dict):
+            klass = str(payload.get("class") or "")
+            message = str(payload.get("message") or "")
+            code = str(payload.get("errorCode") or "")
+        detail = ", ".join(x for x in (klass, code) if x)
+        text = (
+            f"{what}: HTTP {status}" + (f" {detail}" if detail else "") + (f": {message}" if message else "")
+        )
+
+        if code == "QUERY_TIME_OUT":
+            self.reset_time_delta()
+            raise RetryableError(f"{text} (clock offset will be re-read)", query_id=qid)
+        if status in (401, 403) or code in _AUTH_ERROR_CODES:
+            raise CredentialsError(
+                f"OVHcloud refused the credentials ({text}); {_CREDENTIALS_HINT}", query_id=qid
+            )
+        if status == 404:
+            raise OvhNotFoundError(text, query_id=qid)
+        if status == 460:
+            raise OvhServiceExpiredError(f"{text} (the OVHcloud service has expired)", query_id=qid)
+        if status == 429 or status in (500, 502, 503):
+            raise RetryableError(text, retry_after=_retry_after(response), query_id=qid)
+        if status == 504 and write:
+            raise InDoubtError(f"{text}; the request may have been accepted", query_id=qid)
+        if status >= 500:
+            raise RetryableError(text, retry_after=_retry_after(response), query_id=qid)
+        raise PermanentError(text, query_id=qid)

@@ -1,0 +1,447 @@
+"""``provider: ovh``: sending through the OVHcloud SMS API (``POST /sms/{serviceName}/jobs``).
+
+Settings (campaign ``provider.settings``), all optional:
+
+``endpoint``            ovh-eu | ovh-ca | ovh-us | a base URL (default: ``OVH_ENDPOINT``, else ovh-eu)
+``service_name``        the SMS account, ``sms-xx12345-1`` (default: ``OVH_SERVICE_NAME``, else the only
+                        account the credentials see)
+``batch_size``          recipients per request (default 500, the FAQ's advice)
+``timeout``             seconds per HTTP request (default 30)
+``requests_per_minute`` client-side limit per consumer key (default 60, OVHcloud's fair use)
+``max_retries``         internal retries of read-only calls (default 4)
+``priority``            high | medium | low | veryLow (default high, as the Manager sends)
+``validity_period``     minutes before an undelivered SMS is dropped (default: OVHcloud's, 2880)
+``stop_mention``        what OVHcloud appends to commercial SMS (default ``"\\nSTOP:36111"``)
+``dlr_detail_limit``    failed SMS whose ptt reason is fetched per delivery-report call (default 20)
+
+Credentials come only from ``OVH_APPLICATION_KEY``, ``OVH_APPLICATION_SECRET``, ``OVH_CONSUMER_KEY``.
+
+Decisions:
+
+* **Grouping.** One ``POST /jobs`` per distinct text of the batch (personalised messages), with the
+  recipients of that text as ``receivers``.
+* **Retries.** ``send`` never retries: 429/5xx/connect errors raise :class:`RetryableError` and the
+  engine retries with its backoff; read timeouts and dropped connections after the request was sent
+  raise :class:`InDoubtError` and the engine calls :meth:`reconcile`. When a batch needs several
+  POSTs and a later one fails after an earlier one was accepted, nothing is raised (the engine would
+  resend the accepted part): the failed recipients come back as RETRY / IN_DOUBT / REJECTED results.
+  Reads (reconcile, delivery reports, preflight) retry inside the client.
+* **Tag.** ``<up to 7 letters/digits of the campaign id>-<12 hex of sha256(campaign_id, batch_id)>``,
+  at most 20 ASCII characters. The reference documents no limit for ``tag``; 20 is a conservative
+  bound, and the hash keeps the tag unique per batch so :meth:`reconcile` can find the batch again.
+* **STOP.** With ``commercial: true`` we send ``noStopClause: false`` and OVHcloud appends
+  ``"\\nSTOP:36111"`` (11 characters, the Manager's constant, §5.1) — declared as
+  ``Capabilities.stop_mention`` so the planner reserves it and does not add its own mention.
+  Non-commercial messages are sent with ``noStopClause: true``.
+* **Ids.** ``ids[i]`` of the sending report is taken as the id of ``validReceivers[i]`` (same order,
+  one id per receiver); the reference does not settle whether these are the ``/outgoing`` ids (§7.1).
+  When the counts differ the recipients are SENT without a provider id.
+* **Coding.** ``coding`` is deprecated and deduced by OVHcloud from the text; we still send ``7bit``
+  for GSM-7 and ``8bit`` for UCS-2 batches (the only two values), with ``charset: UTF-8``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from runner.campaign.model import Sender
+from runner.errors import (
+    ConfigError,
+    CredentialsError,
+    InDoubtError,
+    PermanentError,
+    ProviderError,
+    RetryableError,
+    SmsrunError,
+)
+from runner.providers.base import (
+    Batch,
+    Capabilities,
+    DeliveryReport,
+    Outcome,
+    OutgoingMessage,
+    Provider,
+    RecipientResult,
+)
+from runner.providers.ovh import api
+from runner.providers.ovh.client import (
+    CREDENTIAL_VARIABLES,
+    OvhClient,
+    OvhNotFoundError,
+    client_from_env,
+    resolve_config,
+)
+
+STOP_MENTION: Final = "\nSTOP:36111"
+DEFAULT_BATCH_SIZE: Final = 500
+TAG_MAX: Final = 20
+_PRIORITIES: Final = ("high", "medium", "low", "veryLow")
+RECONCILE_MARGIN: Final = timedelta(minutes=10)  # our clock vs OVHcloud's, for creationDatetime.from
+
+
+def job_tag(campaign_id: str, batch_id: str) -> str:
+    """The ``tag`` of every SMS of one batch (see the module docstring)."""
+    slug = re.sub(r"[^A-Za-z0-9]", "", campaign_id)[:7] or "smsrun"
+    digest = hashlib.sha256(f"{campaign_id}\n{batch_id}".encode()).hexdigest()[:12]
+    tag = f"{slug}-{digest}"
+    assert len(tag) <= TAG_MAX
+    return tag
+
+
+def number_key(number: str) -> str:
+    """Compare numbers whatever their spelling: digits only, ``00`` international prefix dropped."""
+    digits = re.sub(r"\D", "", number)
+    return digits[2:] if digits.startswith("00") else digits
+
+
+def coding_for(encoding: str) -> str:
+    return "8bit" if encoding.upper().replace("-", "") in ("UCS2", "UTF16", "UNICODE") else "7bit"
+
+
+def differed_minutes(not_before: datetime | None, now: datetime | None = None) -> int | None:
+    """Whole minutes (rounded up) from now to ``not_before``; None when not in the future."""
+    if not_before is None:
+        return None
+    if now is None:
+        now = datetime.now(UTC) if not_before.tzinfo else datetime.now()
+    seconds = (not_before - now).total_seconds()
+    if seconds <= 0:
+        return None
+    return max(1, math.ceil(seconds / 60))
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.astimezone()
+
+
+class OvhProvider(Provider):
+    """The OVHcloud SMS provider (see the module docstring)."""
+
+    name = "ovh"
+    capabilities = Capabilities(
+        max_recipients_per_request=DEFAULT_BATCH_SIZE,
+        one_text_many_recipients=True,
+        stop_mention=STOP_MENTION,
+        can_reconcile=True,
+    )
+
+    def __init__(
+        self,
+        settings: Mapping[str, Any] | None = None,
+        *,
+        state_dir: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        client: OvhClient | None = None,
+    ) -> None:
+        super().__init__(settings, state_dir=state_dir)
+        self._env = env
+        self.config = resolve_config(self.settings, env)  # validates endpoint; credentials not required yet
+        batch_size = int(self.settings.get("batch_size", DEFAULT_BATCH_SIZE))
+        if batch_size < 1:
+            raise ConfigError("provider setting batch_size must be >= 1")
+        priority = self.settings.get("priority", "high")
+        if priority not in _PRIORITIES:
+            raise ConfigError(f"provider setting priority must be one of {', '.join(_PRIORITIES)}")
+        self.priority: str = priority
+        validity = self.settings.get("validity_period")
+        self.validity_period: int | None = int(validity) if validity is not None else None
+        self.capabilities = Capabilities(
+            max_recipients_per_request=batch_size,
+            one_text_many_recipients=True,
+            stop_mention=str(self.settings.get("stop_mention", STOP_MENTION)),
+            can_reconcile=True,
+        )
+        self.dlr_detail_limit = int(self.settings.get("dlr_detail_limit", 20))
+        self._client = client
+        self._service_name: str | None = self.config.service_name
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"OvhProvider(endpoint={self.config.endpoint!r}, service_name={self._service_name!r})"
+
+    # -- plumbing ----------------------------------------------------------------------------------
+
+    @property
+    def client(self) -> OvhClient:
+        """The API client; :class:`ConfigError` naming the missing variable without credentials."""
+        with self._lock:
+            if self._client is None:
+                self._client = client_from_env(self.settings, self._env)
+            return self._client
+
+    @property
+    def service_name(self) -> str:
+        client = self.client
+        with self._lock:
+            if self._service_name is None:
+                self._service_name = api.find_service_name(client, None)
+            return self._service_name
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def tag(self, batch: Batch) -> str:
+        return job_tag(batch.campaign_id, batch.batch_id)
+
+    def job_body(self, batch: Batch, text: str, receivers: Sequence[str]) -> dict[str, Any]:
+        """The ``POST /jobs`` body for one text of a batch."""
+        body: dict[str, Any] = {
+            "message": text,
+            "receivers": list(receivers),
+            "charset": "UTF-8",
+            "coding": coding_for(batch.encoding),
+            "noStopClause": not batch.commercial,
+            "priority": self.priority,
+            "tag": self.tag(batch),
+        }
+        sender = batch.sender
+        if sender.kind == "short-code":
+            body["senderForResponse"] = True
+        else:
+            if not sender.value:
+                raise ConfigError(f"a {sender.kind} sender needs a value")
+            body["sender"] = sender.value
+        differed = differed_minutes(batch.not_before)
+        if differed:
+            body["differedPeriod"] = differed
+        if self.validity_period is not None:
+            body["validityPeriod"] = self.validity_period
+        return body
+
+    # -- send --------------------------------------------------------------------------------------
+
+    def send(self, batch: Batch) -> list[RecipientResult]:
+        groups: dict[str, list[OutgoingMessage]] = {}
+        for message in batch.messages:
+            groups.setdefault(message.text, []).append(message)
+        if not groups:
+            return []
+        client, service = self.client, self.service_name
+
+        results: list[RecipientResult] = []
+        accepted = False
+        first_permanent: PermanentError | None = None
+        pending = list(groups.items())
+        for index, (text, messages) in enumerate(pending):
+            body = self.job_body(batch, text, [m.recipient for m in messages])
+            try:
+                report = api.post_job(client, service, body)
+            except PermanentError as exc:
+                first_permanent = first_permanent or exc
+                results.extend(
+                    RecipientResult(m.recipient, Outcome.REJECTED, reason=exc.message) for m in messages
+                )
+                continue
+            except OvhNotFoundError as exc:
+                raise ConfigError(
+                    f"OVHcloud SMS account {service!r} not found ({exc.message}); check the provider "
+                    "setting service_name or OVH_SERVICE_NAME"
+                ) from exc
+            except (RetryableError, InDoubtError, CredentialsError) as exc:
+                if not accepted:
+                    raise  # nothing was accepted (or only rejected): the whole batch can be retried
+                outcome = Outcome.IN_DOUBT if isinstance(exc, InDoubtError) else Outcome.RETRY
+                results.extend(RecipientResult(m.recipient, outcome, reason=exc.message) for m in messages)
+                for _, rest in pending[index + 1 :]:
+                    results.extend(
+                        RecipientResult(
+                            m.recipient, Outcome.RETRY, reason="not sent: an earlier request failed"
+                        )
+                        for m in rest
+                    )
+                return results
+            accepted = True
+            results.extend(self._map_report(report, messages))
+        if not accepted and first_permanent is not None and len(groups) == 1:
+            raise first_permanent
+        return results
+
+    @staticmethod
+    def _map_report(report: api.SendingReport, messages: Sequence[OutgoingMessage]) -> list[RecipientResult]:
+        ids_by_number: dict[str, list[int | None]] = {}
+        paired = len(report.ids) == len(report.valid_receivers)
+        for position, receiver in enumerate(report.valid_receivers):
+            ids_by_number.setdefault(number_key(receiver), []).append(
+                report.ids[position] if paired else None
+            )
+        invalid = {number_key(r) for r in report.invalid_receivers}
+        share = report.total_credits_removed / len(report.valid_receivers) if report.valid_receivers else None
+        out: list[RecipientResult] = []
+        for message in messages:
+            key = number_key(message.recipient)
+            queue = ids_by_number.get(key)
+            if queue:
+                ident = queue.pop(0)
+                out.append(
+                    RecipientResult(
+                        message.recipient,
+                        Outcome.SENT,
+                        provider_id=str(ident) if ident is not None else None,
+                        cost=share,
+                    )
+                )
+            elif key in invalid:
+                out.append(
+                    RecipientResult(message.recipient, Outcome.REJECTED, reason="invalid receiver (OVHcloud)")
+                )
+            else:
+                out.append(
+                    RecipientResult(
+                        message.recipient, Outcome.IN_DOUBT, reason="missing from OVHcloud's sending report"
+                    )
+                )
+        return out
+
+    # -- reconcile ---------------------------------------------------------------------------------
+
+    def reconcile(self, batch: Batch, since: datetime) -> dict[str, RecipientResult] | None:
+        """Which recipients of an in-doubt batch OVHcloud accepted, found by the batch's tag.
+
+        ``GET /outgoing?tag=…&creationDatetime.from=…`` lists the batch's SMS, then each is read to learn
+        its receiver (one GET per accepted SMS, rate-limited). A deferred batch is not in ``/outgoing``
+        yet: pending ``/jobs`` are then read too and matched on receiver, text and creation time.
+        Returns None when the listing fails.
+        """
+        wanted: dict[str, OutgoingMessage] = {number_key(m.recipient): m for m in batch.messages}
+        found: dict[str, RecipientResult] = {}
+        try:
+            client, service = self.client, self.service_name
+            # ``since`` is our clock; OVHcloud filters on its own: shift by the offset, minus a margin.
+            start = _aware(since) + timedelta(seconds=client.time_delta()) - RECONCILE_MARGIN
+            ids = api.list_outgoing(client, service, tag=self.tag(batch), since=start)
+            for ident in sorted(ids):
+                sms = api.get_outgoing(client, service, ident)
+                message = wanted.get(number_key(sms.receiver))
+                if message is not None and message.recipient not in found:
+                    found[message.recipient] = RecipientResult(
+                        message.recipient, Outcome.SENT, provider_id=str(sms.id), cost=sms.credits
+                    )
+            if batch.not_before is not None and len(found) < len(wanted):
+                for ident in sorted(api.list_jobs(client, service)):
+                    job = api.get_job(client, service, ident)
+                    message = wanted.get(number_key(job.receiver))
+                    if (
+                        message is None
+                        or message.recipient in found
+                        or job.message != message.text
+                        or (job.created is not None and _aware(job.created) < start)
+                    ):
+                        continue
+                    found[message.recipient] = RecipientResult(
+                        message.recipient, Outcome.SENT, provider_id=str(job.id), cost=job.credits
+                    )
+        except (ProviderError, SmsrunError):
+            return None
+        return found
+
+    # -- preflight ---------------------------------------------------------------------------------
+
+    def preflight(self, *, sender: Sender, total_parts: int) -> list[str]:
+        """Read-only checks. Returns warnings; raises :class:`ConfigError` (account or sender missing or
+        not enabled) or :class:`CredentialsError` (credentials refused) for what would make the send
+        fail."""
+        if not self.config.has_credentials:
+            return [
+                f"OVHcloud credentials are not set ({', '.join(self.config.missing)}): the sender, the "
+                "account and its credits were not checked"
+            ]
+        warnings: list[str] = []
+        try:
+            client = self.client
+            try:
+                service = self.service_name
+                account = api.get_account(client, service)
+            except OvhNotFoundError as exc:
+                raise ConfigError(
+                    f"OVHcloud SMS account {self._service_name!r} not found ({exc.message}); check the "
+                    "provider setting service_name or OVH_SERVICE_NAME"
+                ) from exc
+            if account.status and account.status != "enable":
+                raise ConfigError(f"OVHcloud SMS account {service} is {account.status!r}, not enabled")
+            if sender.kind == "short-code":
+                pass  # no sender to check: the short number belongs to the account (France only)
+            elif sender.value:
+                try:
+                    info = api.get_sender(client, service, sender.value)
+                except OvhNotFoundError as exc:
+                    raise ConfigError(
+                        f"sender {sender.value!r} is not registered on OVHcloud account {service} "
+                        f"(POST /sms/{service}/senders, then wait for validation)"
+                    ) from exc
+                if not info.enabled:
+                    detail = f": {info.comment}" if info.comment else ""
+                    raise ConfigError(
+                        f"sender {sender.value!r} on OVHcloud account {service} is {info.status!r}, "
+                        f"not 'enable'{detail}"
+                    )
+            if account.credits_left < total_parts:
+                warnings.append(
+                    f"OVHcloud account {service} has {account.credits_left:g} credits left; this campaign "
+                    f"needs about {total_parts} (1 credit per part to France, more abroad)"
+                )
+        except RetryableError as exc:
+            warnings.append(f"could not check the OVHcloud account: {exc.message}")
+        return warnings
+
+    # -- delivery reports --------------------------------------------------------------------------
+
+    def delivery_reports(self, provider_ids: Sequence[str]) -> list[DeliveryReport]:
+        """Statuses of earlier SMS. Up to 3 ids are read one by one; beyond, three filtered listings
+        (``deliveryReceipt`` 1, 2 and 16) answer for all, and only failed SMS are read individually
+        (at most ``dlr_detail_limit``) to learn their ``ptt`` reason. Unknown ids are ``pending``."""
+        wanted: dict[int, str] = {}
+        for raw in provider_ids:
+            try:
+                wanted[int(raw)] = raw
+            except (TypeError, ValueError):
+                continue
+        if not wanted:
+            return []
+        client, service = self.client, self.service_name
+        if len(wanted) <= 3:
+            return [self._report_one(client, service, ident, raw) for ident, raw in wanted.items()]
+
+        delivered: set[int] = set()
+        for receipt in api.DELIVERED_RECEIPTS:
+            delivered.update(api.list_outgoing(client, service, delivery_receipt=receipt))
+        failed: set[int] = set()
+        for receipt in api.FAILED_RECEIPTS:
+            failed.update(api.list_outgoing(client, service, delivery_receipt=receipt))
+        reports: list[DeliveryReport] = []
+        details_left = self.dlr_detail_limit
+        for ident, raw in wanted.items():
+            if ident in delivered:
+                reports.append(DeliveryReport(raw, "delivered"))
+            elif ident in failed:
+                if details_left > 0:
+                    details_left -= 1
+                    reports.append(self._report_one(client, service, ident, raw))
+                else:
+                    reports.append(DeliveryReport(raw, "failed"))
+            else:
+                reports.append(DeliveryReport(raw, "pending"))
+        return reports
+
+    @staticmethod
+    def _report_one(client: OvhClient, service: str, ident: int, raw: str) -> DeliveryReport:
+        try:
+            sms = api.get_outgoing(client, service, ident)
+        except OvhNotFoundError:
+            return DeliveryReport(raw, "pending")  # still a pending job, or deleted from the history
+        status = sms.status
+        reason = api.ptt_text(sms.ptt) if status == "failed" else None
+        at = sms.delivered_at if status == "delivered" else None
+        return DeliveryReport(raw, status, reason=reason, at=at)
+
+
+__all__ = ["CREDENTIAL_VARIABLES", "STOP_MENTION", "OvhProvider", "job_tag"]
