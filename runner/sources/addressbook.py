@@ -104,14 +104,17 @@ class AddressBookSource(Source):
         self.label = label
         self.groups = groups
         self.contacts = contacts
-        self.region = region
+        self._region = region
         self._loaded: tuple[list[Contact], str | None, str] | None = None
+
+    @property  # type: ignore[override]
+    def region(self) -> str | None:
+        """The source's region, else the book's own ``region``."""
+        return self._region or self._load()[1]
 
     def _load(self) -> tuple[list[Contact], str | None, str]:
         if self._loaded is None:
             self._loaded = read_addressbook(self.path, self.label)
-            if self.region is None:
-                self.region = self._loaded[1]
         return self._loaded
 
     def digest(self) -> str:

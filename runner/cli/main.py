@@ -1,0 +1,407 @@
+"""The ``smsrun`` command: each command parses options, calls one library function, renders the result.
+
+Exit codes: 0 success; 1 a user-facing error (bad input, refused plan, provider refusal, usage);
+2 ``plan --detailed-exitcode`` with something to send; 3 a bug (with a traceback); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from runner import __version__
+from runner.errors import SmsrunError
+
+app = typer.Typer(
+    name="smsrun",
+    help="SMS campaigns as code: validate campaign files, plan (dry run), send exactly once.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+optout_app = typer.Typer(help="The suppression list every campaign excludes.", no_args_is_help=True)
+app.add_typer(optout_app, name="optout")
+
+EXIT_ERROR, EXIT_CHANGES, EXIT_BUG, EXIT_INTERRUPTED = 1, 2, 3, 130
+
+StateDir = Annotated[Path | None, typer.Option("--state-dir", help="Ledger folder (default: $SMSRUN_STATE_DIR, "
+                                                                     "else .smsrun/ at the repository root).")]
+ShowNumbers = Annotated[bool, typer.Option("--show-numbers", help="Show phone numbers in full (masked by default).")]
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+class ValidateFormat(str, Enum):
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+def _echo(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text if text.endswith("\n") else text + "\n")
+
+
+def _json(data: Any) -> None:
+    _echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _version(value: bool) -> None:
+    if value:
+        _echo(f"smsrun {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """SMS campaigns as code."""
+
+
+# -- validate ---------------------------------------------------------------------------------------
+@app.command()
+def validate(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Campaign or address-book files, or folders "
+                                                             "(default: campaigns/).")] = None,
+    format: Annotated[ValidateFormat | None, typer.Option("--format", help="text, json, or github annotations "
+                                                          "(default: github when GITHUB_ACTIONS is set).")] = None,
+) -> None:
+    """Validate campaign and address-book files against the schema; report every problem."""
+    from runner.validate import validate_paths
+
+    chosen = format or (ValidateFormat.github if os.environ.get("GITHUB_ACTIONS") == "true" else ValidateFormat.text)
+    result = validate_paths(paths or [Path("campaigns")])
+    if chosen is ValidateFormat.json:
+        _json(result.as_dict())
+    elif chosen is ValidateFormat.github:
+        for d in result.diagnostics:
+            level = "error" if d.severity == "error" else "warning"
+            message = d.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+            _echo(f"::{level} file={d.path},line={d.line},col={d.col}::{message}")
+        _err(result.summary())
+    else:
+        for d in result.diagnostics:
+            _echo(str(d))
+        _err(result.summary())
+    if not result.ok:
+        raise typer.Exit(EXIT_ERROR)
+
+
+# -- plan ---------------------------------------------------------------------------------------------
+@app.command()
+def plan(
+    campaign: Annotated[Path, typer.Argument(help="The campaign file.")],
+    json_: Annotated[bool, typer.Option("--json", help="Print the plan as JSON (same as --format json).")] = False,
+    format: Annotated[Format, typer.Option("--format", help="text, json or markdown (for a pull-request "
+                                                            "comment).")] = Format.text,
+    out: Annotated[Path | None, typer.Option("--out", help="Save the plan; `smsrun send FILE` sends exactly "
+                                                           "it.")] = None,
+    detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode", help="Exit 2 when there is something "
+                                                                                "to send, 0 when nothing.")] = False,
+    at: Annotated[str | None, typer.Option("--at", help="Plan as if run at this instant (ISO 8601 with "
+                                                       "offset).")] = None,
+    state_dir: StateDir = None,
+    show_numbers: ShowNumbers = False,
+    allow_private_urls: Annotated[bool, typer.Option("--allow-private-urls", help="Let remote CSV sources "
+                                                     "fetch from private or loopback addresses.")] = False,
+) -> None:
+    """Dry run: who gets what, how many SMS parts, what it costs, what is held back and why."""
+    from runner.campaign.loader import load_campaign
+    from runner.plan import PlanOptions, build_plan
+    from runner.plan.planfile import save_plan
+    from runner.plan.report import plan_summary
+
+    moment = _parse_at(at)
+    loaded = load_campaign(campaign)
+    result = build_plan(loaded, PlanOptions(state_dir=state_dir, at=moment, allow_private_urls=allow_private_urls))
+    summary = plan_summary(result, show_numbers=show_numbers)
+    if json_ or format is Format.json:
+        _json(summary)
+    elif format is Format.markdown:
+        from runner.cli.render import plan_markdown
+
+        _echo(plan_markdown(summary))
+    else:
+        from runner.cli.render import plan_text
+
+        _echo(plan_text(summary))
+    if not result.ok:
+        raise typer.Exit(EXIT_ERROR)
+    if out is not None:
+        save_plan(summary, loaded.path, result.digest, out)
+        _err(f"plan saved to {out}")
+    if detailed_exitcode and result.to_send:
+        raise typer.Exit(EXIT_CHANGES)
+
+
+def _parse_at(at: str | None) -> datetime | None:
+    if at is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        raise SmsrunError(f"--at: {at!r} is not an ISO 8601 date-time") from None
+    if moment.tzinfo is None:
+        raise SmsrunError(f"--at: {at!r} needs a UTC offset, e.g. 2026-11-28T19:30:00+01:00")
+    return moment
+
+
+# -- send ---------------------------------------------------------------------------------------------
+@app.command()
+def send(
+    target: Annotated[Path, typer.Argument(help="A campaign file, or a plan saved with `plan --out`.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (needed when not "
+                                                          "interactive, e.g. in CI).")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Print the result summary as JSON.")] = False,
+    resend_in_doubt: Annotated[bool, typer.Option("--resend-in-doubt", help="Send again to recipients whose "
+                                                  "earlier send is in doubt (may duplicate).")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Stay and send each held group when its window "
+                                                      "opens.")] = False,
+    state_dir: StateDir = None,
+    show_numbers: ShowNumbers = False,
+    allow_private_urls: Annotated[bool, typer.Option("--allow-private-urls", help="Let remote CSV sources "
+                                                     "fetch from private or loopback addresses.")] = False,
+) -> None:
+    """Send a campaign (or a saved plan) exactly once per recipient; resumable after any interruption."""
+    from runner.campaign.loader import load_campaign
+    from runner.cli.progress import progress_reporter
+    from runner.cli.render import plan_text, report_text
+    from runner.plan import PlanOptions, build_plan
+    from runner.plan.planfile import check_fresh, is_plan_file, read_plan
+    from runner.plan.report import plan_summary
+    from runner.send import SendOptions, send_plan
+
+    saved = read_plan(target) if is_plan_file(target) else None
+    campaign_path = Path(saved["campaign_file"]) if saved else target
+    loaded = load_campaign(campaign_path)
+    result = build_plan(loaded, PlanOptions(state_dir=state_dir, allow_private_urls=allow_private_urls))
+    if saved:
+        check_fresh(saved, result.digest, target)
+    result.raise_for_problems()
+    if not result.to_send and not result.in_doubt:
+        report = {"campaign": loaded.id, "sent": 0, "rejected": 0, "in_doubt": 0,
+                  "skipped": result.already_sent + result.rejected_before, "held": 0, "reconciled": 0,
+                  "requests": 0, "retries": 0, "interrupted": False, "elapsed_s": 0.0, "rejections": {}}
+        _json(report) if json_ else _echo(report_text(report) + "\nnothing to send.")
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise SmsrunError("refusing to send without confirmation: this run is not interactive; "
+                              "review `smsrun plan` and pass --yes")
+        _err(plan_text(plan_summary(result, show_numbers=show_numbers)))
+        if not typer.confirm(f"Send {result.sendable_now:,} message(s) now?", default=False, err=True):
+            raise SmsrunError("cancelled: nothing was sent")
+    reporter = progress_reporter(result.sendable_now, quiet=json_)
+    try:
+        report = send_plan(result, SendOptions(resend_in_doubt=resend_in_doubt, wait=wait, progress=reporter.update))
+    finally:
+        reporter.close()
+    data = report.as_dict()
+    _json(data) if json_ else _echo(report_text(data))
+    if report.interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
+# -- status, outbox, schema -----------------------------------------------------------------------------
+def _campaign_and_state(campaign: str, state_dir: Path | None) -> tuple[str, Path]:
+    from runner.campaign.loader import find_repo_root, load_campaign
+    from runner.ledger import state_dir_for
+
+    path = Path(campaign)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        loaded = load_campaign(path, check_files=False)
+        return loaded.id, state_dir_for(state_dir, loaded.repo_root)
+    return campaign, state_dir_for(state_dir, find_repo_root(Path.cwd()))
+
+
+@app.command()
+def status(
+    campaign: Annotated[str, typer.Argument(help="A campaign file or a campaign id.")],
+    json_: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Pull delivery reports from the provider "
+                                                            "first.")] = False,
+    state_dir: StateDir = None,
+    show_numbers: ShowNumbers = False,
+) -> None:
+    """Ledger counts for a campaign (sent, delivered, failed, pending, in doubt, rejected)."""
+    from runner.cli.render import status_text
+    from runner.ledger.status import campaign_status
+
+    campaign_id, folder = _campaign_and_state(campaign, state_dir)
+    extra: dict[str, Any] = {}
+    if refresh:
+        from runner.reports import refresh_delivery_reports
+
+        extra["refreshed"] = refresh_delivery_reports(Path(campaign), folder)
+    data = campaign_status(folder, campaign_id, show_numbers=show_numbers) | extra
+    if json_:
+        _json(data)
+    else:
+        _echo(status_text(data))
+
+
+@app.command()
+def outbox(
+    campaign: Annotated[str | None, typer.Option("--campaign", help="Only this campaign id.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Only the last N messages.")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    state_dir: StateDir = None,
+    show_numbers: ShowNumbers = False,
+) -> None:
+    """List the messages the embedded outbox provider recorded."""
+    from runner.campaign.loader import find_repo_root
+    from runner.ledger import state_dir_for
+    from runner.masking import mask_number
+    from runner.providers.outbox import list_outbox
+
+    folder = state_dir_for(state_dir, find_repo_root(Path.cwd()))
+    messages = list_outbox(folder, campaign_id=campaign, limit=limit)
+    if not show_numbers:
+        for m in messages:
+            m["recipient"] = mask_number(m["recipient"])
+    if json_:
+        _json(messages)
+        return
+    if not messages:
+        _err(f"the outbox in {folder} is empty")
+        return
+    for m in messages:
+        text = m["text"].replace("\n", "⏎")
+        _echo(f"{m['id']:>7}  {m['created_at']}  {m['campaign_id']}  {m['recipient']}  {text}")
+
+
+@app.command()
+def schema(
+    name: Annotated[str, typer.Argument(help="campaign or addressbook")] = "campaign",
+) -> None:
+    """Print a JSON Schema (for editors: add `# yaml-language-server: $schema=...` to campaign files)."""
+    from runner.campaign.schema import load_schema
+
+    if name not in ("campaign", "addressbook"):
+        raise SmsrunError(f"unknown schema {name!r}: campaign or addressbook")
+    _json(load_schema(name))
+
+
+# -- optout ---------------------------------------------------------------------------------------------
+def _state_here(state_dir: Path | None) -> Path:
+    from runner.campaign.loader import find_repo_root
+    from runner.ledger import state_dir_for
+
+    return state_dir_for(state_dir, find_repo_root(Path.cwd()))
+
+
+@optout_app.command("add")
+def optout_add(
+    numbers: Annotated[list[str], typer.Argument(help="Numbers, international (+33...) or national with --region.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")] = "opt-out request",
+    region: Annotated[str | None, typer.Option("--region", help="Region for national numbers, e.g. FR.")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who (default: the current user).")] = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Add numbers to the suppression list."""
+    from runner.optout.store import add_optouts
+
+    added = add_optouts(_state_here(state_dir), numbers, reason=reason, who=by, region=region)
+    _echo(f"{added} number(s) added to the opt-out list")
+
+
+@optout_app.command("remove")
+def optout_remove(
+    number: Annotated[str, typer.Argument(help="The number to remove.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (required, recorded).")] = "",
+    region: Annotated[str | None, typer.Option("--region", help="Region for a national number.")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who (default: the current user).")] = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Remove a number from the suppression list (needs --reason)."""
+    from runner.optout.store import remove_optout
+
+    if not remove_optout(_state_here(state_dir), number, reason=reason, who=by, region=region):
+        raise SmsrunError(f"{number} is not on the opt-out list")
+    _echo("removed")
+
+
+@optout_app.command("list")
+def optout_list(
+    json_: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    state_dir: StateDir = None,
+    show_numbers: ShowNumbers = False,
+) -> None:
+    """List the suppression list with who added each number, when and why."""
+    from dataclasses import asdict
+
+    from runner.masking import mask_number
+    from runner.optout.store import list_optouts
+
+    rows = [asdict(o) for o in list_optouts(_state_here(state_dir))]
+    if not show_numbers:
+        for row in rows:
+            row["number"] = mask_number(row["number"])
+    if json_:
+        _json(rows)
+        return
+    for row in rows:
+        _echo(f"{row['number']}  {row['added_at']}  {row['added_by']}  {row['source']}  {row['reason']}")
+    _err(f"{len(rows)} number(s) on the opt-out list")
+
+
+@optout_app.command("import")
+def optout_import(
+    file: Annotated[Path, typer.Argument(help="A CSV or text file of numbers.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")] = "imported opt-out list",
+    region: Annotated[str | None, typer.Option("--region", help="Region for national numbers.")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who (default: the current user).")] = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Import numbers from a file into the suppression list."""
+    from runner.optout.store import import_optouts
+
+    added, invalid = import_optouts(_state_here(state_dir), file, reason=reason, who=by, region=region)
+    _echo(f"{added} number(s) added, {invalid} invalid line(s) skipped")
+
+
+# -- entry point: the one error funnel ------------------------------------------------------------------
+def run(argv: list[str] | None = None) -> None:
+    import click
+
+    try:
+        app(args=argv, standalone_mode=False)
+    except SmsrunError as exc:
+        _err(str(exc) if "error:" in str(exc) or exc.diagnostics else f"error: {exc}")
+        sys.exit(EXIT_ERROR)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        _err("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_ERROR)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception:  # noqa: BLE001 - the bug path
+        traceback.print_exc()
+        _err("smsrun: internal error (a bug): please report it with the traceback above")
+        sys.exit(EXIT_BUG)
+    sys.exit(0)

@@ -1,0 +1,31 @@
+"""What the ledger says about a campaign (``smsrun status``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from runner.ledger.store import Ledger
+from runner.masking import mask_number
+
+MAX_IN_DOUBT_ROWS = 50
+
+
+def campaign_status(state_dir: Path, campaign_id: str, *, show_numbers: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {"campaign": campaign_id, "sent": 0, "delivered": 0, "failed": 0, "pending": 0,
+                           "in_doubt": 0, "rejected": 0, "claimed": 0, "known": False, "in_doubt_rows": []}
+    if not (state_dir / "ledger.sqlite").exists():
+        return out
+    with Ledger(state_dir) as ledger:
+        counts = ledger.counts(campaign_id)
+        out.update({k: counts.get(k, 0) for k in ("sent", "delivered", "failed", "pending", "rejected")})
+        # a claimed row with no live run is in doubt; one with a live run is in flight
+        out["claimed"] = counts.get("claimed", 0)
+        out["in_doubt"] = counts.get("in_doubt", 0) + counts.get("claimed", 0)
+        out["known"] = ledger.campaign_hash(campaign_id) is not None or any(counts.values())
+        rows = ledger.rows(campaign_id, ["in_doubt", "claimed"])[:MAX_IN_DOUBT_ROWS]
+        out["in_doubt_rows"] = [{"recipient": r.recipient if show_numbers else mask_number(r.recipient),
+                                 "batch_id": r.batch_id, "claimed_at": r.claimed_at,
+                                 "reason": r.reason or ("in flight or interrupted" if r.status == "claimed" else "")}
+                                for r in rows]
+    return out

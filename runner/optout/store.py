@@ -1,0 +1,108 @@
+"""The suppression list: numbers that no campaign sends to, kept in the ledger database.
+
+Every change is logged with who, when and why; removing a number needs a reason.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.errors import SmsrunError
+from runner.ledger.store import Ledger, now_iso
+
+
+@dataclass(frozen=True)
+class OptOut:
+    number: str
+    added_at: str
+    added_by: str
+    reason: str
+    source: str
+
+
+def _who(explicit: str | None) -> str:
+    if explicit:
+        return explicit
+    for var in ("SMSRUN_USER", "GITHUB_ACTOR", "USER"):
+        if os.environ.get(var):
+            return os.environ[var]
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name is not an error
+        return "unknown"
+
+
+def _normalise(number: str, region: str | None) -> str:
+    from runner.audience.phones import PhoneNormaliser
+
+    e164, reason = PhoneNormaliser(region).classify(number)
+    if e164 is None:
+        # an opt-out must be honoured even for a number we would not send to: keep it as digits
+        digits = "".join(ch for ch in number if ch.isdigit() or ch == "+")
+        if not digits.strip("+"):
+            raise SmsrunError(f"{number!r} is not a phone number ({reason})")
+        return digits
+    return str(e164)
+
+
+def add_optouts(state_dir: Path, numbers: Iterable[str], *, reason: str, source: str = "manual",
+                who: str | None = None, region: str | None = None) -> int:
+    """Add numbers; returns how many were new."""
+    by = _who(who)
+    stamp = now_iso()
+    added = 0
+    with Ledger(state_dir) as ledger, ledger.transaction() as db:
+        for raw in numbers:
+            number = _normalise(raw, region)
+            cursor = db.execute("INSERT OR IGNORE INTO optouts (number, added_at, added_by, reason, source) "
+                                "VALUES (?, ?, ?, ?, ?)", (number, stamp, by, reason, source))
+            if cursor.rowcount:
+                added += 1
+                db.execute("INSERT INTO optout_log (number, action, at, who, reason, source) "
+                           "VALUES (?, 'add', ?, ?, ?, ?)", (number, stamp, by, reason, source))
+    return added
+
+
+def remove_optout(state_dir: Path, number: str, *, reason: str, who: str | None = None,
+                  region: str | None = None) -> bool:
+    if not reason.strip():
+        raise SmsrunError("removing a number from the opt-out list needs a reason (--reason)")
+    normalised = _normalise(number, region)
+    with Ledger(state_dir) as ledger, ledger.transaction() as db:
+        cursor = db.execute("DELETE FROM optouts WHERE number = ?", (normalised,))
+        if cursor.rowcount:
+            db.execute("INSERT INTO optout_log (number, action, at, who, reason, source) "
+                       "VALUES (?, 'remove', ?, ?, ?, 'manual')", (normalised, now_iso(), _who(who), reason))
+        return cursor.rowcount > 0
+
+
+def list_optouts(state_dir: Path) -> list[OptOut]:
+    if not (state_dir / "ledger.sqlite").exists():
+        return []
+    with Ledger(state_dir) as ledger:
+        return [OptOut(*row) for row in ledger.db.execute(
+            "SELECT number, added_at, added_by, reason, source FROM optouts ORDER BY added_at, number")]
+
+
+def import_optouts(state_dir: Path, path: Path, *, reason: str, who: str | None = None,
+                   region: str | None = None) -> tuple[int, int]:
+    """Import a CSV/text file of numbers; returns (added, invalid)."""
+    from runner.audience.phones import PhoneNormaliser
+    from runner.sources.csvfile import CsvSource
+
+    if not path.is_file():
+        raise SmsrunError(f"{path}: error: no such file")
+    normaliser = PhoneNormaliser(region)
+    numbers: list[str] = []
+    invalid = 0
+    for row in CsvSource(path, label=str(path), region=region).rows():
+        e164, _ = normaliser.classify(row.raw)
+        if e164 is None:
+            invalid += 1
+        else:
+            numbers.append(e164)
+    return add_optouts(state_dir, numbers, reason=reason, source=f"import:{path.name}", who=who), invalid

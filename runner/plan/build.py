@@ -1,0 +1,413 @@
+"""Build a :class:`Plan`: the campaign, its audience, the messages, windows, cost and problems.
+
+The plan is a value: the CLI renders it as text, JSON or Markdown, ``--out`` saves it, and ``send``
+executes it. A plan with an error-level problem cannot be sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from runner.audience.build import Audience, build_audience
+from runner.campaign.model import Campaign
+from runner.errors import PlanError, SourceError
+from runner.ledger.store import FINAL_STATUSES, Ledger, state_dir_for
+from runner.message.template import TemplateProblem, compile_template
+from runner.sources import SourceContext
+
+MAX_NAMED = 5
+
+
+@dataclass(frozen=True)
+class Problem:
+    severity: str  # error | warning | info
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"severity": self.severity, "message": self.message}
+
+
+@dataclass
+class PlanOptions:
+    state_dir: Path | None = None
+    at: datetime | None = None  # plan as if run at this instant (default: now)
+    allow_private_urls: bool = False
+    check_provider: bool = True  # read-only provider checks (sender, credits) when credentials are present
+
+
+@dataclass
+class Recipient:
+    e164: str
+    text: str
+    parts: int
+    region: str | None
+
+
+@dataclass
+class Plan:
+    campaign: Campaign
+    at: datetime
+    state_dir: Path
+    audience: Audience
+    recipients: list[Recipient]  # to send now or later (excludes already sent, in doubt)
+    already_sent: int
+    rejected_before: int
+    in_doubt: int
+    pending_in_ledger: int
+    encoding: str
+    stop_mention: str | None  # what the provider appends
+    appended_opt_out: str | None  # what smsrun appends
+    example: str
+    parts_distribution: dict[int, int]
+    characters: tuple[int, int]
+    total_parts: int
+    transliteration: dict[str, Any] | None
+    window: dict[str, Any]
+    sendable: set[str] | None  # None: everyone is sendable now
+    cost: dict[str, Any]
+    problems: list[Problem] = field(default_factory=list)
+    digest: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.severity == "error" for p in self.problems)
+
+    @property
+    def to_send(self) -> int:
+        return len(self.recipients)
+
+    @property
+    def sendable_now(self) -> int:
+        return len(self.recipients) if self.sendable is None else len(self.sendable)
+
+    def raise_for_problems(self) -> None:
+        errors = [p.message for p in self.problems if p.severity == "error"]
+        if errors:
+            raise PlanError("the plan has errors:\n  " + "\n  ".join(errors))
+
+
+def content_hash(campaign: Campaign) -> str:
+    """What must not change once sending started: the message, sender and commercial flag."""
+    parts = [campaign.message, campaign.sender.kind, campaign.sender.value or "", str(campaign.commercial),
+             campaign.opt_out_text or "", str(campaign.transliterate)]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def open_ledger_if_exists(state_dir: Path) -> Ledger | None:
+    """A dry run never creates state: an absent ledger is an empty one."""
+    if not (state_dir / "ledger.sqlite").exists():
+        return None
+    return Ledger(state_dir)
+
+
+def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
+    options = options or PlanOptions()
+    at = options.at or datetime.now(UTC)
+    if at.tzinfo is None:
+        raise PlanError("--at needs a UTC offset (e.g. 2026-11-28T19:30:00+01:00)")
+    repo_root = campaign.repo_root or campaign.path.parent
+    state_dir = state_dir_for(options.state_dir, repo_root)
+    problems: list[Problem] = [Problem(d.severity, str(d)) for d in campaign.warnings]
+
+    from runner.providers import provider_class
+
+    provider_cls = provider_class(campaign.provider.name)
+    stop_mention = provider_cls.capabilities.stop_mention if campaign.commercial else None
+    appended = campaign.opt_out_text if campaign.commercial and stop_mention is None else None
+
+    template = compile_template(campaign.message)
+    ledger = open_ledger_if_exists(state_dir)
+    try:
+        suppressed = _suppressed(ledger)
+        ctx = SourceContext(repo_root=repo_root, allow_private_urls=options.allow_private_urls,
+                            cache_dir=None)
+        try:
+            audience = build_audience(campaign, ctx, wanted_fields=template.fields, suppressed=suppressed)
+        except SourceError:
+            raise
+        statuses = ledger.statuses(campaign.id) if ledger else {}
+        ledger_fingerprint = ledger.fingerprint(campaign.id) if ledger else "empty"
+        if ledger and ledger.content_changed(campaign.id, content_hash(campaign)):
+            problems.append(Problem("error", f"campaign {campaign.id!r} changed its message, sender or commercial "
+                                             "flag after sending started; give it a new `id` to make a new campaign"))
+    finally:
+        if ledger:
+            ledger.close()
+
+    already_sent = rejected_before = in_doubt = pending = 0
+    todo: list[str] = []
+    for e164 in audience.recipients:
+        status = statuses.get(e164)
+        if status is None or status == "pending":
+            todo.append(e164)
+            pending += status == "pending"
+        elif status in FINAL_STATUSES:
+            if status == "rejected":
+                rejected_before += 1
+            else:
+                already_sent += 1
+        else:
+            in_doubt += 1
+    if in_doubt:
+        problems.append(Problem("warning", f"{in_doubt} recipient(s) are in doubt from an interrupted run: they "
+                                           "will be reconciled with the provider, or resent only with "
+                                           "--resend-in-doubt (see `smsrun status`)"))
+
+    recipients, message_info = _render(campaign, audience, todo, stop_mention, appended, problems)
+    window, sendable = _windows(campaign, recipients, at, problems)
+    cost = _cost(campaign, recipients, problems)
+    _limits(campaign, recipients, cost, problems)
+    _invalid_problems(audience, problems)
+    if audience.rows == 0:
+        problems.append(Problem("warning", "the sources hold no recipients"))
+
+    plan = Plan(campaign=campaign, at=at, state_dir=state_dir, audience=audience, recipients=recipients,
+                already_sent=already_sent, rejected_before=rejected_before, in_doubt=in_doubt,
+                pending_in_ledger=pending, stop_mention=stop_mention, appended_opt_out=appended,
+                window=window, sendable=sendable, cost=cost, problems=problems, **message_info)
+    plan.digest = _digest(campaign, audience, ledger_fingerprint)
+    if options.check_provider and plan.ok and recipients:
+        _provider_preflight(plan, provider_cls)
+    return plan
+
+
+def _suppressed(ledger: Ledger | None) -> set[str]:
+    if ledger is None:
+        return set()
+    return {row[0] for row in ledger.db.execute("SELECT number FROM optouts")}
+
+
+def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mention: str | None,
+            appended: str | None, problems: list[Problem]) -> tuple[list[Recipient], dict[str, Any]]:
+    from runner.message.encoding import check_text, measure
+    from runner.message.transliterate import transliterate
+    from runner.message.window import locality_of
+
+    template = compile_template(campaign.message)
+    suffix_phone = stop_mention or ""
+    suffix_ours = f"\n{appended}" if appended else ""
+    missing: dict[str, list[str]] = {}
+    missing_count: Counter[str] = Counter()
+    bad_text: list[str] = []
+    saved_parts = 0
+    changes: Counter[str] = Counter()
+    recipients: list[Recipient] = []
+    distribution: Counter[int] = Counter()
+    chars_min, chars_max = 10**9, 0
+    encodings: Counter[str] = Counter()
+    example = ""
+    rendered_cache: dict[str, tuple[str, int, str, int]] = {}
+
+    def finish(raw_text: str) -> tuple[str, int, str, int]:
+        found = rendered_cache.get(raw_text)
+        if found is not None:
+            return found
+        nonlocal saved_parts
+        text = raw_text
+        if campaign.transliterate:
+            result = transliterate(text)
+            if result.changed:
+                before = measure(text + suffix_ours + suffix_phone).parts
+                text = result.text
+                after = measure(text + suffix_ours + suffix_phone).parts
+                saved_parts += before - after
+                for original, replacement, count in result.changes:
+                    changes[f"{original}→{replacement}"] += count
+        text = text + suffix_ours
+        shown = measure(text + suffix_phone)
+        if len(rendered_cache) < 100_000:
+            rendered_cache[raw_text] = (text, shown.parts, shown.encoding, shown.characters)
+        return text, shown.parts, shown.encoding, shown.characters
+
+    if template.constant:
+        text, parts, encoding, characters = finish(campaign.message)
+        example = text + suffix_phone
+        problems.extend(Problem("error", f"message: {p}") for p in check_text(text))
+        for e164 in todo:
+            recipients.append(Recipient(e164, text, parts, None))
+        if todo:
+            distribution[parts] = len(todo)
+            encodings[encoding] = len(todo)
+            chars_min = chars_max = characters
+    else:
+        for e164 in todo:
+            fields = audience.fields.get(e164, {})
+            try:
+                raw_text = template.render(fields)
+            except TemplateProblem as exc:
+                key = exc.message
+                missing_count[key] += 1
+                named = missing.setdefault(key, [])
+                if len(named) < MAX_NAMED:
+                    named.append(audience.origin(e164))
+                continue
+            text, parts, encoding, characters = finish(raw_text)
+            if not example:
+                example = text + suffix_phone
+                bad = check_text(text)
+                if bad:
+                    bad_text.append(f"{audience.origin(e164)}: {bad[0]}")
+            recipients.append(Recipient(e164, text, parts, None))
+            distribution[parts] += 1
+            encodings[encoding] += 1
+            chars_min = min(chars_min, characters)
+            chars_max = max(chars_max, characters)
+    for key, rows in missing.items():
+        more = missing_count[key] - len(rows)
+        problems.append(Problem("error", f"message template: {key}, for {missing_count[key]} recipient(s): "
+                                         + ", ".join(rows) + (f" and {more} more" if more > 0 else "")))
+    for message in bad_text:
+        problems.append(Problem("error", f"rendered message: {message}"))
+    # regions for windows and cost
+    for r in recipients:
+        r.region = locality_of(r.e164).region
+    encoding = "UCS-2" if encodings.get("UCS-2") else "GSM-7"
+    if len(encodings) > 1:
+        problems.append(Problem("info", f"{encodings['UCS-2']} message(s) need UCS-2 and "
+                                        f"{encodings['GSM-7']} fit GSM-7"))
+    transliteration = None
+    if campaign.transliterate:
+        transliteration = {"changes": dict(changes), "parts_saved": saved_parts}
+    elif recipients:
+        sample = recipients[0].text
+        result = transliterate(sample)
+        if result.changed:
+            saved = measure(sample + suffix_phone).parts - measure(result.text + suffix_phone).parts
+            if saved > 0:
+                problems.append(Problem("warning", f"transliterate: true would save {saved} part(s) per message "
+                                                   f"(replacing {', '.join(repr(c[0]) for c in result.changes)})"))
+    non_gsm = measure(example).non_gsm if example else ()
+    if non_gsm and encoding == "UCS-2":
+        problems.append(Problem("info", "UCS-2 because of " + ", ".join(repr(c) for c in non_gsm[:8])))
+    info = {
+        "encoding": encoding,
+        "example": example,
+        "parts_distribution": dict(sorted(distribution.items())),
+        "characters": (chars_min if recipients else 0, chars_max),
+        "total_parts": sum(p * n for p, n in distribution.items()),
+        "transliteration": transliteration,
+    }
+    return recipients, info
+
+
+def _windows(campaign: Campaign, recipients: list[Recipient], at: datetime,
+             problems: list[Problem]) -> tuple[dict[str, Any], set[str] | None]:
+    from runner.message.window import WindowPolicy, effective_window, group_by_window, locality_of
+
+    schedule = campaign.schedule
+    info: dict[str, Any] = {"applies": False, "sendable_now": len(recipients), "held": 0, "next_opening": None,
+                            "by_locality": []}
+    if schedule.not_after and at >= schedule.not_after:
+        problems.append(Problem("warning", f"the schedule ended at {schedule.not_after.isoformat()}: "
+                                           "nothing more will be sent"))
+        info.update(sendable_now=0, held=len(recipients), next_opening=None, schedule_ended=True)
+        return info, set()
+    if schedule.not_before and at < schedule.not_before:
+        info.update(sendable_now=0, held=len(recipients), next_opening=schedule.not_before.isoformat(),
+                    not_before=schedule.not_before.isoformat())
+        problems.append(Problem("info", f"nothing is sent before {schedule.not_before.isoformat()} (schedule)"))
+        return info, set()
+    window = effective_window(campaign.commercial, campaign.window)
+    if window is None or not recipients:
+        return info, None
+    policy = WindowPolicy(window)
+    localities: Counter[Any] = Counter(locality_of(r.e164) for r in recipients)
+    summary = group_by_window(policy, localities, at)
+    open_now = {(lw.region, lw.zones) for lw in summary.localities if lw.open_now}
+    sendable = {r.e164 for r in recipients if (lambda loc: (loc.region, loc.zones) in open_now)(locality_of(r.e164))}
+    next_opening = summary.next_opening
+    if next_opening and schedule.not_after and next_opening >= schedule.not_after:
+        next_opening = None
+    info.update(
+        applies=True,
+        days=list(window.days), start=window.start, end=window.end, holidays_allowed=window.holidays,
+        sendable_now=summary.sendable_now, held=summary.held,
+        next_opening=next_opening.isoformat() if next_opening else None,
+        by_locality=[{"region": lw.region, "zones": list(lw.zones), "count": lw.count, "open_now": lw.open_now,
+                      "next_opening": lw.next_opening.isoformat() if lw.next_opening else None}
+                     for lw in summary.localities],
+    )
+    for warning in summary.warnings:
+        problems.append(Problem("warning", f"send window: {warning}"))
+    if summary.held:
+        when = f"; the next opens at {next_opening.isoformat()}" if next_opening else ""
+        problems.append(Problem("info", f"{summary.held} recipient(s) are outside their send window now{when}"))
+    return info, sendable
+
+
+def _cost(campaign: Campaign, recipients: list[Recipient], problems: list[Problem]) -> dict[str, Any]:
+    from runner.message.cost import PriceTable, estimate
+
+    table = PriceTable.from_settings(campaign.prices, campaign.default_price, campaign.price_unit)
+    parts_by_region: Counter[str | None] = Counter()
+    for r in recipients:
+        parts_by_region[r.region] += r.parts
+    result = estimate(table, parts_by_region)
+    if result.unpriced:
+        problems.append(Problem("warning", "no price for " + ", ".join(str(c) for c in result.unpriced)
+                                           + ": set cost.prices or cost.default for a complete estimate"))
+    return {"total": result.total, "unit": result.unit, "by_country": result.by_country,
+            "unpriced": list(result.unpriced)}
+
+
+def _limits(campaign: Campaign, recipients: list[Recipient], cost: dict[str, Any], problems: list[Problem]) -> None:
+    limits = campaign.limits
+    if limits.max_recipients is not None and len(recipients) > limits.max_recipients:
+        problems.append(Problem("error", f"{len(recipients)} recipients to send exceed limits.max_recipients "
+                                         f"({limits.max_recipients})"))
+    over = [r for r in recipients if r.parts > limits.max_parts]
+    if over:
+        named = ", ".join(f"{r.e164} ({r.parts} parts)" for r in over[:MAX_NAMED])
+        more = f" and {len(over) - MAX_NAMED} more" if len(over) > MAX_NAMED else ""
+        problems.append(Problem("error", f"{len(over)} message(s) need more than limits.max_parts "
+                                         f"({limits.max_parts}) SMS parts: {named}{more}"))
+    if limits.max_cost is not None and cost["total"] > limits.max_cost:
+        problems.append(Problem("error", f"estimated cost {cost['total']:g} {cost['unit']} exceeds limits.max_cost "
+                                         f"({limits.max_cost:g})"))
+
+
+def _invalid_problems(audience: Audience, problems: list[Problem]) -> None:
+    for group in sorted(audience.invalid.values(), key=lambda g: -g.count):
+        more = group.count - len(group.examples)
+        problems.append(Problem("warning", f"{group.count} invalid number(s), {group.reason}: "
+                                           + "; ".join(group.examples) + (f"; and {more} more" if more > 0 else "")))
+    if audience.exclusion_invalid:
+        problems.append(Problem("warning", f"{audience.exclusion_invalid} number(s) in exclusion lists are invalid "
+                                           "and exclude nobody"))
+
+
+def _digest(campaign: Campaign, audience: Audience, ledger_fingerprint: str) -> str:
+    h = hashlib.sha256()
+    for piece in (campaign.source_text, campaign.provider.name, ledger_fingerprint, *audience.digests):
+        h.update(piece.encode())
+        h.update(b"\x1f")
+    return h.hexdigest()
+
+
+def _provider_preflight(plan: Plan, provider_cls: Any) -> None:
+    campaign = plan.campaign
+    try:
+        provider = provider_cls(campaign.provider.settings, state_dir=plan.state_dir)
+    except Exception as exc:  # noqa: BLE001 - a provider that cannot start is a plan problem, not a crash
+        from runner.errors import SmsrunError
+
+        if isinstance(exc, SmsrunError):
+            plan.problems.append(Problem("warning", f"provider checks skipped: {exc}"))
+            return
+        raise
+    try:
+        for message in provider.preflight(sender=campaign.sender, total_parts=plan.total_parts):
+            plan.problems.append(Problem("warning", f"provider: {message}"))
+    except Exception as exc:  # noqa: BLE001
+        from runner.errors import SmsrunError
+
+        if not isinstance(exc, SmsrunError):
+            raise
+        plan.problems.append(Problem("error", f"provider: {exc}"))
+    finally:
+        provider.close()

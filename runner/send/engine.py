@@ -1,0 +1,402 @@
+"""The send loop.
+
+For every request: **claim** the batch's rows in the ledger (committed), **call** the provider,
+**settle** the rows with what it answered (committed). Whatever happens between claim and settle —
+a crash, ``kill -9``, a timeout, a dropped connection — leaves the rows ``claimed``/``in_doubt``, never
+``pending``: they are reconciled with the provider where it can tell, and otherwise reported, never
+resent blindly.
+
+Retries: a :class:`RetryableError` (nothing accepted) is retried with exponential backoff and full
+jitter, honouring ``Retry-After``; after ``max_consecutive_failures`` failed requests in a row the run
+stops with a clear message (the rows go back to pending, nothing was accepted). A
+:class:`CredentialsError` stops the run at once.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any, NoReturn
+
+from runner.errors import (
+    CredentialsError,
+    InDoubtError,
+    PermanentError,
+    RetryableError,
+    TooManyFailuresError,
+)
+from runner.ledger.store import Ledger
+from runner.plan.build import Plan, content_hash
+from runner.providers import create_provider
+from runner.providers.base import Batch, OutgoingMessage, Outcome, Provider, RecipientResult
+
+Progress = Callable[["SendReport"], None]
+
+
+@dataclass
+class SendOptions:
+    resend_in_doubt: bool = False
+    wait: bool = False  # stay and send each group when its window opens
+    max_retries: int = 8  # per request, for RetryableError
+    backoff_base: float = 0.5
+    backoff_cap: float = 60.0
+    progress: Progress | None = None
+    progress_every: float = 1.0  # seconds between progress callbacks
+    sleep: Callable[[float], None] = time.sleep
+    handle_sigint: bool = True
+
+
+@dataclass
+class SendReport:
+    campaign_id: str
+    total: int = 0  # rows this run tried to handle
+    sent: int = 0
+    rejected: int = 0
+    in_doubt: int = 0
+    skipped: int = 0  # already done before this run
+    held: int = 0  # outside their window / schedule: left pending
+    reconciled: int = 0  # in-doubt rows settled by asking the provider
+    requests: int = 0
+    retries: int = 0
+    interrupted: bool = False
+    stopped_reason: str | None = None
+    started: float = field(default_factory=time.monotonic)
+    rejections: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.rejected + self.in_doubt
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"campaign": self.campaign_id, "sent": self.sent, "rejected": self.rejected,
+                "in_doubt": self.in_doubt, "skipped": self.skipped, "held": self.held,
+                "reconciled": self.reconciled, "requests": self.requests, "retries": self.retries,
+                "interrupted": self.interrupted, "elapsed_s": round(self.elapsed, 3),
+                "rejections": self.rejections}
+
+
+class _Stop:
+    """Ctrl-C: the first one finishes the in-flight request and settles; the second one aborts."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    @contextmanager
+    def installed(self, enabled: bool) -> Iterator[None]:
+        if not enabled or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            if self.requested:
+                raise KeyboardInterrupt
+            self.requested = True
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _backoff(attempt: int, options: SendOptions, retry_after: float | None) -> float:
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), options.backoff_cap)
+    return random.uniform(0, min(options.backoff_cap, options.backoff_base * (2 ** attempt)))
+
+
+class _RateLimiter:
+    def __init__(self, rate: float | None, sleep: Callable[[float], None]) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self.next_at = time.monotonic()
+        self.sleep = sleep
+
+    def wait(self, messages: int) -> None:
+        if not self.interval:
+            return
+        now = time.monotonic()
+        if self.next_at > now:
+            self.sleep(self.next_at - now)
+        self.next_at = max(self.next_at, now) + self.interval * messages
+
+
+def send_plan(plan: Plan, options: SendOptions | None = None, *, provider: Provider | None = None) -> SendReport:
+    """Send what ``plan`` says is to send now. The plan must be free of errors."""
+    options = options or SendOptions()
+    plan.raise_for_problems()
+    campaign = plan.campaign
+    report = SendReport(campaign.id)
+    report.skipped = plan.already_sent + plan.rejected_before
+    ledger = Ledger(plan.state_dir)
+    stop = _Stop()
+    own_provider = provider is None
+    try:
+        ledger.lock_campaign(campaign.id)
+        ledger.register_campaign(campaign.id, content_hash(campaign), campaign.provider.name)
+        if provider is None:
+            provider = create_provider(campaign.provider.name, campaign.provider.settings, state_dir=plan.state_dir)
+        with stop.installed(options.handle_sigint):
+            _settle_previous_run(ledger, plan, provider, report, options)
+            ledger.add_pending(campaign.id, ((r.e164, r.text, r.parts) for r in plan.recipients))
+            _send_pending(ledger, plan, provider, report, options, stop)
+            while options.wait and not stop.requested and report.held:
+                if not _wait_for_next_window(plan, report, options, stop):
+                    break
+                _send_pending(ledger, plan, provider, report, options, stop)
+        report.interrupted = stop.requested
+        if options.progress:
+            options.progress(report)
+        return report
+    finally:
+        if own_provider and provider is not None:
+            provider.close()
+        ledger.close()
+
+
+def _settle_previous_run(ledger: Ledger, plan: Plan, provider: Provider, report: SendReport,
+                         options: SendOptions) -> None:
+    """Rows left claimed by a dead run become in doubt; ask the provider about them."""
+    campaign_id = plan.campaign.id
+    ledger.stale_claims_to_in_doubt(campaign_id)
+    if provider.capabilities.can_reconcile:
+        rows = ledger.rows(campaign_id, ["in_doubt"])
+        by_batch: dict[str, list[Any]] = {}
+        for row in rows:
+            by_batch.setdefault(row.batch_id or "", []).append(row)
+        texts = ledger.texts(campaign_id) if rows else {}
+        for batch_id, batch_rows in by_batch.items():
+            if not batch_id:
+                continue
+            batch = _batch(plan, batch_id, [(r.rowid, r.recipient, texts.get(r.text_id or 0, "")) for r in batch_rows])
+            since = min((datetime.fromisoformat(r.claimed_at) for r in batch_rows if r.claimed_at),
+                        default=datetime.now(UTC))
+            found = provider.reconcile(batch, since)
+            if found is None:
+                continue
+            updates: list[tuple[str, str | None, str | None, float | None, int]] = []
+            for row in batch_rows:
+                result = found.get(row.recipient)
+                if result is not None and result.outcome == Outcome.SENT:
+                    updates.append(("sent", result.provider_id, "reconciled with the provider", result.cost, row.rowid))
+                elif result is not None and result.outcome == Outcome.REJECTED:
+                    updates.append(("rejected", result.provider_id, result.reason, None, row.rowid))
+                else:  # the provider did not accept it: safe to send
+                    updates.append(("pending", None, "reconciled: not accepted by the provider", None, row.rowid))
+            ledger.settle(updates)
+            report.reconciled += len(updates)
+    if options.resend_in_doubt:
+        ledger.resend_in_doubt(campaign_id)
+
+
+def _batch(plan: Plan, batch_id: str, rows: list[tuple[int, str, str]]) -> Batch:
+    from runner.message.encoding import measure
+
+    campaign = plan.campaign
+    encoding = "UCS-2" if any(measure(text).encoding == "UCS-2" for text in {t for _, _, t in rows}) else "GSM-7"
+    not_before = campaign.schedule.not_before
+    return Batch(
+        campaign_id=campaign.id,
+        batch_id=batch_id,
+        sender=campaign.sender,
+        commercial=campaign.commercial,
+        encoding=encoding,
+        messages=[OutgoingMessage(recipient, text, f"{campaign.id}:{recipient}") for _, recipient, text in rows],
+        not_before=not_before if not_before and not_before > datetime.now(UTC) else None,
+    )
+
+
+def _send_pending(ledger: Ledger, plan: Plan, provider: Provider, report: SendReport, options: SendOptions,
+                  stop: _Stop) -> None:
+    campaign = plan.campaign
+    size = max(1, provider.capabilities.max_recipients_per_request)
+    texts = ledger.texts(campaign.id)
+    run_id = uuid.uuid4().hex[:10]
+    limiter = _RateLimiter(campaign.limits.rate or provider.capabilities.default_rate, options.sleep)
+    sendable = _sendable_checker(plan)
+    failures = 0
+    last_progress = 0.0
+    cursor = 0
+    sequence = 0
+    report.held = 0
+    while not stop.requested:
+        page = ledger.pending_after(campaign.id, cursor, size * 4)
+        if not page:
+            break
+        cursor = page[-1][0]
+        ready = []
+        for rowid, recipient, text_id in page:
+            if sendable(recipient):
+                ready.append((rowid, recipient, texts[text_id or 0]))
+            else:
+                report.held += 1
+        # one text per request where the provider sends one text to many: group by text
+        groups: dict[str, list[tuple[int, str, str]]] = {}
+        if provider.capabilities.one_text_many_recipients:
+            for item in ready:
+                groups.setdefault(item[2], []).append(item)
+            chunks = [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
+        else:
+            chunks = [ready[i:i + size] for i in range(0, len(ready), size)]
+        for chunk in chunks:
+            if stop.requested:
+                break
+            sequence += 1
+            batch = _batch(plan, f"{campaign.id}.{run_id}.{sequence}", chunk)
+            rowids = [rowid for rowid, _, _ in chunk]
+            limiter.wait(len(chunk))
+            ledger.claim(rowids, batch.batch_id)
+            report.total += len(chunk)
+            failures = _call(ledger, provider, batch, rowids, report, options, failures,
+                             campaign.limits.max_consecutive_failures)
+            if options.progress and time.monotonic() - last_progress >= options.progress_every:
+                last_progress = time.monotonic()
+                options.progress(report)
+
+
+def _call(ledger: Ledger, provider: Provider, batch: Batch, rowids: list[int], report: SendReport,
+          options: SendOptions, failures: int, max_failures: int) -> int:
+    """Send one claimed batch with retries; settle it. Returns the updated consecutive-failure count."""
+    by_recipient = {m.recipient: rowid for m, rowid in zip(batch.messages, rowids, strict=True)}
+    attempt = 0
+    while True:
+        report.requests += 1
+        try:
+            results = provider.send(batch)
+        except RetryableError as exc:
+            failures += 1
+            if failures >= max_failures or attempt >= options.max_retries:
+                ledger.release(rowids, "pending", f"not sent: {exc}")
+                report.total -= len(rowids)
+                raise TooManyFailuresError(
+                    f"stopped after {failures} failed request(s) in a row; last error: {exc}. "
+                    "Nothing was lost: run the same command again to resume.") from None
+            attempt += 1
+            report.retries += 1
+            options.sleep(_backoff(attempt, options, exc.retry_after))
+            continue
+        except CredentialsError:
+            ledger.release(rowids, "pending", "not sent: credentials refused")
+            report.total -= len(rowids)
+            raise
+        except PermanentError as exc:
+            ledger.settle([("rejected", None, str(exc), None, rowid) for rowid in rowids])
+            report.rejected += len(rowids)
+            report.rejections[str(exc)] = report.rejections.get(str(exc), 0) + len(rowids)
+            failures += 1
+            if failures >= max_failures:
+                _too_many(failures, exc)
+            return failures
+        except InDoubtError as exc:
+            failures += 1
+            found = provider.reconcile(batch, datetime.now(UTC)) if provider.capabilities.can_reconcile else None
+            if found is None:
+                ledger.release(rowids, "in_doubt", str(exc))
+                report.in_doubt += len(rowids)
+            else:
+                accepted = [(m.recipient, found[m.recipient]) for m in batch.messages if m.recipient in found]
+                _settle(ledger, [r for _, r in accepted], by_recipient, report)
+                missing = [by_recipient[m.recipient] for m in batch.messages if m.recipient not in found]
+                report.reconciled += len(batch.messages)
+                if missing:  # not accepted: retry them once more, as a new claim
+                    ledger.release(missing, "pending", "reconciled: not accepted by the provider")
+            if failures >= max_failures:
+                _too_many(failures, exc)
+            return failures
+        else:
+            _settle(ledger, results, by_recipient, report)
+            return 0
+
+
+def _too_many(failures: int, exc: Exception) -> NoReturn:
+    raise TooManyFailuresError(f"stopped after {failures} failed request(s) in a row; last error: {exc}. "
+                               "Run the same command again to resume.")
+
+
+def _settle(ledger: Ledger, results: list[RecipientResult], by_recipient: dict[str, int], report: SendReport) -> None:
+    updates: list[tuple[str, str | None, str | None, float | None, int]] = []
+    seen: set[str] = set()
+    for result in results:
+        rowid = by_recipient.get(result.recipient)
+        if rowid is None or result.recipient in seen:
+            continue
+        seen.add(result.recipient)
+        if result.outcome == Outcome.SENT:
+            updates.append(("sent", result.provider_id, None, result.cost, rowid))
+            report.sent += 1
+        elif result.outcome == Outcome.REJECTED:
+            updates.append(("rejected", result.provider_id, result.reason, None, rowid))
+            report.rejected += 1
+            reason = result.reason or "rejected"
+            report.rejections[reason] = report.rejections.get(reason, 0) + 1
+        elif result.outcome == Outcome.RETRY:
+            updates.append(("pending", None, result.reason, None, rowid))
+            report.total -= 1
+        else:
+            updates.append(("in_doubt", result.provider_id, result.reason, None, rowid))
+            report.in_doubt += 1
+    for recipient, rowid in by_recipient.items():  # the provider said nothing about them: in doubt
+        if recipient not in seen:
+            updates.append(("in_doubt", None, "the provider's answer did not mention this recipient", None, rowid))
+            report.in_doubt += 1
+    ledger.settle(updates)
+
+
+def _sendable_checker(plan: Plan) -> Callable[[str], bool]:
+    """Is this recipient inside its window and the schedule, now? Cached per locality for a minute."""
+    from runner.message.window import WindowPolicy, effective_window, locality_of
+
+    campaign = plan.campaign
+    window = effective_window(campaign.commercial, campaign.window)
+    schedule = campaign.schedule
+    policy = WindowPolicy(window) if window else None
+    cache: dict[Any, tuple[float, bool]] = {}
+    offset = plan.at - datetime.now(UTC)  # honour `plan --at` previews consistently
+
+    def check(e164: str) -> bool:
+        now = datetime.now(UTC) + offset
+        if schedule.not_after and now >= schedule.not_after:
+            return False
+        if schedule.not_before and now < schedule.not_before:
+            return False
+        if policy is None:
+            return True
+        locality = locality_of(e164)
+        hit = cache.get(locality)
+        stamp = time.monotonic()
+        if hit is None or stamp - hit[0] > 60:
+            hit = (stamp, policy.is_open(locality, now))
+            cache[locality] = hit
+        return hit[1]
+
+    return check
+
+
+def _wait_for_next_window(plan: Plan, report: SendReport, options: SendOptions, stop: _Stop) -> bool:
+    """Sleep until the earliest held recipient's window opens. False when none will open."""
+    from runner.plan.build import PlanOptions, build_plan
+
+    fresh = build_plan(plan.campaign, PlanOptions(state_dir=plan.state_dir, check_provider=False))
+    opening = fresh.window.get("next_opening")
+    if not opening:
+        return False
+    delay = (datetime.fromisoformat(opening) - datetime.now(UTC)).total_seconds()
+    while delay > 0 and not stop.requested:
+        step = min(delay, 30.0)
+        options.sleep(step)
+        delay -= step
+        if options.progress:
+            options.progress(report)
+    plan.at = datetime.now(UTC)
+    return not stop.requested
