@@ -534,34 +534,49 @@ def receiver_slot_csv(client: OvhClient, service_name: str, slot_id: int) -> str
     return data if isinstance(data, str) else ""
 
 
-def parse_receivers_csv(text: str) -> list[ReceiverLine]:
-    """Parse a receivers CSV (``;``-separated, first line ``number``, §3.5). A file without a
-    ``number`` header is read as one number per line."""
+def parse_receivers_csv(
+    text: str, *, column: str | int | None = None, delimiter: str | None = None
+) -> list[ReceiverLine]:
+    """Parse a receivers CSV (``;``-separated, first line ``number``, §3.5).
+
+    ``column``: the header naming the numbers (default ``number``) or its 1-based position; a file
+    whose first line holds no such header is read as one number per line (first cell).
+    """
     lines = text.splitlines()
     first = next((i for i, raw in enumerate(lines) if raw.strip()), None)
     if first is None:
         return []
-    delimiter = ";" if ";" in lines[first] or "," not in lines[first] else ","
-    header = [h.strip().strip('"').strip() for h in next(csv.reader([lines[first]], delimiter=delimiter))]
+    sep = delimiter or (";" if ";" in lines[first] or "," not in lines[first] else ",")
+
+    def cells_of(raw: str) -> list[str]:
+        return [c.strip() for c in next(csv.reader(io.StringIO(raw), delimiter=sep), [])]
+
+    header = [h.strip('"').lstrip("\ufeff") for h in cells_of(lines[first])]
     lowered = [h.lower() for h in header]
-    out: list[ReceiverLine] = []
-    if "number" in lowered:
+    col: int | None = None
+    if isinstance(column, int):
+        col = column - 1
+    elif isinstance(column, str):
+        col = lowered.index(column.lower()) if column.lower() in lowered else None
+        if col is None:
+            raise ValueError(f"no column named {column!r} (columns: {', '.join(header)})")
+    elif "number" in lowered:
         col = lowered.index("number")
-        for index in range(first + 1, len(lines)):
-            if not lines[index].strip():
-                continue
-            cells = next(csv.reader(io.StringIO(lines[index]), delimiter=delimiter), [])
-            cells = [c.strip() for c in cells]
-            number = cells[col] if col < len(cells) else ""
+    has_header = isinstance(column, str) or (column is None and col is not None)
+    if col is None:
+        col = 0
+    out: list[ReceiverLine] = []
+    for index in range(first + (1 if has_header else 0), len(lines)):
+        if not lines[index].strip():
+            continue
+        cells = cells_of(lines[index])
+        number = cells[col] if col < len(cells) else ""
+        extra = {}
+        if has_header:
             extra = {
                 header[i]: cells[i] for i in range(min(len(cells), len(header))) if i != col and header[i]
             }
-            out.append(ReceiverLine(line=index + 1, number=number, fields=extra))
-        return out
-    for index in range(first, len(lines)):
-        raw = lines[index].strip()
-        if raw:
-            out.append(ReceiverLine(line=index + 1, number=raw.split(delimiter)[0].strip().strip('"')))
+        out.append(ReceiverLine(line=index + 1, number=number, fields=extra))
     return out
 
 

@@ -78,6 +78,7 @@ ENV_APPLICATION_SECRET: Final = "OVH_APPLICATION_SECRET"
 ENV_CONSUMER_KEY: Final = "OVH_CONSUMER_KEY"
 ENV_ENDPOINT: Final = "OVH_ENDPOINT"
 ENV_SERVICE_NAME: Final = "OVH_SERVICE_NAME"
+ENV_REQUESTS_PER_MINUTE: Final = "OVH_REQUESTS_PER_MINUTE"  # optional, overrides the 60/min default
 CREDENTIAL_VARIABLES: Final = (ENV_APPLICATION_KEY, ENV_APPLICATION_SECRET, ENV_CONSUMER_KEY)
 
 DEFAULT_ENDPOINT: Final = "ovh-eu"
@@ -190,7 +191,8 @@ def client_from_env(
     """Build a client from provider/source settings and credentials from the environment.
 
     Raises :class:`ConfigError` naming the first missing variable (never a value).
-    Settings read: ``endpoint``, ``timeout``, ``requests_per_minute``, ``max_retries``.
+    Settings read: ``endpoint``, ``timeout``, ``requests_per_minute`` (else ``OVH_REQUESTS_PER_MINUTE``,
+    else 60), ``max_retries``.
     """
     settings = settings or {}
     config = resolve_config(settings, env)
@@ -199,7 +201,10 @@ def client_from_env(
             f"{config.missing[0]} is not set: OVHcloud credentials come from the environment "
             f"({', '.join(CREDENTIAL_VARIABLES)})"
         )
-    rpm = settings.get("requests_per_minute", DEFAULT_REQUESTS_PER_MINUTE)
+    if "requests_per_minute" in settings:  # 0 or null: no client-side limit
+        rpm: Any = settings["requests_per_minute"]
+    else:
+        rpm = _lookup(env, ENV_REQUESTS_PER_MINUTE) or DEFAULT_REQUESTS_PER_MINUTE
     return OvhClient(
         config.endpoint,
         _lookup(env, ENV_APPLICATION_KEY) or "",
