@@ -22,14 +22,18 @@ Rules, as summarised in ``sms-encoding-and-compliance.md`` §1:
   non-GSM; TAB and other C0/C1 controls likewise, except LF and CR (in the table) and form feed (in the
   extension table).  :func:`check_text` reports all of them, form feed included, as problems.
 
-:func:`measure` is on the planner's hot path (one call per rendered message), so it keeps a bounded
-cache keyed by text and uses set operations and regular expressions rather than Python loops.
+:func:`measure` is on the planner's hot path (one call per rendered message).  It keeps a bounded cache
+keyed by text (recipients often share a text), and measures Latin-1 texts (with € swapped for another
+extension character) with two C-level byte operations: encode to Latin-1, delete the bytes of the
+basic alphabet; only what remains is looked at in Python.  Other texts take one regular-expression
+pass.  Results are shared immutable instances.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -70,8 +74,16 @@ GSM7_BASIC: Final[frozenset[str]] = frozenset(GSM7_DEFAULT_TABLE) - {"\x1b"}
 GSM7_EXTENSION: Final[frozenset[str]] = frozenset(GSM7_EXTENSION_TABLE)
 GSM7_ALL: Final[frozenset[str]] = GSM7_BASIC | GSM7_EXTENSION
 
-_EXTENSION_RE: Final = re.compile("[" + re.escape("".join(sorted(GSM7_EXTENSION))) + "]")
-_ASTRAL_RE: Final = re.compile("[\U00010000-\U0010ffff]")
+
+def _char_class(chars: frozenset[str], *, negate: bool = False) -> re.Pattern[str]:
+    body = "".join(f"\\U{ord(c):08x}" for c in sorted(chars))
+    return re.compile(f"[{'^' if negate else ''}{body}]")
+
+
+_NOT_BASIC_RE: Final = _char_class(GSM7_BASIC, negate=True)
+# Latin-1 bytes of the basic alphabet: deleting them from a Latin-1 text leaves what is not basic.
+_BASIC_LATIN1: Final = bytes(sorted(ord(c) for c in GSM7_BASIC if ord(c) < 0x100))
+_DROP_EXTENSION: Final = str.maketrans(dict.fromkeys(GSM7_EXTENSION))
 # Control characters (Cc) other than LF and CR, plus lone surrogates (which UTF-16 cannot carry).
 _PROBLEM_RE: Final = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
@@ -111,32 +123,84 @@ def measure(text: str) -> TextMeasure:
 def clear_cache() -> None:
     """Forget every cached measurement (for tests and memory-conscious callers)."""
     _cache.clear()
+    _results.clear()
+    _plain.clear()
 
 
 def _measure(text: str) -> TextMeasure:
     if not text.isascii():  # ASCII is always NFC
         text = unicodedata.normalize("NFC", text)
+        if "€" in text:
+            # € is the only common GSM-7 character outside Latin-1.  "|" is another extension
+            # character (2 septets) and, like €, 1 UCS-2 unit and never in non_gsm, so swapping them
+            # changes no field of the result while keeping the text on the Latin-1 fast path.
+            text = text.replace("€", "|")
     n = len(text)
-    distinct = set(text)
-    if distinct <= GSM7_BASIC:  # the common case: plain GSM-7, every character 1 septet
-        if n <= GSM7_SINGLE:
-            return TextMeasure("GSM-7", n, n, 1, GSM7_SINGLE, ())
-        return TextMeasure("GSM-7", n, n, -(-n // GSM7_CONCAT), GSM7_CONCAT, ())
-    outside = distinct - GSM7_ALL
-    if not outside:
-        extension = distinct & GSM7_EXTENSION
-        units = n + sum(text.count(c) for c in extension)
+    # Fast path for Latin-1 texts (most French and English ones): two C-level byte operations.
+    latin1 = text.encode("latin-1", "ignore")
+    if len(latin1) == n:
+        rest = latin1.translate(None, _BASIC_LATIN1)
+        if not rest:  # the common case: plain GSM-7, every character 1 septet
+            found = _plain.get(n)
+            if found is None:
+                found = _plain[n] = _result(
+                    "GSM-7", n, n, 1 if n <= GSM7_SINGLE else -(-n // GSM7_CONCAT), ()
+                )
+            return found
+        return _measure_rest(text, rest.decode("latin-1"))
+    return _measure_rest(text, "".join(_NOT_BASIC_RE.findall(text)))
+
+
+def _measure_rest(text: str, found: str) -> TextMeasure:
+    """Measure an NFC ``text`` whose characters outside the basic alphabet are ``found``, in order."""
+    n = len(text)
+    outside = found.translate(_DROP_EXTENSION)
+    if not outside:  # GSM-7 with extension characters, 2 septets each
+        units = n + len(found)
         if units <= GSM7_SINGLE:
-            return TextMeasure("GSM-7", n, units, 1, GSM7_SINGLE, ())
-        wide = {m.start() + k for k, m in enumerate(_EXTENSION_RE.finditer(text))}
-        return TextMeasure("GSM-7", n, units, _pack(units, GSM7_CONCAT, wide), GSM7_CONCAT, ())
-    non_gsm = tuple(dict.fromkeys(c for c in text if c in outside))
-    astral = [m.start() for m in _ASTRAL_RE.finditer(text)]
-    units = n + len(astral)
+            return _result("GSM-7", n, units, 1, ())
+        return _result("GSM-7", n, units, _pack(units, GSM7_CONCAT, _wide_offsets(text, set(found))), ())
+    non_gsm = tuple(dict.fromkeys(outside))
+    astral = [c for c in non_gsm if c > "\uffff"]
+    if not astral:
+        return _result("UCS-2", n, n, 1 if n <= UCS2_SINGLE else -(-n // UCS2_CONCAT), non_gsm)
+    units = n + sum(outside.count(c) for c in astral)
     if units <= UCS2_SINGLE:
-        return TextMeasure("UCS-2", n, units, 1, UCS2_SINGLE, non_gsm)
-    wide = {i + k for k, i in enumerate(astral)}
-    return TextMeasure("UCS-2", n, units, _pack(units, UCS2_CONCAT, wide), UCS2_CONCAT, non_gsm)
+        return _result("UCS-2", n, units, 1, non_gsm)
+    return _result("UCS-2", n, units, _pack(units, UCS2_CONCAT, _wide_offsets(text, astral)), non_gsm)
+
+
+_results: dict[tuple[str, int, int, int, tuple[str, ...]], TextMeasure] = {}
+_plain: dict[int, TextMeasure] = {}  # plain GSM-7 results by length (bounded by _result's clearing)
+
+
+def _result(encoding: Encoding, n: int, units: int, parts: int, non_gsm: tuple[str, ...]) -> TextMeasure:
+    """A shared immutable TextMeasure: many messages measure alike, and building one costs more."""
+    key = (encoding, n, units, parts, non_gsm)
+    found = _results.get(key)
+    if found is None:
+        if encoding == "GSM-7":
+            per_part = GSM7_SINGLE if parts == 1 else GSM7_CONCAT
+        else:
+            per_part = UCS2_SINGLE if parts == 1 else UCS2_CONCAT
+        found = TextMeasure(encoding, n, units, parts, per_part, non_gsm)
+        if len(_results) >= _CACHE_MAX:
+            _results.clear()
+            _plain.clear()
+        _results[key] = found
+    return found
+
+
+def _wide_offsets(text: str, wide_chars: Iterable[str]) -> set[int]:
+    """Unit offsets at which the 2-unit characters of ``text`` start."""
+    positions: list[int] = []
+    for c in wide_chars:
+        i = text.find(c)
+        while i != -1:
+            positions.append(i)
+            i = text.find(c, i + 1)
+    positions.sort()
+    return {i + k for k, i in enumerate(positions)}
 
 
 def _pack(units: int, capacity: int, wide: set[int]) -> int:
