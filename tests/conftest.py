@@ -70,3 +70,10 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
                 "KANNEL_PASSWORD", "SMSRUN_RECEIVER_TOKEN"):
         monkeypatch.delenv(var, raising=False)
     yield home
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Any:
+    from tests.support.repo import Repo
+
+    return Repo(tmp_path / "repo")

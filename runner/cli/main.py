@@ -383,7 +383,7 @@ def run(argv: list[str] | None = None) -> None:
     import click
 
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
     except SmsrunError as exc:
         _err(str(exc) if "error:" in str(exc) or exc.diagnostics else f"error: {exc}")
         sys.exit(EXIT_ERROR)
@@ -404,4 +404,4 @@ def run(argv: list[str] | None = None) -> None:
         traceback.print_exc()
         _err("smsrun: internal error (a bug): please report it with the traceback above")
         sys.exit(EXIT_BUG)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)
