@@ -252,5 +252,5 @@ def _provider_stop_mention(name: str) -> str | None:
 
     try:
         return provider_class(name).capabilities.stop_mention
-    except Exception:  # noqa: BLE001 - an unavailable provider is reported elsewhere
+    except Exception:
         return None

@@ -27,7 +27,7 @@ def load_schema(name: str) -> dict[str, Any]:
 
 @cache
 def _validator(name: str) -> Any:
-    from jsonschema import Draft202012Validator, FormatChecker
+    from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
 
     return Draft202012Validator(load_schema(name), format_checker=FormatChecker())
 
@@ -65,12 +65,12 @@ def _explain(error: Any, doc: Document, root: dict[str, Any]) -> list[Diagnostic
         return out
     if kind == "propertyNames" and isinstance(error.instance, dict):
         # a key not allowed for this kind of source
-        allowed = error.validator_value.get("enum") if isinstance(error.validator_value, dict) else None
+        names = error.validator_value.get("enum") if isinstance(error.validator_value, dict) else None
         out = []
         for key in error.instance:
-            if allowed and key not in allowed:
+            if names and key not in names:
                 out.append(doc.diag((*path, key), f"key {key!r} is not allowed here; "
-                                    f"this source takes: {', '.join(allowed)}", prefer_key=True))
+                                    f"this source takes: {', '.join(names)}", prefer_key=True))
         if out:
             return out
         return [doc.diag(path, f"{where}: {error.message}")]
@@ -93,7 +93,8 @@ def _explain(error: Any, doc: Document, root: dict[str, Any]) -> list[Diagnostic
         got = _type_name(error.instance)
         extra = ""
         if path and path[-2:-1] == ("numbers",) and got in ("integer", "number"):
-            extra = " (write phone numbers as quoted strings: '+33612345678'; unquoted, YAML drops the + and leading 0)"
+            extra = (" (write phone numbers as quoted strings: '+33612345678'; unquoted, YAML drops the + "
+                     "and leading 0)")
         return [doc.diag(path, f"{where} must be {_article(expected)}, not {_article(got)}{extra}")]
     if kind == "enum":
         choices = ", ".join(repr(c) for c in error.validator_value)
@@ -119,7 +120,8 @@ def _alternatives_message(error: Any, where: str, path: PathKey) -> str:
     descr = error.schema.get("description")
     if path and path[-1] == "sender":
         return (f"sender {error.instance!r} is not valid: use 'short-code', a virtual number in international "
-                "format (+33...), or an alphanumeric name of 3 to 11 letters, digits or spaces with at least one letter")
+                "format (+33...), or an alphanumeric name of 3 to 11 letters, digits or spaces with at least "
+                "one letter")
     if descr:
         return f"{where}: {error.instance!r} is not valid: {descr}"
     return f"{where}: {error.instance!r} is not valid"

@@ -138,7 +138,8 @@ def _check_shape(root: yaml.Node, path: str) -> list[Diagnostic]:
                     if key_node.value in seen and key_node.value != "<<":
                         problems.append(Diagnostic(
                             path, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
-                            f"duplicate key {key_node.value!r} (first at line {seen[key_node.value].start_mark.line + 1})"))
+                            f"duplicate key {key_node.value!r} "
+                            f"(first at line {seen[key_node.value].start_mark.line + 1})"))
                     seen.setdefault(key_node.value, key_node)
                 total += size(key_node, depth + 1) + size(value_node, depth + 1)
                 if total > MAX_NODES:

@@ -211,12 +211,12 @@ def send(
             raise SmsrunError("cancelled: nothing was sent")
     reporter = progress_reporter(result.sendable_now, quiet=json_)
     try:
-        report = send_plan(result, SendOptions(resend_in_doubt=resend_in_doubt, wait=wait, progress=reporter.update))
+        outcome = send_plan(result, SendOptions(resend_in_doubt=resend_in_doubt, wait=wait, progress=reporter.update))
     finally:
         reporter.close()
-    data = report.as_dict()
+    data = outcome.as_dict()
     _json(data) if json_ else _echo(report_text(data))
-    if report.interrupted:
+    if outcome.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
 
 
@@ -400,7 +400,7 @@ def run(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
         sys.exit(0)
-    except Exception:  # noqa: BLE001 - the bug path
+    except Exception:
         traceback.print_exc()
         _err("smsrun: internal error (a bug): please report it with the traceback above")
         sys.exit(EXIT_BUG)

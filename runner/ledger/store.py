@@ -184,10 +184,13 @@ class Ledger:
                 self.db.execute("ROLLBACK")
             raise LedgerError(f"cannot write the ledger ({self.path}): {exc}") from None
 
-    def _write(self, sql: str, params: Sequence[Any] | Iterable[Sequence[Any]], many: bool = False) -> None:
+    def _write(self, sql: str, params: Any, many: bool = False) -> None:
         try:
             with self.transaction() as db:
-                (db.executemany if many else db.execute)(sql, params)  # type: ignore[operator]
+                if many:
+                    db.executemany(sql, params)
+                else:
+                    db.execute(sql, params)
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot write the ledger ({self.path}): {exc}") from None
 
@@ -347,17 +350,19 @@ class Ledger:
     def resend_in_doubt(self, campaign_id: str) -> int:
         with self.transaction() as db:
             cursor = db.execute("UPDATE messages SET status = 'pending', reason = 'in doubt: resent on request', "
-                                "updated_at = ? WHERE campaign_id = ? AND status = 'in_doubt'", (now_iso(), campaign_id))
+                                "updated_at = ? WHERE campaign_id = ? AND status = 'in_doubt'",
+                                (now_iso(), campaign_id))
             return cursor.rowcount
 
     def record_delivery(self, provider: str, provider_id: str, status: str, reason: str | None) -> bool:
         """Store a delivery report; True when it matched a message of ours."""
         mapped = {"delivered": "delivered", "failed": "failed"}.get(status)
         with self.transaction() as db:
-            db.execute("INSERT INTO reports (provider, provider_id, status, reason, received_at) VALUES (?, ?, ?, ?, ?)",
-                       (provider, provider_id, status, reason, now_iso()))
+            db.execute("INSERT INTO reports (provider, provider_id, status, reason, received_at) "
+                       "VALUES (?, ?, ?, ?, ?)", (provider, provider_id, status, reason, now_iso()))
             if mapped is None:
-                return db.execute("SELECT 1 FROM messages WHERE provider_id = ?", (provider_id,)).fetchone() is not None
+                known = db.execute("SELECT 1 FROM messages WHERE provider_id = ?", (provider_id,)).fetchone()
+                return known is not None
             cursor = db.execute("UPDATE messages SET status = ?, reason = ?, updated_at = ? WHERE provider_id = ? "
                                 "AND status IN ('sent', 'delivered', 'failed')",
                                 (mapped, reason, now_iso(), provider_id))

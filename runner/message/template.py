@@ -35,7 +35,7 @@ class CompiledTemplate:
         if self.constant:
             return self.source
         from jinja2 import TemplateError, UndefinedError
-        from jinja2.sandbox import SecurityError
+        from jinja2.exceptions import SecurityError
 
         try:
             text: str = self._template.render(fields)
@@ -60,7 +60,8 @@ def _undefined_message(exc: Exception) -> str:
 
 def _environment() -> Any:
     from jinja2 import StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment, SecurityError
+    from jinja2.exceptions import SecurityError
+    from jinja2.sandbox import SandboxedEnvironment
 
     class BoundedSandbox(SandboxedEnvironment):
         intercepted_binops = frozenset(["*", "**", "+"])

@@ -32,7 +32,7 @@ def _who(explicit: str | None) -> str:
             return os.environ[var]
     try:
         return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name is not an error
+    except Exception:
         return "unknown"
 
 

@@ -393,7 +393,7 @@ def _provider_preflight(plan: Plan, provider_cls: Any) -> None:
     campaign = plan.campaign
     try:
         provider = provider_cls(campaign.provider.settings, state_dir=plan.state_dir)
-    except Exception as exc:  # noqa: BLE001 - a provider that cannot start is a plan problem, not a crash
+    except Exception as exc:
         from runner.errors import SmsrunError
 
         if isinstance(exc, SmsrunError):
@@ -403,7 +403,7 @@ def _provider_preflight(plan: Plan, provider_cls: Any) -> None:
     try:
         for message in provider.preflight(sender=campaign.sender, total_parts=plan.total_parts):
             plan.problems.append(Problem("warning", f"provider: {message}"))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         from runner.errors import SmsrunError
 
         if not isinstance(exc, SmsrunError):

@@ -36,7 +36,7 @@ from runner.errors import (
 from runner.ledger.store import Ledger
 from runner.plan.build import Plan, content_hash
 from runner.providers import create_provider
-from runner.providers.base import Batch, OutgoingMessage, Outcome, Provider, RecipientResult
+from runner.providers.base import Batch, Outcome, OutgoingMessage, Provider, RecipientResult
 
 Progress = Callable[["SendReport"], None]
 

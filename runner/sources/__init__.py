@@ -60,7 +60,7 @@ def open_source(spec: SourceSpec, ctx: SourceContext, *, wanted_fields: frozense
         from runner.sources.remote import RemoteCsvSource
 
         remote = o["csv"]
-        csv_options = {k: o[k] for k in ("column", "delimiter", "encoding", "header") if k in o}
+        csv_options: dict[str, object] = {k: o[k] for k in ("column", "delimiter", "encoding", "header") if k in o}
         return RemoteCsvSource(remote["url"], ctx=ctx, sha256=remote.get("sha256"),
                                allow_http=remote.get("allow_http", False), max_bytes=remote.get("max_bytes"),
                                timeout=remote.get("timeout"), csv_options=csv_options, region=region,

@@ -107,10 +107,14 @@ class AddressBookSource(Source):
         self._region = region
         self._loaded: tuple[list[Contact], str | None, str] | None = None
 
-    @property  # type: ignore[override]
+    @property
     def region(self) -> str | None:
         """The source's region, else the book's own ``region``."""
         return self._region or self._load()[1]
+
+    @region.setter
+    def region(self, value: str | None) -> None:
+        self._region = value
 
     def _load(self) -> tuple[list[Contact], str | None, str]:
         if self._loaded is None:

@@ -36,8 +36,16 @@ class SourceContext:
 class Source(ABC):
     #: how the source is named in messages (a relative path, a URL without query, "numbers")
     label: str
-    #: default region for numbers written nationally (``06 12 34 56 78`` with ``FR``)
-    region: str | None = None
+    _region: str | None = None
+
+    @property
+    def region(self) -> str | None:
+        """Default region for numbers written nationally (``06 12 34 56 78`` with ``FR``)."""
+        return self._region
+
+    @region.setter
+    def region(self, value: str | None) -> None:
+        self._region = value
 
     @abstractmethod
     def rows(self) -> Iterator[Row]:

@@ -89,7 +89,8 @@ class RemoteCsvSource(Source):
         folder = self.ctx.cache_dir
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
-        handle = tempfile.NamedTemporaryFile(prefix="smsrun-remote-", suffix=".csv", dir=folder, delete=False)
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - kept past this function, removed by close()
+            prefix="smsrun-remote-", suffix=".csv", dir=folder, delete=False)
         size = 0
         timeout = httpx.Timeout(self.timeout, connect=self.timeout)
         try:

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The one test command: installs everything the tests need, then runs lint, types and the whole suite.
+#   - Debian packages: Kannel (bearerbox, smsbox) and kannel-extras (fakesmsc) for the real-gateway tests;
+#   - a virtual environment in .venv with smsrun and its `test` extra (pytest, hypothesis, mypy, ruff,
+#     the official `ovh` package to check request signatures, uvicorn/starlette for loopback providers,
+#     openapi-core to check requests against Twilio's OpenAPI spec, smpp34 for the SMSC simulator).
+# Extra arguments go to pytest, e.g. `bash tests/install-and-run.sh -k ledger`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash .ci/install-kannel.sh
+
+python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[test]'
+
+echo "== ruff"
+.venv/bin/ruff check runner tests bench
+echo "== mypy"
+.venv/bin/mypy
+echo "== pytest"
+.venv/bin/pytest -q "$@"
