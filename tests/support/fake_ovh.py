@@ -156,6 +156,8 @@ class Fault:
     where: re.Pattern[str] | None = None
     retry_after: float | None = None
     delay: float = 1.0
+    after: int = 0  # let this many matching requests through first
+    group: int = 0  # faults queued by one fail_next call wait together
 
 
 @dataclass
@@ -261,6 +263,7 @@ class FakeOvh:
         self.state_file = Path(state_file) if state_file else None
         self._lock = threading.RLock()
         self._faults: deque[Fault] = deque()
+        self._fault_groups = 0
         self._rates: dict[str, float] = {}
         self._rates_where: re.Pattern[str] | None = None
         self._rates_delay = 1.0
@@ -302,7 +305,9 @@ class FakeOvh:
         server = _Server((self.host, self._port), _Handler)
         server.fake = self
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="fake-ovh", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-ovh", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -534,15 +539,18 @@ class FakeOvh:
         where: str | None = None,
         retry_after: float | None = None,
         delay: float = 1.0,
+        after: int = 0,
     ) -> None:
         """Make the next ``count`` requests matching ``where`` (a regex searched in ``"METHOD /path"``,
-        path relative to ``/1.0``; default: anything but ``/auth/time``) fail with ``kind``."""
+        path relative to ``/1.0``; default: anything but ``/auth/time``) fail with ``kind``, once
+        ``after`` matching requests have gone through normally."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r} (known: {', '.join(FAULT_KINDS)})")
         pattern = re.compile(where) if where else None
         with self._lock:
+            self._fault_groups += 1
             for _ in range(count):
-                self._faults.append(Fault(kind, pattern, retry_after, delay))
+                self._faults.append(Fault(kind, pattern, retry_after, delay, after, self._fault_groups))
 
     def set_fault_rates(
         self,
@@ -578,6 +586,11 @@ class FakeOvh:
         with self._lock:
             for fault in self._faults:
                 if fault.where.search(subject) if fault.where else default_ok:
+                    if fault.after > 0:
+                        for other in self._faults:
+                            if other.group == fault.group:
+                                other.after -= 1
+                        return None
                     self._faults.remove(fault)
                     return fault
             if self._rates and (self._rates_where.search(subject) if self._rates_where else default_ok):
