@@ -39,6 +39,7 @@ from runner.providers import create_provider
 from runner.providers.base import Batch, Outcome, OutgoingMessage, Provider, RecipientResult
 
 Progress = Callable[["SendReport"], None]
+MAX_SWEEPS = 3  # passes over rows put back to pending during a run
 
 
 @dataclass
@@ -66,6 +67,7 @@ class SendReport:
     reconciled: int = 0  # in-doubt rows settled by asking the provider
     requests: int = 0
     retries: int = 0
+    released: int = 0  # claimed rows put back to pending (not accepted): swept again in the same run
     interrupted: bool = False
     stopped_reason: str | None = None
     started: float = field(default_factory=time.monotonic)
@@ -229,10 +231,19 @@ def _send_pending(ledger: Ledger, plan: Plan, provider: Provider, report: SendRe
     last_progress = 0.0
     cursor = 0
     sequence = 0
+    sweeps = 0
     report.held = 0
+    released_before = report.released
     while not stop.requested:
         page = ledger.pending_after(campaign.id, cursor, size * 4)
         if not page:
+            # rows the provider said it did not accept went back to pending behind the cursor: sweep again
+            if report.released > released_before and sweeps < MAX_SWEEPS:
+                sweeps += 1
+                released_before = report.released
+                cursor = 0
+                report.held = 0
+                continue
             break
         cursor = page[-1][0]
         ready = []
@@ -256,17 +267,18 @@ def _send_pending(ledger: Ledger, plan: Plan, provider: Provider, report: SendRe
             batch = _batch(plan, f"{campaign.id}.{run_id}.{sequence}", chunk)
             rowids = [rowid for rowid, _, _ in chunk]
             limiter.wait(len(chunk))
+            claimed_at = datetime.now(UTC)
             ledger.claim(rowids, batch.batch_id)
             report.total += len(chunk)
             failures = _call(ledger, provider, batch, rowids, report, options, failures,
-                             campaign.limits.max_consecutive_failures)
+                             campaign.limits.max_consecutive_failures, claimed_at)
             if options.progress and time.monotonic() - last_progress >= options.progress_every:
                 last_progress = time.monotonic()
                 options.progress(report)
 
 
 def _call(ledger: Ledger, provider: Provider, batch: Batch, rowids: list[int], report: SendReport,
-          options: SendOptions, failures: int, max_failures: int) -> int:
+          options: SendOptions, failures: int, max_failures: int, claimed_at: datetime) -> int:
     """Send one claimed batch with retries; settle it. Returns the updated consecutive-failure count."""
     by_recipient = {m.recipient: rowid for m, rowid in zip(batch.messages, rowids, strict=True)}
     attempt = 0
@@ -300,17 +312,19 @@ def _call(ledger: Ledger, provider: Provider, batch: Batch, rowids: list[int], r
             return failures
         except InDoubtError as exc:
             failures += 1
-            found = provider.reconcile(batch, datetime.now(UTC)) if provider.capabilities.can_reconcile else None
+            found = provider.reconcile(batch, claimed_at) if provider.capabilities.can_reconcile else None
             if found is None:
                 ledger.release(rowids, "in_doubt", str(exc))
                 report.in_doubt += len(rowids)
             else:
-                accepted = [(m.recipient, found[m.recipient]) for m in batch.messages if m.recipient in found]
-                _settle(ledger, [r for _, r in accepted], by_recipient, report)
+                accepted = {r: by_recipient[r] for r in by_recipient if r in found}
+                _settle(ledger, [found[r] for r in accepted], accepted, report)
                 missing = [by_recipient[m.recipient] for m in batch.messages if m.recipient not in found]
                 report.reconciled += len(batch.messages)
-                if missing:  # not accepted: retry them once more, as a new claim
+                if missing:  # not accepted: safe to send again, as a new claim
                     ledger.release(missing, "pending", "reconciled: not accepted by the provider")
+                    report.total -= len(missing)
+                    report.released += len(missing)
             if failures >= max_failures:
                 _too_many(failures, exc)
             return failures
@@ -343,6 +357,7 @@ def _settle(ledger: Ledger, results: list[RecipientResult], by_recipient: dict[s
         elif result.outcome == Outcome.RETRY:
             updates.append(("pending", None, result.reason, None, rowid))
             report.total -= 1
+            report.released += 1
         else:
             updates.append(("in_doubt", result.provider_id, result.reason, None, rowid))
             report.in_doubt += 1

@@ -1,0 +1,230 @@
+"""The send engine's decisions, with a scripted provider at the interface seam and a real SQLite ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner.campaign.loader import load_campaign
+from runner.errors import (
+    CredentialsError,
+    InDoubtError,
+    PermanentError,
+    RetryableError,
+    TooManyFailuresError,
+)
+from runner.ledger.store import Ledger
+from runner.plan import PlanOptions, build_plan
+from runner.providers.base import Batch, Capabilities, Outcome, Provider, RecipientResult
+from runner.send import SendOptions, send_plan
+from tests.support.repo import Repo, french_mobiles
+
+Step = Callable[[Batch], list[RecipientResult]]
+
+
+class Scripted(Provider):
+    """Answers each send() with the next scripted step; records what it accepted (its own truth)."""
+
+    name = "scripted"
+
+    def __init__(self, steps: list[Any], *, size: int = 2, reconcilable: bool = True) -> None:
+        super().__init__({})
+        self.capabilities = Capabilities(size, True, None, reconcilable)
+        self.steps = list(steps)
+        self.accepted: list[str] = []
+        self.batches: list[Batch] = []
+        self.reconciled_since: list[datetime] = []
+
+    def send(self, batch: Batch) -> list[RecipientResult]:
+        self.batches.append(batch)
+        step = self.steps.pop(0) if self.steps else "ok"
+        if step == "ok":
+            return self._accept(batch.messages)
+        if step == "accept-then-drop":
+            self._accept(batch.messages)
+            raise InDoubtError("connection dropped after the request was sent")
+        if step == "accept-first-then-drop":
+            self._accept(batch.messages[:1])
+            raise InDoubtError("connection dropped")
+        if isinstance(step, Exception):
+            raise step
+        result: list[RecipientResult] = step(batch)
+        return result
+
+    def _accept(self, messages: Any) -> list[RecipientResult]:
+        out = []
+        for m in messages:
+            self.accepted.append(m.recipient)
+            out.append(RecipientResult(m.recipient, Outcome.SENT, provider_id=f"id-{len(self.accepted)}"))
+        return out
+
+    def reconcile(self, batch: Batch, since: datetime) -> dict[str, RecipientResult] | None:
+        self.reconciled_since.append(since)
+        if not self.capabilities.can_reconcile:
+            return None
+        mine = {m.recipient for m in batch.messages}
+        return {r: RecipientResult(r, Outcome.SENT, provider_id="found") for r in self.accepted if r in mine}
+
+
+def _plan(repo: Repo, numbers: list[str], extra: str = "") -> Any:
+    repo.write("list.csv", "phone\n" + "\n".join(numbers) + "\n")
+    path = repo.write("c.yaml", "id: c\nmessage: Hello\ncommercial: false\nrecipients:\n  - csv: list.csv\n" + extra)
+    return build_plan(load_campaign(path), PlanOptions(state_dir=repo.state, check_provider=False))
+
+
+def _statuses(repo: Repo) -> dict[str, str]:
+    with Ledger(repo.state) as ledger:
+        return ledger.statuses("c")
+
+
+NO_SLEEP = SendOptions(sleep=lambda s: None, handle_sigint=False)
+
+
+def test_all_sent_and_settled(repo: Repo) -> None:
+    numbers = french_mobiles(5)
+    provider = Scripted([])
+    report = send_plan(_plan(repo, numbers), NO_SLEEP, provider=provider)
+    assert report.sent == 5 and report.requests == 3
+    assert sorted(provider.accepted) == sorted(numbers)
+    assert set(_statuses(repo).values()) == {"sent"}
+
+
+def test_retryable_is_retried_with_retry_after(repo: Repo) -> None:
+    slept: list[float] = []
+    provider = Scripted([RetryableError("429", retry_after=7.0), "ok", "ok"])
+    options = SendOptions(sleep=slept.append, handle_sigint=False)
+    report = send_plan(_plan(repo, french_mobiles(4)), options, provider=provider)
+    assert report.sent == 4 and report.retries == 1
+    assert slept == [7.0]
+    assert provider.accepted.count(french_mobiles(1)[0]) == 1
+
+
+def test_backoff_has_jitter_and_a_cap(repo: Repo) -> None:
+    slept: list[float] = []
+    provider = Scripted([RetryableError("500")] * 5 + ["ok"] * 3)
+    options = SendOptions(sleep=slept.append, handle_sigint=False, backoff_base=1.0, backoff_cap=3.0)
+    report = send_plan(_plan(repo, french_mobiles(2)), options, provider=provider)
+    assert report.sent == 2 and len(slept) == 5
+    assert all(0 <= s <= 3.0 for s in slept)
+    assert len(set(slept)) > 1
+
+
+def test_consecutive_failures_stop_the_run_and_lose_nothing(repo: Repo) -> None:
+    provider = Scripted([RetryableError("503")] * 50)
+    plan = _plan(repo, french_mobiles(4), "limits: {max_consecutive_failures: 3}\n")
+    with pytest.raises(TooManyFailuresError, match="3 failed request"):
+        send_plan(plan, NO_SLEEP, provider=provider)
+    assert set(_statuses(repo).values()) == {"pending"}
+    assert provider.accepted == []
+
+
+def test_permanent_error_rejects_the_batch(repo: Repo) -> None:
+    provider = Scripted([PermanentError("invalid sender"), "ok"])
+    report = send_plan(_plan(repo, french_mobiles(4)), NO_SLEEP, provider=provider)
+    assert report.rejected == 2 and report.sent == 2
+    assert report.rejections == {"invalid sender": 2}
+
+
+def test_credentials_error_stops_and_puts_rows_back(repo: Repo) -> None:
+    provider = Scripted(["ok", CredentialsError("bad key")])
+    with pytest.raises(CredentialsError):
+        send_plan(_plan(repo, french_mobiles(4)), NO_SLEEP, provider=provider)
+    values = sorted(_statuses(repo).values())
+    assert values == ["pending", "pending", "sent", "sent"]
+
+
+def test_in_doubt_batch_is_reconciled_not_resent(repo: Repo) -> None:
+    numbers = french_mobiles(4)
+    provider = Scripted(["accept-then-drop", "ok"])
+    report = send_plan(_plan(repo, numbers), NO_SLEEP, provider=provider)
+    assert sorted(provider.accepted) == sorted(numbers)  # each exactly once
+    assert report.in_doubt == 0 and report.reconciled == 2
+    assert set(_statuses(repo).values()) == {"sent"}
+    since = provider.reconciled_since[0]
+    assert since <= datetime.now(since.tzinfo)  # asked about the batch since its claim
+
+
+def test_partly_accepted_batch_sends_the_rest_in_the_same_run(repo: Repo) -> None:
+    numbers = french_mobiles(4)
+    provider = Scripted(["accept-first-then-drop"])
+    report = send_plan(_plan(repo, numbers), NO_SLEEP, provider=provider)
+    assert sorted(provider.accepted) == sorted(numbers)
+    assert len(provider.accepted) == len(set(provider.accepted))
+    assert report.in_doubt == 0
+    assert set(_statuses(repo).values()) == {"sent"}
+
+
+def test_in_doubt_without_reconciliation_is_never_resent(repo: Repo) -> None:
+    numbers = french_mobiles(4)
+    provider = Scripted(["accept-then-drop"], reconcilable=False)
+    report = send_plan(_plan(repo, numbers), NO_SLEEP, provider=provider)
+    assert report.in_doubt == 2 and report.sent == 2
+    again = Scripted([], reconcilable=False)
+    second = send_plan(_plan(repo, numbers), NO_SLEEP, provider=again)
+    assert again.accepted == [] and second.sent == 0
+    assert sorted(_statuses(repo).values()) == ["in_doubt", "in_doubt", "sent", "sent"]
+
+
+def test_resend_in_doubt_is_explicit(repo: Repo) -> None:
+    numbers = french_mobiles(2)
+    send_plan(_plan(repo, numbers), NO_SLEEP, provider=Scripted(["accept-then-drop"], reconcilable=False))
+    again = Scripted([], reconcilable=False)
+    options = SendOptions(sleep=lambda s: None, handle_sigint=False, resend_in_doubt=True)
+    assert send_plan(_plan(repo, numbers), options, provider=again).sent == 2
+
+
+def test_crash_between_claim_and_settle_is_reconciled_next_run(repo: Repo) -> None:
+    numbers = french_mobiles(4)
+
+    class Crash(BaseException):
+        pass
+
+    def crash(batch: Batch) -> list[RecipientResult]:
+        provider._accept(batch.messages)
+        raise Crash  # like kill -9 after the provider accepted, before settle
+
+    provider = Scripted(["ok", crash])
+    with pytest.raises(Crash):
+        send_plan(_plan(repo, numbers), NO_SLEEP, provider=provider)
+    assert sorted(_statuses(repo).values()) == ["claimed", "claimed", "sent", "sent"]
+    report = send_plan(_plan(repo, numbers), NO_SLEEP, provider=provider)
+    assert report.reconciled == 2 and report.sent == 0
+    assert sorted(provider.accepted) == sorted(numbers)
+    assert set(_statuses(repo).values()) == {"sent"}
+
+
+def test_recipient_missing_from_the_answer_is_in_doubt(repo: Repo) -> None:
+    def half(batch: Batch) -> list[RecipientResult]:
+        m = batch.messages[0]
+        return [RecipientResult(m.recipient, Outcome.SENT, "x")]
+
+    report = send_plan(_plan(repo, french_mobiles(2)), NO_SLEEP, provider=Scripted([half]))
+    assert report.sent == 1 and report.in_doubt == 1
+
+
+def test_rejected_recipients_keep_their_reason(repo: Repo) -> None:
+    def reject(batch: Batch) -> list[RecipientResult]:
+        return [RecipientResult(m.recipient, Outcome.REJECTED, reason="blacklisted") for m in batch.messages]
+
+    report = send_plan(_plan(repo, french_mobiles(2)), NO_SLEEP, provider=Scripted([reject]))
+    assert report.rejected == 2 and report.rejections == {"blacklisted": 2}
+    with Ledger(repo.state) as ledger:
+        assert {r.reason for r in ledger.rows("c", ["rejected"])} == {"blacklisted"}
+
+
+def test_rate_limit_spaces_requests(repo: Repo) -> None:
+    slept: list[float] = []
+    options = SendOptions(sleep=slept.append, handle_sigint=False)
+    send_plan(_plan(repo, french_mobiles(6), "limits: {rate: 2}\n"), options, provider=Scripted([]))
+    assert sum(slept) >= 1.5  # 3 requests of 2 messages at 2 msg/s
+
+
+def test_held_recipients_stay_pending(repo: Repo, tmp_path: Path) -> None:
+    plan = _plan(repo, french_mobiles(2), "schedule: {not_before: '2099-01-01T00:00:00+00:00'}\n")
+    report = send_plan(plan, NO_SLEEP, provider=Scripted([]))
+    assert report.sent == 0 and report.held == 2
+    assert set(_statuses(repo).values()) == {"pending"}
