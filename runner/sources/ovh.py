@@ -131,7 +131,7 @@ class OvhReceiversSource(_OvhSource):
         if isinstance(raw, Mapping):
             raw = raw.get("slot")
         try:
-            slot = int(raw)  # type: ignore[arg-type]
+            slot = int(raw)
         except (TypeError, ValueError):
             raise SourceError(f"ovh-receivers: error: the slot must be a number 1..9, not {raw!r}") from None
         if slot not in api.RECEIVER_SLOTS:
@@ -149,8 +149,7 @@ class OvhReceiversSource(_OvhSource):
                 text = api.receiver_slot_csv(client, service, self.slot)
             except OvhNotFoundError:
                 raise SourceError(
-                    f"{self.label}: error: no recipient list in slot {self.slot} "
-                    f"of OVHcloud account {service}"
+                    f"{self.label}: error: no recipient list in slot {self.slot} of OVHcloud account {service}"
                 ) from None
         try:
             lines = api.parse_receivers_csv(text, column=self.column, delimiter=self.delimiter)

@@ -27,7 +27,7 @@ class Sleeps(list[float]):
         self.append(seconds)
 
 
-def make_client(fake: FakeOvh, sleeps: Sleeps | None = None, **overrides: Any) -> OvhClient:
+def make_client(fake: FakeOvh, sleeps: Sleeps | None = None, /, **overrides: Any) -> OvhClient:
     options: dict[str, Any] = {"requests_per_minute": None, "sleep": sleeps if sleeps is not None else Sleeps()}
     options.update(overrides)
     keys = {

@@ -67,7 +67,8 @@ def test_delivery_reports_by_filtered_listings(fake: FakeOvh) -> None:
     assert sum(1 for r in used if r.path.endswith("/outgoing")) == 3
     assert [reports[i].status for i in ids] == ["delivered"] * 4 + ["failed"] * 3 + ["pending"] * 3
     assert reports[ids[4]].reason == "ptt 24 (subscriber absent)"
-    assert reports[ids[6]].reason and "blacklisted" in reports[ids[6]].reason
+    reason = reports[ids[6]].reason
+    assert reason is not None and "blacklisted" in reason
     assert reports["999"].status == "pending"
 
 

@@ -131,8 +131,9 @@ def test_invalid_receivers_are_rejected_the_others_sent() -> None:
     assert results["+33612345678"].outcome is Outcome.SENT
     assert results["+33698765432"].outcome is Outcome.SENT
     for bad in ("+33699999999", "0612345678"):
+        reason = results[bad].reason
         assert results[bad].outcome is Outcome.REJECTED
-        assert results[bad].reason and "invalid" in results[bad].reason
+        assert reason is not None and "invalid" in reason
     assert sorted(fake.sent_receivers()) == ["+33612345678", "+33698765432"]
     assert results["+33612345678"].cost == 1.0  # credits shared among the valid receivers only
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import ovh
+import ovh  # type: ignore[import-untyped]
 import pytest
 
 from runner.errors import CredentialsError

@@ -294,10 +294,12 @@ class FakeOvh:
                 "smpp": False,
             },
         )
+        state_file, self.state_file = self.state_file, None  # no saving while building
         for name in senders:
             self.add_sender(name)
-        if self.state_file is not None and self.state_file.exists():
-            self._load(json.loads(self.state_file.read_text()))
+        self.state_file = state_file
+        if state_file is not None and state_file.exists():
+            self._load(json.loads(state_file.read_text()))
 
     # ------------------------------------------------------------------------------------------------
     # lifecycle
@@ -430,9 +432,7 @@ class FakeOvh:
             self._save()
             return ident
 
-    def add_blacklist(
-        self, number: str, *, batch_id: str | None = None, sms_outgoing_id: int | None = None
-    ) -> None:
+    def add_blacklist(self, number: str, *, batch_id: str | None = None, sms_outgoing_id: int | None = None) -> None:
         with self._lock:
             self.state.blacklists[number] = {
                 "number": number,
@@ -855,9 +855,7 @@ class FakeOvh:
                 return 200, None
         if head == "incoming":
             if len(rest) == 1 and m == "GET":
-                params = self._params(
-                    request, ("sender", "tag", "creationDatetime.from", "creationDatetime.to")
-                )
+                params = self._params(request, ("sender", "tag", "creationDatetime.from", "creationDatetime.to"))
                 return 200, self._filter(st.incoming.values(), params)
             sms = self._find(st.incoming, rest, "id")
             if m == "GET":
@@ -951,9 +949,7 @@ class FakeOvh:
 
         receivers: list[str] = []
         if body.get("receivers") is not None:
-            if not isinstance(body["receivers"], list) or not all(
-                isinstance(r, str) for r in body["receivers"]
-            ):
+            if not isinstance(body["receivers"], list) or not all(isinstance(r, str) for r in body["receivers"]):
                 raise ApiError(400, "Invalid value for receivers")
             receivers.extend(body["receivers"])
         if body.get("receiversSlotId") is not None:
@@ -1132,9 +1128,7 @@ class FakeOvh:
             if not str(url).startswith(("http://", "https://")):
                 raise ApiError(400, "csvUrl must start with http:// or https://")
             text = self._download(str(url))
-            self.add_receivers_slot(
-                slot_id, text, description=description, auto_update=bool(body["autoUpdate"])
-            )
+            self.add_receivers_slot(slot_id, text, description=description, auto_update=bool(body["autoUpdate"]))
             return 200, dict(st.receivers[slot_id]["slot"])
         slot = self._find(st.receivers, rest, "slotId")
         if len(rest) == 2 and m == "GET":
@@ -1217,8 +1211,7 @@ class FakeOvh:
                 "senders": list(st.senders.values()),
                 "receivers": list(st.receivers.values()),
                 "phonebooks": [
-                    {"book": b["book"], "contacts": list(b["contacts"].values())}
-                    for b in st.phonebooks.values()
+                    {"book": b["book"], "contacts": list(b["contacts"].values())} for b in st.phonebooks.values()
                 ],
                 "jobs": [
                     {
@@ -1297,9 +1290,7 @@ def _parse_rates(text: str) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tests.support.fake_ovh", description=__doc__.splitlines()[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m tests.support.fake_ovh", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--state", help="JSON state file, loaded at start and rewritten after every change")
@@ -1309,12 +1300,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--application-key")
     parser.add_argument("--application-secret")
     parser.add_argument("--consumer-key")
-    parser.add_argument(
-        "--fault-rates", default="", help="e.g. http_500=0.1,http_429=0.05,drop_after_accept=0.02"
-    )
-    parser.add_argument(
-        "--fault-where", default=None, help="regex on 'METHOD /path' the random faults apply to"
-    )
+    parser.add_argument("--fault-rates", default="", help="e.g. http_500=0.1,http_429=0.05,drop_after_accept=0.02")
+    parser.add_argument("--fault-where", default=None, help="regex on 'METHOD /path' the random faults apply to")
     parser.add_argument("--slow-delay", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args(argv)

@@ -237,9 +237,7 @@ class JobEstimate:
 
 def estimate(client: OvhClient, message: str, *, no_stop_clause: bool, sender_type: str) -> JobEstimate:
     """``POST /sms/estimate`` (§3.8); ``sender_type`` is alpha | numeric | shortcode | virtual."""
-    data = client.post(
-        "/sms/estimate", {"message": message, "noStopClause": no_stop_clause, "senderType": sender_type}
-    )
+    data = client.post("/sms/estimate", {"message": message, "noStopClause": no_stop_clause, "senderType": sender_type})
     if not isinstance(data, dict):
         data = {}
     return JobEstimate(
@@ -472,10 +470,7 @@ def get_receiver_slot(client: OvhClient, service_name: str, slot_id: int) -> Rec
 
 
 def list_receiver_slots(client: OvhClient, service_name: str) -> list[ReceiverSlot]:
-    return [
-        get_receiver_slot(client, service_name, i)
-        for i in sorted(list_receiver_slot_ids(client, service_name))
-    ]
+    return [get_receiver_slot(client, service_name, i) for i in sorted(list_receiver_slot_ids(client, service_name))]
 
 
 def create_receiver_slot(
@@ -573,9 +568,7 @@ def parse_receivers_csv(
         number = cells[col] if col < len(cells) else ""
         extra = {}
         if has_header:
-            extra = {
-                header[i]: cells[i] for i in range(min(len(cells), len(header))) if i != col and header[i]
-            }
+            extra = {header[i]: cells[i] for i in range(min(len(cells), len(header))) if i != col and header[i]}
         out.append(ReceiverLine(line=index + 1, number=number, fields=extra))
     return out
 
@@ -654,9 +647,7 @@ def list_contact_ids(client: OvhClient, service_name: str, book_key: str) -> lis
 
 
 def get_contact(client: OvhClient, service_name: str, book_key: str, contact_id: int) -> PhonebookContact:
-    data = client.get(
-        f"{_phonebooks(service_name)}/{path_segment(book_key)}/phonebookContact/{int(contact_id)}"
-    )
+    data = client.get(f"{_phonebooks(service_name)}/{path_segment(book_key)}/phonebookContact/{int(contact_id)}")
     if not isinstance(data, dict):
         data = {}
 
@@ -682,7 +673,6 @@ def list_contacts(
     """Every contact of a book (ordered by id), optionally only those of ``groups``."""
     wanted = set(groups) if groups else None
     contacts = [
-        get_contact(client, service_name, book_key, i)
-        for i in sorted(list_contact_ids(client, service_name, book_key))
+        get_contact(client, service_name, book_key, i) for i in sorted(list_contact_ids(client, service_name, book_key))
     ]
     return [c for c in contacts if wanted is None or c.group in wanted]

@@ -164,9 +164,7 @@ class OvhConfig:
         return not self.missing
 
 
-def resolve_config(
-    settings: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
-) -> OvhConfig:
+def resolve_config(settings: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> OvhConfig:
     """Endpoint and service name from ``settings`` (``endpoint``, ``service_name``), else
     ``OVH_ENDPOINT`` / ``OVH_SERVICE_NAME`` from ``env`` (then ``os.environ``)."""
     settings = settings or {}
@@ -503,8 +501,7 @@ class OvhClient:
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             if write:
                 raise InDoubtError(
-                    f"{what}: no answer ({type(exc).__name__}) after the request was sent; "
-                    "it may have been accepted"
+                    f"{what}: no answer ({type(exc).__name__}) after the request was sent; it may have been accepted"
                 ) from exc
             raise RetryableError(f"{what}: no answer ({type(exc).__name__})") from exc
         return self._handle(response, what, write)
@@ -532,17 +529,13 @@ class OvhClient:
             message = str(payload.get("message") or "")
             code = str(payload.get("errorCode") or "")
         detail = ", ".join(x for x in (klass, code) if x)
-        text = (
-            f"{what}: HTTP {status}" + (f" {detail}" if detail else "") + (f": {message}" if message else "")
-        )
+        text = f"{what}: HTTP {status}" + (f" {detail}" if detail else "") + (f": {message}" if message else "")
 
         if code == "QUERY_TIME_OUT":
             self.reset_time_delta()
             raise RetryableError(f"{text} (clock offset will be re-read)", query_id=qid)
         if status in (401, 403) or code in _AUTH_ERROR_CODES:
-            raise CredentialsError(
-                f"OVHcloud refused the credentials ({text}); {_CREDENTIALS_HINT}", query_id=qid
-            )
+            raise CredentialsError(f"OVHcloud refused the credentials ({text}); {_CREDENTIALS_HINT}", query_id=qid)
         if status == 404:
             raise OvhNotFoundError(text, query_id=qid)
         if status == 460:

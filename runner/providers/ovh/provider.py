@@ -238,9 +238,7 @@ class OvhProvider(Provider):
                 report = api.post_job(client, service, body)
             except PermanentError as exc:
                 first_permanent = first_permanent or exc
-                results.extend(
-                    RecipientResult(m.recipient, Outcome.REJECTED, reason=exc.message) for m in messages
-                )
+                results.extend(RecipientResult(m.recipient, Outcome.REJECTED, reason=exc.message) for m in messages)
                 continue
             except OvhNotFoundError as exc:
                 raise ConfigError(
@@ -254,9 +252,7 @@ class OvhProvider(Provider):
                 results.extend(RecipientResult(m.recipient, outcome, reason=exc.message) for m in messages)
                 for _, rest in pending[index + 1 :]:
                     results.extend(
-                        RecipientResult(
-                            m.recipient, Outcome.RETRY, reason="not sent: an earlier request failed"
-                        )
+                        RecipientResult(m.recipient, Outcome.RETRY, reason="not sent: an earlier request failed")
                         for m in rest
                     )
                 return results
@@ -271,9 +267,7 @@ class OvhProvider(Provider):
         ids_by_number: dict[str, list[int | None]] = {}
         paired = len(report.ids) == len(report.valid_receivers)
         for position, receiver in enumerate(report.valid_receivers):
-            ids_by_number.setdefault(number_key(receiver), []).append(
-                report.ids[position] if paired else None
-            )
+            ids_by_number.setdefault(number_key(receiver), []).append(report.ids[position] if paired else None)
         invalid = {number_key(r) for r in report.invalid_receivers}
         share = report.total_credits_removed / len(report.valid_receivers) if report.valid_receivers else None
         out: list[RecipientResult] = []
@@ -291,9 +285,7 @@ class OvhProvider(Provider):
                     )
                 )
             elif key in invalid:
-                out.append(
-                    RecipientResult(message.recipient, Outcome.REJECTED, reason="invalid receiver (OVHcloud)")
-                )
+                out.append(RecipientResult(message.recipient, Outcome.REJECTED, reason="invalid receiver (OVHcloud)"))
             else:
                 out.append(
                     RecipientResult(
