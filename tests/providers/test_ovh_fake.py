@@ -74,7 +74,7 @@ def test_engine_like_loop_under_random_faults_sends_each_message_once() -> None:
             seed=7,
             where="POST",
         )
-        provider = OvhProvider({}, env=fake.credentials, client=client_for(fake, timeout=0.3))
+        provider = OvhProvider({"reconcile_delay": 0}, env=fake.credentials, client=client_for(fake, timeout=0.3))
         outcomes: dict[str, Outcome] = {}
         for start in range(0, len(recipients), 50):
             messages = [OutgoingMessage(r, f"Hello {int(r) % 2}", f"m{r}") for r in recipients[start : start + 50]]

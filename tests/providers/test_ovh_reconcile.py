@@ -3,6 +3,7 @@ sent twice."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -33,7 +34,7 @@ def make_provider(fake: FakeOvh, *, timeout: float = 5.0, max_retries: int = 2) 
         max_retries=max_retries,
         sleep=lambda _: None,
     )
-    return OvhProvider({}, env=fake.credentials, client=client)
+    return OvhProvider({"reconcile_delay": 0}, env=fake.credentials, client=client)
 
 
 def make_batch(
@@ -155,3 +156,19 @@ def test_reconcile_with_naive_since_and_local_clock_offset() -> None:
         provider.send(batch)
         found = provider.reconcile(batch, since)
     assert found is not None and len(found) == 2
+
+
+def test_reconcile_waits_a_little_after_its_own_in_doubt_request(fake: FakeOvh) -> None:
+    batch = make_batch(numbers(2))
+    provider = make_provider(fake)
+    provider.reconcile_delay = 0.4
+    since = datetime.now(UTC)
+    fake.fail_next("drop_after_accept", where="POST")
+    with pytest.raises(InDoubtError):
+        provider.send(batch)
+    started = time.monotonic()
+    assert provider.reconcile(batch, since) is not None
+    assert time.monotonic() - started >= 0.35
+    started = time.monotonic()  # a second reconcile (or one for a dead run's batch) does not wait
+    assert provider.reconcile(batch, since) is not None
+    assert time.monotonic() - started < 0.3

@@ -13,6 +13,8 @@ Settings (campaign ``provider.settings``), all optional:
 ``validity_period``     minutes before an undelivered SMS is dropped (default: OVHcloud's, 2880)
 ``stop_mention``        what OVHcloud appends to commercial SMS (default ``"\\nSTOP:36111"``)
 ``dlr_detail_limit``    failed SMS whose ptt reason is fetched per delivery-report call (default 20)
+``reconcile_delay``     seconds :meth:`reconcile` waits after this process's own in-doubt request before
+                        listing, so OVHcloud can finish a request our client stopped waiting for (default 5)
 
 Credentials come only from ``OVH_APPLICATION_KEY``, ``OVH_APPLICATION_SECRET``, ``OVH_CONSUMER_KEY``.
 
@@ -46,6 +48,7 @@ import hashlib
 import math
 import re
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -159,6 +162,8 @@ class OvhProvider(Provider):
             can_reconcile=True,
         )
         self.dlr_detail_limit = int(self.settings.get("dlr_detail_limit", 20))
+        self.reconcile_delay = float(self.settings.get("reconcile_delay", 5.0))
+        self._in_doubt_at: dict[tuple[str, str], float] = {}  # (campaign, batch) -> monotonic time
         self._client = client
         self._service_name: str | None = self.config.service_name
         self._lock = threading.Lock()
@@ -246,6 +251,8 @@ class OvhProvider(Provider):
                     "setting service_name or OVH_SERVICE_NAME"
                 ) from exc
             except (RetryableError, InDoubtError, CredentialsError) as exc:
+                if isinstance(exc, InDoubtError):
+                    self._in_doubt_at[(batch.campaign_id, batch.batch_id)] = time.monotonic()
                 if not accepted:
                     raise  # nothing was accepted (or only rejected): the whole batch can be retried
                 outcome = Outcome.IN_DOUBT if isinstance(exc, InDoubtError) else Outcome.RETRY
@@ -302,8 +309,12 @@ class OvhProvider(Provider):
         ``GET /outgoing?tag=…&creationDatetime.from=…`` lists the batch's SMS, then each is read to learn
         its receiver (one GET per accepted SMS, rate-limited). A deferred batch is not in ``/outgoing``
         yet: pending ``/jobs`` are then read too and matched on receiver, text and creation time.
-        Returns None when the listing fails.
+        When this process saw the batch's request end in doubt, it first waits until ``reconcile_delay``
+        seconds have passed since then. Returns None when the listing fails.
         """
+        doubted = self._in_doubt_at.pop((batch.campaign_id, batch.batch_id), None)
+        if doubted is not None:
+            time.sleep(max(0.0, doubted + self.reconcile_delay - time.monotonic()))
         wanted: dict[str, OutgoingMessage] = {number_key(m.recipient): m for m in batch.messages}
         found: dict[str, RecipientResult] = {}
         try:
@@ -318,7 +329,8 @@ class OvhProvider(Provider):
                     found[message.recipient] = RecipientResult(
                         message.recipient, Outcome.SENT, provider_id=str(sms.id), cost=sms.credits
                     )
-            if batch.not_before is not None and len(found) < len(wanted):
+            deferred = batch.not_before is not None and _aware(batch.not_before) > _aware(since)
+            if deferred and len(found) < len(wanted):
                 for ident in sorted(api.list_jobs(client, service)):
                     job = api.get_job(client, service, ident)
                     message = wanted.get(number_key(job.receiver))
