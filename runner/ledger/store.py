@@ -327,11 +327,25 @@ class Ledger:
                     f"claimed_at = ?, updated_at = ? WHERE rowid IN ({marks}) AND status = 'pending'",
                     (batch_id, stamp, stamp, *rowids))
 
-    def settle(self, updates: Sequence[tuple[str, str | None, str | None, float | None, int]]) -> None:
-        """(status, provider_id, reason, cost, rowid) for each settled row, in one transaction."""
+    def settle(self, updates: Sequence[tuple[str, str | None, str | None, float | None, int]], *,
+               opted_out: Sequence[str] = (), source: str = "provider") -> None:
+        """(status, provider_id, reason, cost, rowid) for each settled row, in one transaction; numbers the
+        provider reported as unsubscribed join the suppression list in the same transaction."""
         stamp = now_iso()
-        self._write("UPDATE messages SET status = ?, provider_id = ?, reason = ?, cost = ?, updated_at = ? "
-                    "WHERE rowid = ?", [(s, p, r, c, stamp, rowid) for s, p, r, c, rowid in updates], many=True)
+        try:
+            with self.transaction() as db:
+                db.executemany("UPDATE messages SET status = ?, provider_id = ?, reason = ?, cost = ?, updated_at = ? "
+                               "WHERE rowid = ?", [(s, p, r, c, stamp, rowid) for s, p, r, c, rowid in updates])
+                for number in opted_out:
+                    cursor = db.execute("INSERT OR IGNORE INTO optouts (number, added_at, added_by, reason, source) "
+                                        "VALUES (?, ?, 'smsrun', 'the provider reports an opt-out', ?)",
+                                        (number, stamp, source))
+                    if cursor.rowcount:
+                        db.execute("INSERT INTO optout_log (number, action, at, who, reason, source) VALUES "
+                                   "(?, 'add', ?, 'smsrun', 'the provider reports an opt-out', ?)",
+                                   (number, stamp, source))
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot write the ledger ({self.path}): {exc}") from None
 
     def release(self, rowids: Sequence[int], status: str = "pending", reason: str | None = None) -> None:
         """Put claimed rows back (the provider said nothing was accepted) or mark them (in_doubt...)."""

@@ -63,6 +63,7 @@ class RecipientResult:
     provider_id: str | None = None
     reason: str | None = None
     cost: float | None = None
+    opted_out: bool = False  # the provider says this recipient unsubscribed: smsrun suppresses the number
 
 
 @dataclass(frozen=True)

@@ -384,7 +384,7 @@ class TwilioProvider(Provider):
             )
         self._raise_for_run(response, code, what, request_id)
         if code == ERR_UNSUBSCRIBED:
-            return RecipientResult(message.recipient, Outcome.REJECTED, reason=UNSUBSCRIBED_REASON)
+            return RecipientResult(message.recipient, Outcome.REJECTED, reason=UNSUBSCRIBED_REASON, opted_out=True)
         if code == ERR_INVALID_TO:
             return RecipientResult(
                 message.recipient,

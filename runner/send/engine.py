@@ -14,6 +14,7 @@ stops with a clear message (the rows go back to pending, nothing was accepted). 
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import threading
@@ -40,6 +41,23 @@ from runner.providers.base import Batch, Outcome, OutgoingMessage, Provider, Rec
 
 Progress = Callable[["SendReport"], None]
 MAX_SWEEPS = 3  # passes over rows put back to pending during a run
+CRASH_ENV = "SMSRUN_TEST_CRASH_AT"
+_crash_counts: dict[str, int] = {}
+
+
+def _crash_point(point: str) -> None:
+    """TEST-ONLY hook for the kill -9 proofs (tests/proofs): with ``SMSRUN_TEST_CRASH_AT=<point>:<n>``
+    the process SIGKILLs itself the n-th time it reaches ``point``: ``after_claim`` (claim committed,
+    provider not called), ``after_send`` (provider answered, nothing settled), ``after_settle``,
+    ``after_reconcile`` (a dead run's batch reconciled, not yet settled). Unset: a no-op."""
+    wanted = os.environ.get(CRASH_ENV)
+    if not wanted or not wanted.startswith(point):
+        return
+    name, _, nth = wanted.partition(":")
+    if name == point:
+        _crash_counts[point] = _crash_counts.get(point, 0) + 1
+        if _crash_counts[point] >= int(nth or 1):
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -187,6 +205,7 @@ def _settle_previous_run(ledger: Ledger, plan: Plan, provider: Provider, report:
             found = provider.reconcile(batch, since)
             if found is None:
                 continue
+            _crash_point("after_reconcile")
             updates: list[tuple[str, str | None, str | None, float | None, int]] = []
             for row in batch_rows:
                 result = found.get(row.recipient)
@@ -269,6 +288,7 @@ def _send_pending(ledger: Ledger, plan: Plan, provider: Provider, report: SendRe
             limiter.wait(len(chunk))
             claimed_at = datetime.now(UTC)
             ledger.claim(rowids, batch.batch_id)
+            _crash_point("after_claim")
             report.total += len(chunk)
             failures = _call(ledger, provider, batch, rowids, report, options, failures,
                              campaign.limits.max_consecutive_failures, claimed_at)
@@ -318,7 +338,7 @@ def _call(ledger: Ledger, provider: Provider, batch: Batch, rowids: list[int], r
                 report.in_doubt += len(rowids)
             else:
                 accepted = {r: by_recipient[r] for r in by_recipient if r in found}
-                _settle(ledger, [found[r] for r in accepted], accepted, report)
+                _settle(ledger, [found[r] for r in accepted], accepted, report, provider.name)
                 missing = [by_recipient[m.recipient] for m in batch.messages if m.recipient not in found]
                 report.reconciled += len(batch.messages)
                 if missing:  # not accepted: safe to send again, as a new claim
@@ -329,7 +349,9 @@ def _call(ledger: Ledger, provider: Provider, batch: Batch, rowids: list[int], r
                 _too_many(failures, exc)
             return failures
         else:
-            _settle(ledger, results, by_recipient, report)
+            _crash_point("after_send")
+            _settle(ledger, results, by_recipient, report, provider.name)
+            _crash_point("after_settle")
             return 0
 
 
@@ -338,8 +360,10 @@ def _too_many(failures: int, exc: Exception) -> NoReturn:
                                "Run the same command again to resume.")
 
 
-def _settle(ledger: Ledger, results: list[RecipientResult], by_recipient: dict[str, int], report: SendReport) -> None:
+def _settle(ledger: Ledger, results: list[RecipientResult], by_recipient: dict[str, int], report: SendReport,
+            provider_name: str = "provider") -> None:
     updates: list[tuple[str, str | None, str | None, float | None, int]] = []
+    opted_out: list[str] = []
     seen: set[str] = set()
     for result in results:
         rowid = by_recipient.get(result.recipient)
@@ -351,6 +375,8 @@ def _settle(ledger: Ledger, results: list[RecipientResult], by_recipient: dict[s
             report.sent += 1
         elif result.outcome == Outcome.REJECTED:
             updates.append(("rejected", result.provider_id, result.reason, None, rowid))
+            if result.opted_out:
+                opted_out.append(result.recipient)
             report.rejected += 1
             reason = result.reason or "rejected"
             report.rejections[reason] = report.rejections.get(reason, 0) + 1
@@ -365,7 +391,7 @@ def _settle(ledger: Ledger, results: list[RecipientResult], by_recipient: dict[s
         if recipient not in seen:
             updates.append(("in_doubt", None, "the provider's answer did not mention this recipient", None, rowid))
             report.in_doubt += 1
-    ledger.settle(updates)
+    ledger.settle(updates, opted_out=opted_out, source=f"provider:{provider_name}")
 
 
 def _sendable_checker(plan: Plan) -> Callable[[str], bool]:

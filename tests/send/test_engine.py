@@ -228,3 +228,18 @@ def test_held_recipients_stay_pending(repo: Repo, tmp_path: Path) -> None:
     report = send_plan(plan, NO_SLEEP, provider=Scripted([]))
     assert report.sent == 0 and report.held == 2
     assert set(_statuses(repo).values()) == {"pending"}
+
+
+def test_provider_reported_opt_out_joins_the_suppression_list(repo: Repo) -> None:
+    numbers = french_mobiles(2)
+
+    def unsubscribed(batch: Batch) -> list[RecipientResult]:
+        first, second = batch.messages
+        return [RecipientResult(first.recipient, Outcome.REJECTED, reason="unsubscribed (21610)", opted_out=True),
+                RecipientResult(second.recipient, Outcome.SENT, "sid")]
+
+    send_plan(_plan(repo, numbers), NO_SLEEP, provider=Scripted([unsubscribed]))
+    with Ledger(repo.state) as ledger:
+        rows = list(ledger.db.execute("SELECT number, source FROM optouts"))
+    assert rows == [(numbers[0], "provider:scripted")]
+    assert _plan(repo, [*numbers, *french_mobiles(1, start=5)]).audience.suppressed == 1
