@@ -38,6 +38,21 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
 
 
+def _fields(cells: list[str], keep: list[tuple[int, list[str]]]) -> dict[str, str]:
+    """The template fields of one row (``keep``: column index -> the field names it answers to)."""
+    fields: dict[str, str] = {}
+    for i, keys in keep:
+        value = cells[i].strip() if i < len(cells) else ""
+        for key in keys:
+            fields[key] = value
+    return fields
+
+
+def _several(cell: str) -> bool:
+    """May this cell hold several numbers (then :func:`split_numbers` decides)?"""
+    return "," in cell or ";" in cell or "|" in cell or "  " in cell or (" " in cell and len(cell) > 20)
+
+
 def split_numbers(cell: str) -> list[str]:
     """Split a cell holding several numbers; ``06 12 34 56 78`` stays one number."""
     parts = [p.strip() for p in _SEPARATORS.split(cell)] if _SEPARATORS.search(cell) else [cell.strip()]
@@ -178,20 +193,35 @@ class CsvSource(Source):
         keep = self._field_indexes(names) if self.wanted_fields else None
         if not has_header:
             yield from self._emit(first, index, keep, line_of)
+        if index is None:
+            for cells in reader:
+                if cells and not ("#" in cells[0] and cells[0].lstrip().startswith("#")):
+                    yield from self._emit(cells, None, keep, reader.line_num)  # type: ignore[attr-defined]
+            return
+        # The common shape, inlined (one generator per row costs more than reading the row): one
+        # number in the phone cell. Anything else goes through _emit, which has the general rules.
+        make = tuple.__new__
+        fields: dict[str, str] | None = None
         for cells in reader:
-            if not cells or cells[0][:1] == "#" or cells[0].lstrip().startswith("#"):
+            if not cells:
                 continue
+            head = cells[0]
+            if "#" in head and head.lstrip().startswith("#"):
+                continue
+            if index < len(cells):
+                cell = cells[index]
+                if not _several(cell):
+                    number = cell.strip()
+                    if number:
+                        if keep is not None:
+                            fields = _fields(cells, keep)
+                        yield make(Row, (number, reader.line_num, fields))  # type: ignore[attr-defined]
+                        continue
             yield from self._emit(cells, index, keep, reader.line_num)  # type: ignore[attr-defined]
 
     def _emit(self, cells: list[str], index: int | None, keep: list[tuple[int, list[str]]] | None,
               line: int) -> Iterator[Row]:
-        fields: dict[str, str] | None = None
-        if keep is not None:
-            fields = {}
-            for i, keys in keep:
-                value = cells[i].strip() if i < len(cells) else ""
-                for key in keys:
-                    fields[key] = value
+        fields = _fields(cells, keep) if keep is not None else None
         if index is None:  # every cell holds numbers
             for cell in cells:
                 if cell.strip():
@@ -203,7 +233,7 @@ class CsvSource(Source):
                 yield Row("", line, fields)
             return
         cell = cells[index]
-        if "," in cell or ";" in cell or "|" in cell or "  " in cell or (" " in cell and cell.count(" ") > 5):
+        if _several(cell):
             for number in split_numbers(cell):
                 yield Row(number, line, fields)
         elif cell.strip():
