@@ -68,7 +68,8 @@ def test_second_lock_on_a_campaign_fails_at_once_and_is_released_by_a_dying_proc
     with Ledger(tmp_path) as third:
         third.lock_campaign("c")
     # a process killed while holding the lock releases it (flock belongs to the open file)
-    code = (f"import os, sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r}); from runner.ledger.store import Ledger; "
+    root = str(Path(__file__).resolve().parents[2])
+    code = (f"import os, sys; sys.path.insert(0, {root!r}); from runner.ledger.store import Ledger; "
             f"l = Ledger(__import__('pathlib').Path({str(tmp_path)!r})); l.lock_campaign('k'); os._exit(9)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 9
     with Ledger(tmp_path) as after:
