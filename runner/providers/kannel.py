@@ -141,16 +141,13 @@ class KannelProvider(Provider):
         s = self.settings
         url = s.get("url")
         if not isinstance(url, str) or not url.strip():
-            raise ConfigError(
-                "provider kannel: settings.url is required (e.g. http://127.0.0.1:13013/cgi-bin/sendsms)"
-            )
+            raise ConfigError("provider kannel: settings.url is required (e.g. http://127.0.0.1:13013/cgi-bin/sendsms)")
         parts = urllib.parse.urlsplit(url.strip())
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(f"provider kannel: settings.url must be an http(s) URL, got {url!r}")
         if parts.username or parts.password:
             raise ConfigError(
-                "provider kannel: settings.url must not carry credentials; "
-                f"use {ENV_USERNAME} and {ENV_PASSWORD}"
+                f"provider kannel: settings.url must not carry credentials; use {ENV_USERNAME} and {ENV_PASSWORD}"
             )
         self.url = url.strip()
 
@@ -202,9 +199,7 @@ class KannelProvider(Provider):
 
     def _http(self) -> httpx.Client:
         if self._client is None:
-            self._client = httpx.Client(
-                transport=self._transport, timeout=self.timeout, follow_redirects=False
-            )
+            self._client = httpx.Client(transport=self._transport, timeout=self.timeout, follow_redirects=False)
         return self._client
 
     def _sender(self, batch: Batch) -> str | None:
@@ -346,14 +341,10 @@ def _classify(response: httpx.Response) -> tuple[Outcome, str | None]:
     if status == 404 or 300 <= status < 400:
         raise ConfigError(f"provider kannel: settings.url is not a sendsms URL ({status} {body})")
     if status in (429, 503):
-        raise RetryableError(
-            f"Kannel is temporarily unavailable ({status} {body})", retry_after=_retry_after(response)
-        )
+        raise RetryableError(f"Kannel is temporarily unavailable ({status} {body})", retry_after=_retry_after(response))
     if 400 <= status < 500:
         raise PermanentError(f"Kannel rejected the request: {body or status}")
-    raise InDoubtError(
-        f"unexpected answer from Kannel ({status} {body}); the messages may have been accepted"
-    )
+    raise InDoubtError(f"unexpected answer from Kannel ({status} {body}); the messages may have been accepted")
 
 
 def _each(chunk: Sequence[OutgoingMessage], outcome: Outcome, reason: str | None) -> list[RecipientResult]:

@@ -40,6 +40,7 @@ from tests.support.kannel import (  # noqa: F401 - fixtures register by import
     reassemble,
     skip_if_kannel_missing,
 )
+from tests.support.smsc_sim import SmscSimulator, kannel_smpp_fixture  # noqa: F401
 
 URL = "http://127.0.0.1:13013/cgi-bin/sendsms"
 PASSWORD = "s3cret-pw"
@@ -127,10 +128,7 @@ def test_capabilities() -> None:
     assert caps.one_text_many_recipients is True
     assert caps.stop_mention is None
     assert caps.can_reconcile is False
-    assert (
-        KannelProvider({"url": URL, "max_recipients_per_request": 7}).capabilities.max_recipients_per_request
-        == 7
-    )
+    assert KannelProvider({"url": URL, "max_recipients_per_request": 7}).capabilities.max_recipients_per_request == 7
 
 
 def test_message_id_only_template_sends_one_message_per_request() -> None:
@@ -140,9 +138,7 @@ def test_message_id_only_template_sends_one_message_per_request() -> None:
 
 
 @pytest.mark.parametrize("var", ["KANNEL_USERNAME", "KANNEL_PASSWORD"])
-def test_missing_environment_variable_is_named(
-    var: str, creds: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_missing_environment_variable_is_named(var: str, creds: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(var)
     rec = Recorder((202, "0: Accepted for delivery"))
     with pytest.raises(ConfigError, match=var):
@@ -187,8 +183,7 @@ def test_single_recipient_dlr_url_carries_the_message_id(creds: None) -> None:
     assert req.headers["x-kannel-coding"] == "0"
     assert req.headers["x-kannel-dlr-mask"] == "3"
     assert req.headers["x-kannel-dlr-url"] == (
-        "http://127.0.0.1:8080/dlr?x=1&id=camp%%3A%%2B33612000001&batch=b1&to=%%2B33612000001"
-        "&status=%d&answer=%A&ts=%T"
+        "http://127.0.0.1:8080/dlr?x=1&id=camp%%3A%%2B33612000001&batch=b1&to=%%2B33612000001&status=%d&answer=%A&ts=%T"
     )
 
 
@@ -396,9 +391,7 @@ def test_connection_dropped_after_sending_is_in_doubt(creds: None) -> None:
 
 
 def test_parse_dlr_shared_and_single() -> None:
-    shared = parse_dlr(
-        {"id": "", "batch": "b1", "to": "+33612000001", "status": "1", "answer": "", "ts": "17"}
-    )
+    shared = parse_dlr({"id": "", "batch": "b1", "to": "+33612000001", "status": "1", "answer": "", "ts": "17"})
     assert (shared.message_id, shared.batch_id, shared.recipient) == (None, "b1", "+33612000001")
     assert (shared.status, shared.kannel_type, shared.timestamp) == ("delivered", 1, 17)
     single = parse_dlr(
@@ -446,10 +439,7 @@ def test_campaign_of_thousands_reaches_every_recipient_exactly_once(
 ) -> None:
     recipients = [number(i) for i in range(3000)]
     # mostly one shared text, every 7th recipient a personalised one
-    texts = [
-        f"Hi #{i}, sale -20% today" if i % 7 == 0 else "Sale -20% today at ACME, see you!"
-        for i in range(3000)
-    ]
+    texts = [f"Hi #{i}, sale -20% today" if i % 7 == 0 else "Sale -20% today at ACME, see you!" for i in range(3000)]
     since = kannel.mark()
     started = time.monotonic()
     results: list[RecipientResult] = []
@@ -531,9 +521,7 @@ def test_wrong_password_is_a_credentials_error(
 
 
 @kannel_test
-def test_black_listed_number_is_rejected_with_kannels_reason(
-    kannel: KannelGateway, provider: KannelProvider
-) -> None:
+def test_black_listed_number_is_rejected_with_kannels_reason(kannel: KannelGateway, provider: KannelProvider) -> None:
     with pytest.raises(PermanentError, match="denied by white- and/or black-lists"):
         provider.send(batch("hi", ["+9991234567"]))
 
@@ -585,9 +573,7 @@ def test_template_dlr_url_carries_awkward_message_ids(
 
 
 @kannel_test
-def test_stop_reply_reaches_the_mo_listener(
-    kannel: KannelGateway, kannel_listener: RecordingHttpServer
-) -> None:
+def test_stop_reply_reaches_the_mo_listener(kannel: KannelGateway, kannel_listener: RecordingHttpServer) -> None:
     hit = inject_mo(kannel, kannel_listener, number(42), "STOP")
     assert hit.path == MO_PATH
     assert hit.query["from"] == number(42)
@@ -620,3 +606,43 @@ def test_gateway_can_run_per_test_with_its_own_mo_url(tmp_path: Path) -> None:
             assert hit.query["to"] == "36180"
     finally:
         listener.close()
+
+
+@kannel_test
+def test_failure_delivery_reports_through_smpp(
+    kannel_smpp: tuple[KannelGateway, SmscSimulator],
+    kannel_listener: RecordingHttpServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Kannel's SMPP client against the smpp34 simulator: delivered (1), undelivered (2), SMSC reject
+    (16), all in one shared request that Kannel still answers with 202."""
+    gateway, sim = kannel_smpp
+    for key, value in kannel_env(gateway).items():
+        monkeypatch.setenv(key, value)
+    ok, undeliverable, invalid = "+31600000001", "+8881234567", "+9991234567"
+    since = kannel_listener.mark()
+    with KannelProvider(
+        {"url": gateway.sendsms_url, "dlr_url": kannel_listener.url("/smpp-dlr"), "short_code": "36180"}
+    ) as p:
+        results = p.send(batch("Bonjour ç", [ok, undeliverable, invalid], encoding="UCS-2", batch_id="smpp"))
+    assert {r.outcome for r in results} == {Outcome.SENT}
+    final = {1, 2, 16}
+    hits = kannel_listener.wait_for(
+        lambda h: h.path == "/smpp-dlr" and int(h.query["status"]) in final, count=3, since=since
+    )
+    reports = {d.recipient: d for d in (parse_dlr(h.query) for h in hits)}
+    assert {k: (d.batch_id, d.kannel_type, d.status) for k, d in reports.items()} == {
+        ok: ("smpp", 1, "delivered"),
+        undeliverable: ("smpp", 2, "failed"),
+        invalid: ("smpp", 16, "failed"),
+    }
+    assert "stat:UNDELIV" in (reports[undeliverable].reason or "")
+    assert "Invalid Destination Address" in (reports[invalid].reason or "")
+    submitted = {s.destination: s for s in sim.submits}
+    assert submitted[ok.lstrip("+")].data_coding == 8  # UCS-2
+    assert submitted[ok.lstrip("+")].short_message.decode("utf-16-be") == "Bonjour ç"
+    # and an MO through SMPP reaches the MO listener too
+    mo_since = kannel_listener.mark()
+    sim.send_mo(ok, "36180", "STOP")
+    (mo,) = kannel_listener.wait_for(lambda h: h.path == MO_PATH, since=mo_since)
+    assert (mo.query["from"], mo.query["text"], mo.query["smsc"]) == (ok, "STOP", "smpp1")

@@ -197,8 +197,10 @@ class RecordingHttpServer:
                     return found
                 left = deadline - time.monotonic()
                 if left <= 0:
+                    seen = "\n".join(h.raw_target for h in self._hits[since:][-20:])
                     raise TimeoutError(
-                        f"only {len(found)} of {count} expected requests arrived in {timeout} s"
+                        f"only {len(found)} of {count} expected requests arrived in {timeout} s; "
+                        f"last requests received:\n{seen or '(none)'}"
                     )
                 self._cond.wait(left)
 
@@ -265,11 +267,12 @@ def parse_fakesmsc_line(line: str) -> FakeSmscMessage | None:
         udh = urllib.parse.unquote_to_bytes(udh_enc.replace("+", " "))
         kind, _, rest = rest.partition(" ")
     # data/ucs-2 payloads are URL-encoded by Kannel, which writes a space as '+' (and '+' as %2B)
-    if kind == "text":
-        payload = rest.encode("utf-8")
-    else:
-        payload = urllib.parse.unquote_to_bytes(rest.replace("+", " "))
+    payload = rest.encode("utf-8") if kind == "text" else _unquote_plus_bytes(rest)
     return FakeSmscMessage(number, sender, receiver, kind, udh, payload)
+
+
+def _unquote_plus_bytes(text: str) -> bytes:
+    return urllib.parse.unquote_to_bytes(text.replace("+", " "))
 
 
 def reassemble(parts: Sequence[FakeSmscMessage], *, ucs2: bool = False) -> list[tuple[str, str, str, int]]:
@@ -415,7 +418,7 @@ source-addr-ton = 1
 source-addr-npi = 1
 dest-addr-ton = 1
 dest-addr-npi = 1
-msg-id-type = 0x01
+msg-id-type = 0x00
 reconnect-delay = 1
 """
         smsbox = f"""\
@@ -580,9 +583,7 @@ catch-all = true
     ) -> list[FakeSmscMessage]:
         """Wait until at least ``count`` MTs arrived after ``since``, then ``settle`` seconds more (so that
         extra, unexpected MTs show up too); return them all."""
-        wait_until(
-            lambda: len(self.messages(since)) >= count, timeout, f"{count} MTs at fakesmsc", interval=0.05
-        )
+        wait_until(lambda: len(self.messages(since)) >= count, timeout, f"{count} MTs at fakesmsc", interval=0.05)
         if settle:
             time.sleep(settle)
         return self.messages(since)
