@@ -41,6 +41,9 @@ the provider writes as Kannel's ``%p`` (Kannel expands it to each handset's numb
 ``+``). A template that has ``{message_id}`` but not both ``{batch_id}`` and ``{recipient}`` therefore
 makes the provider send one message per request. The plain-URL form always identifies both ways.
 
+Results carry no ``provider_id``: Kannel assigns none when it accepts a message (its SMSC's id only
+shows up in delivery reports as ``%F``); reports are matched by message id, or batch id + recipient.
+
 **Answers** (``Kannel/1.4.5``): 202 ``0: Accepted for delivery`` and 202 ``3: Queued for later
 delivery`` mean sent; 403 ``Authorization failed for sendsms`` → :class:`CredentialsError`; 400 with a
 reason (black/white-listed number, misformed field) → rejected with that reason; 503 → retry; 404 (not

@@ -414,6 +414,17 @@ def test_parse_dlr_shared_and_single() -> None:
         parse_dlr({"id": "x", "status": "%d"})
 
 
+def test_missing_kannel_gives_a_clear_skip_reason(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import tests.support.kannel as harness
+
+    monkeypatch.setattr(harness, "BEARERBOX", tmp_path / "bearerbox")
+    reason = harness.kannel_missing()
+    assert reason is not None
+    assert "bearerbox" in reason and ".ci/install-kannel.sh" in reason
+    with pytest.raises(pytest.skip.Exception, match="Kannel is not installed"):
+        harness.skip_if_kannel_missing()
+
+
 # --------------------------------------------------------------------------------------------------
 # against a real Kannel (fakesmsc's output is the truth)
 

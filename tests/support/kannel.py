@@ -26,6 +26,7 @@ escapes: %p the handset, %P the short code, %a the text, %i the SMSC id, %T the 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import re
 import secrets
@@ -321,6 +322,16 @@ def reassemble(parts: Sequence[FakeSmscMessage], *, ucs2: bool = False) -> list[
 # the gateway
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the test process dies, even by SIGKILL (Linux), so that
+    no bearerbox is left behind."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 @dataclass
 class _Proc:
     name: str
@@ -462,6 +473,7 @@ catch-all = true
             stderr=subprocess.STDOUT,
             cwd=self.dir,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         proc = _Proc(name, popen, out)
         self._procs[name] = proc
