@@ -263,7 +263,8 @@ def test_every_command_has_help(repo: Repo, command: str) -> None:
 
 
 def test_bad_input_never_shows_a_traceback(repo: Repo) -> None:
-    repo.write("c.yaml", "id: x\nmessage: 'Hi {{ name'\ncommercial: false\nrecipients:\n  - numbers: ['+33612345678']\n")
+    repo.write("c.yaml", "id: x\nmessage: 'Hi {{ name'\ncommercial: false\n"
+                         "recipients:\n  - numbers: ['+33612345678']\n")
     result = repo.run("plan", "c.yaml")
     assert result.code == 1 and "Traceback" not in result.both
     assert "c.yaml:2:" in result.err and "template" in result.err
