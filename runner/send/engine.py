@@ -41,6 +41,7 @@ from runner.providers.base import Batch, Outcome, OutgoingMessage, Provider, Rec
 
 Progress = Callable[["SendReport"], None]
 MAX_SWEEPS = 3  # passes over rows put back to pending during a run
+RECONCILE_ATTEMPTS = 3  # a provider that cannot tell now (transient errors) is asked again, with backoff
 CRASH_ENV = "SMSRUN_TEST_CRASH_AT"
 _crash_counts: dict[str, int] = {}
 
@@ -202,7 +203,7 @@ def _settle_previous_run(ledger: Ledger, plan: Plan, provider: Provider, report:
             batch = _batch(plan, batch_id, [(r.rowid, r.recipient, texts.get(r.text_id or 0, "")) for r in batch_rows])
             since = min((datetime.fromisoformat(r.claimed_at) for r in batch_rows if r.claimed_at),
                         default=datetime.now(UTC))
-            found = provider.reconcile(batch, since)
+            found = _reconcile(provider, batch, since, options)
             if found is None:
                 continue
             _crash_point("after_reconcile")
@@ -219,6 +220,22 @@ def _settle_previous_run(ledger: Ledger, plan: Plan, provider: Provider, report:
             report.reconciled += len(updates)
     if options.resend_in_doubt:
         ledger.resend_in_doubt(campaign_id)
+
+
+def _reconcile(provider: Provider, batch: Batch, since: datetime,
+               options: SendOptions) -> dict[str, RecipientResult] | None:
+    """Ask the provider which recipients of an in-doubt batch it accepted. None (it cannot tell, e.g. its
+    listing failed on transient errors) is asked again, a bounded number of times with backoff, before
+    the whole batch is left in doubt."""
+    if not provider.capabilities.can_reconcile:
+        return None
+    for attempt in range(RECONCILE_ATTEMPTS):
+        if attempt:
+            options.sleep(_backoff(attempt, options, None))
+        found = provider.reconcile(batch, since)
+        if found is not None:
+            return found
+    return None
 
 
 def _batch(plan: Plan, batch_id: str, rows: list[tuple[int, str, str]]) -> Batch:
@@ -332,7 +349,7 @@ def _call(ledger: Ledger, provider: Provider, batch: Batch, rowids: list[int], r
             return failures
         except InDoubtError as exc:
             failures += 1
-            found = provider.reconcile(batch, claimed_at) if provider.capabilities.can_reconcile else None
+            found = _reconcile(provider, batch, claimed_at, options)
             if found is None:
                 ledger.release(rowids, "in_doubt", str(exc))
                 report.in_doubt += len(rowids)
