@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,12 +41,51 @@ class PlanOptions:
     check_provider: bool = True  # read-only provider checks (sender, credits) when credentials are present
 
 
-@dataclass
+@dataclass(slots=True)
 class Recipient:
     e164: str
     text: str
     parts: int
     region: str | None
+
+
+class RecipientList:
+    """The recipients of a plan as parallel lists, in audience order.
+
+    A million :class:`Recipient` objects weigh about 88 MB; these lists weigh 32 MB, and with one text
+    for everyone the texts and parts lists only repeat one object. Iterating yields :class:`Recipient`
+    views; :meth:`rows` gives what the ledger stores.
+    """
+
+    __slots__ = ("numbers", "parts", "regions", "texts")
+
+    def __init__(self, numbers: list[str] | None = None, texts: list[str] | None = None,
+                 parts: list[int] | None = None) -> None:
+        self.numbers: list[str] = numbers if numbers is not None else []
+        self.texts: list[str] = texts if texts is not None else []
+        self.parts: list[int] = parts if parts is not None else []
+        self.regions: list[str | None] = []  # filled by _regions once every recipient is known
+
+    def append(self, e164: str, text: str, parts: int) -> None:
+        self.numbers.append(e164)
+        self.texts.append(text)
+        self.parts.append(parts)
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def __getitem__(self, index: int) -> Recipient:
+        region = self.regions[index] if self.regions else None
+        return Recipient(self.numbers[index], self.texts[index], self.parts[index], region)
+
+    def __iter__(self) -> Iterator[Recipient]:
+        regions: Iterable[str | None] = self.regions or (None for _ in self.numbers)
+        for e164, text, parts, region in zip(self.numbers, self.texts, self.parts, regions, strict=True):
+            yield Recipient(e164, text, parts, region)
+
+    def rows(self) -> Iterator[tuple[str, str, int]]:
+        """(E.164, text, parts) of every recipient, for :meth:`Ledger.add_pending`."""
+        return zip(self.numbers, self.texts, self.parts, strict=True)
 
 
 @dataclass
@@ -54,7 +94,7 @@ class Plan:
     at: datetime
     state_dir: Path
     audience: Audience
-    recipients: list[Recipient]  # to send now or later (excludes already sent, in doubt)
+    recipients: RecipientList  # to send now or later (excludes already sent, in doubt)
     already_sent: int
     rejected_before: int
     in_doubt: int
@@ -183,10 +223,9 @@ def _suppressed(ledger: Ledger | None) -> set[str]:
 
 
 def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mention: str | None,
-            appended: str | None, problems: list[Problem]) -> tuple[list[Recipient], dict[str, Any]]:
+            appended: str | None, problems: list[Problem]) -> tuple[RecipientList, dict[str, Any]]:
     from runner.message.encoding import check_text, measure
     from runner.message.transliterate import transliterate
-    from runner.message.window import locality_of
 
     template = compile_template(campaign.message)
     suffix_phone = stop_mention or ""
@@ -196,7 +235,7 @@ def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mentio
     bad_text: list[str] = []
     saved_parts = 0
     changes: Counter[str] = Counter()
-    recipients: list[Recipient] = []
+    recipients = RecipientList()
     distribution: Counter[int] = Counter()
     chars_min, chars_max = 10**9, 0
     encodings: Counter[str] = Counter()
@@ -228,8 +267,7 @@ def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mentio
         text, parts, encoding, characters = finish(campaign.message)
         example = text + suffix_phone
         problems.extend(Problem("error", f"message: {p}") for p in check_text(text))
-        for e164 in todo:
-            recipients.append(Recipient(e164, text, parts, None))
+        recipients = RecipientList(todo, [text] * len(todo), [parts] * len(todo))
         if todo:
             distribution[parts] = len(todo)
             encodings[encoding] = len(todo)
@@ -252,7 +290,7 @@ def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mentio
                 bad = check_text(text)
                 if bad:
                     bad_text.append(f"{audience.origin(e164)}: {bad[0]}")
-            recipients.append(Recipient(e164, text, parts, None))
+            recipients.append(e164, text, parts)
             distribution[parts] += 1
             encodings[encoding] += 1
             chars_min = min(chars_min, characters)
@@ -263,9 +301,7 @@ def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mentio
                                          + ", ".join(rows) + (f" and {more} more" if more > 0 else "")))
     for message in bad_text:
         problems.append(Problem("error", f"rendered message: {message}"))
-    # regions for windows and cost
-    for r in recipients:
-        r.region = locality_of(r.e164).region
+    recipients.regions = _regions(recipients.numbers)
     encoding = "UCS-2" if encodings.get("UCS-2") else "GSM-7"
     if len(encodings) > 1:
         problems.append(Problem("info", f"{encodings['UCS-2']} message(s) need UCS-2 and "
@@ -274,7 +310,7 @@ def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mentio
     if campaign.transliterate:
         transliteration = {"changes": dict(changes), "parts_saved": saved_parts}
     elif recipients:
-        sample = recipients[0].text
+        sample = recipients.texts[0]
         result = transliterate(sample)
         if result.changed:
             saved = measure(sample + suffix_phone).parts - measure(result.text + suffix_phone).parts
@@ -295,7 +331,31 @@ def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mentio
     return recipients, info
 
 
-def _windows(campaign: Campaign, recipients: list[Recipient], at: datetime,
+def _regions(numbers: list[str]) -> list[str | None]:
+    """The region of every number (for cost and windows): phonenumbers' ``region_code_for_number``.
+
+    A country code that belongs to one region answers for all its (valid) numbers, as in phonenumbers;
+    only the numbers of shared codes (+1, +44, +7...) are looked up one by one.
+    """
+    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+
+    from runner.audience.phones import region_of
+
+    single = {str(cc): (None if regions[0] == "001" else regions[0])
+              for cc, regions in COUNTRY_CODE_TO_REGION_CODE.items() if len(regions) == 1}
+    out: list[str | None] = []
+    append = out.append
+    for e164 in numbers:
+        cc = e164[1:3] if e164[1:3] in single else e164[1:2] if e164[1:2] in single else e164[1:4]
+        if cc in single:
+            append(single[cc])
+        else:
+            region = region_of(e164)
+            append(None if region in ("001", "ZZ") else region)
+    return out
+
+
+def _windows(campaign: Campaign, recipients: RecipientList, at: datetime,
              problems: list[Problem]) -> tuple[dict[str, Any], set[str] | None]:
     from runner.message.window import WindowPolicy, effective_window, group_by_window, locality_of
 
@@ -316,10 +376,12 @@ def _windows(campaign: Campaign, recipients: list[Recipient], at: datetime,
     if window is None or not recipients:
         return info, None
     policy = WindowPolicy(window)
-    localities: Counter[Any] = Counter(locality_of(r.e164) for r in recipients)
+    where = [locality_of(e164) for e164 in recipients.numbers]  # once per recipient: the slow part
+    localities: Counter[Any] = Counter(where)
     summary = group_by_window(policy, localities, at)
     open_now = {(lw.region, lw.zones) for lw in summary.localities if lw.open_now}
-    sendable = {r.e164 for r in recipients if (lambda loc: (loc.region, loc.zones) in open_now)(locality_of(r.e164))}
+    open_localities = {loc for loc in localities if (loc.region, loc.zones) in open_now}
+    sendable = {e164 for e164, loc in zip(recipients.numbers, where, strict=True) if loc in open_localities}
     next_opening = summary.next_opening
     if next_opening and schedule.not_after and next_opening >= schedule.not_after:
         next_opening = None
@@ -340,13 +402,13 @@ def _windows(campaign: Campaign, recipients: list[Recipient], at: datetime,
     return info, sendable
 
 
-def _cost(campaign: Campaign, recipients: list[Recipient], problems: list[Problem]) -> dict[str, Any]:
+def _cost(campaign: Campaign, recipients: RecipientList, problems: list[Problem]) -> dict[str, Any]:
     from runner.message.cost import PriceTable, estimate
 
     table = PriceTable.from_settings(campaign.prices, campaign.default_price, campaign.price_unit)
     parts_by_region: Counter[str | None] = Counter()
-    for r in recipients:
-        parts_by_region[r.region] += r.parts
+    for (region, parts), count in Counter(zip(recipients.regions, recipients.parts, strict=True)).items():
+        parts_by_region[region] += parts * count
     result = estimate(table, parts_by_region)
     if result.unpriced:
         problems.append(Problem("warning", "no price for " + ", ".join(str(c) for c in result.unpriced)
@@ -355,12 +417,14 @@ def _cost(campaign: Campaign, recipients: list[Recipient], problems: list[Proble
             "unpriced": list(result.unpriced)}
 
 
-def _limits(campaign: Campaign, recipients: list[Recipient], cost: dict[str, Any], problems: list[Problem]) -> None:
+def _limits(campaign: Campaign, recipients: RecipientList, cost: dict[str, Any], problems: list[Problem]) -> None:
     limits = campaign.limits
     if limits.max_recipients is not None and len(recipients) > limits.max_recipients:
         problems.append(Problem("error", f"{len(recipients)} recipients to send exceed limits.max_recipients "
                                          f"({limits.max_recipients})"))
-    over = [r for r in recipients if r.parts > limits.max_parts]
+    over: list[Recipient] = []
+    if max(recipients.parts, default=0) > limits.max_parts:
+        over = [r for r in recipients if r.parts > limits.max_parts]
     if over:
         named = ", ".join(f"{r.e164} ({r.parts} parts)" for r in over[:MAX_NAMED])
         more = f" and {len(over) - MAX_NAMED} more" if len(over) > MAX_NAMED else ""
