@@ -173,9 +173,11 @@ class Ledger:
             raise LedgerError(f"the ledger is not writable ({self.path}): {exc}") from None
         try:
             yield self.db
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(sqlite3.Error):
                 self.db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):  # e.g. a read-only ledger refuses the first UPDATE
+                raise LedgerError(f"cannot write the ledger ({self.path}): {exc}") from None
             raise
         try:
             self.db.execute("COMMIT")
@@ -212,10 +214,15 @@ class Ledger:
             raise CampaignLockedError(
                 f"campaign {campaign_id!r} is already being sent by another smsrun process"
                 + (f" ({holder})" if holder else "") + "; wait for it to finish, then run again") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} since {now_iso()}")
-        handle.flush()
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()} since {now_iso()}")
+            handle.flush()
+        except OSError as exc:  # disk full: a clear error, not a traceback
+            with contextlib.suppress(OSError):  # closes the file (and the lock) even if the flush fails
+                handle.close()
+            raise LedgerError(f"cannot write the lock {handle.name}: {exc.strerror}") from None
         self._locks[campaign_id] = handle
 
     # -- campaigns ---------------------------------------------------------------------------------
