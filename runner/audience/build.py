@@ -95,12 +95,14 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
         audience.labels.append(source.label)
         classify = _normaliser(source.region, normalisers).classify
         base = index << 32
-        rows = valid = duplicates = excluded = opted_out = 0
+        rows = invalid_rows = duplicates = excluded = opted_out = 0
         invalid = audience.invalid
+        filtering = bool(excluded_numbers) or bool(suppressed)
         for raw, line, fields in source.rows():
             rows += 1
             e164, reason = classify(raw)
             if e164 is None:
+                invalid_rows += 1
                 group = invalid.get(reason or "invalid")
                 if group is None:
                     group = invalid[reason or "invalid"] = InvalidGroup(reason or "invalid")
@@ -108,21 +110,22 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
                 if len(group.examples) < MAX_EXAMPLES:
                     group.examples.append(f"{source.label}:{line}: {raw!r}")
                 continue
-            valid += 1
             if e164 in recipients:
                 duplicates += 1
                 continue
-            if e164 in excluded_numbers:
-                excluded += 1
-                recipients[e164] = -1  # seen, excluded: later duplicates count as duplicates
-                continue
-            if e164 in suppressed:
-                opted_out += 1
-                recipients[e164] = -1
-                continue
+            if filtering:
+                if e164 in excluded_numbers:
+                    excluded += 1
+                    recipients[e164] = -1  # seen, excluded: later duplicates count as duplicates
+                    continue
+                if e164 in suppressed:
+                    opted_out += 1
+                    recipients[e164] = -1
+                    continue
             recipients[e164] = base | line
             if keep_fields:
                 audience.fields[e164] = fields or {}
+        valid = rows - invalid_rows
         audience.digests.append(source.digest())
         _close(source)
         audience.rows += rows
@@ -130,6 +133,7 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
         audience.duplicates += duplicates
         audience.excluded += excluded
         audience.suppressed += opted_out
-    for e164 in [k for k, v in recipients.items() if v == -1]:
-        del recipients[e164]
+    if audience.excluded or audience.suppressed:
+        for e164 in [k for k, v in recipients.items() if v == -1]:
+            del recipients[e164]
     return audience
