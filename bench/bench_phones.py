@@ -16,6 +16,7 @@ The generators are also used by tests/audience/test_phones.py.
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import time
@@ -83,9 +84,7 @@ def _other_country(rng: random.Random) -> str:
     import phonenumbers
 
     region = rng.choice(OTHER_REGIONS + OVERSEAS_REGIONS[:3])
-    number_type = rng.choice(
-        (phonenumbers.PhoneNumberType.MOBILE,) * 3 + (phonenumbers.PhoneNumberType.FIXED_LINE,)
-    )
+    number_type = rng.choice((phonenumbers.PhoneNumberType.MOBILE,) * 3 + (phonenumbers.PhoneNumberType.FIXED_LINE,))
     e164 = _example_like(rng, region, number_type)
     if e164 is None:
         return "+" + _digits(rng, 11)
@@ -216,6 +215,14 @@ def _time(function: Callable[[str], object], numbers: Sequence[str]) -> float:
     return time.perf_counter() - start
 
 
+def _rss_mb() -> float | None:
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return None
+
+
 def main(argv: Sequence[str]) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from runner.audience.phones import PhoneNormaliser, _plain_classify
@@ -227,9 +234,16 @@ def main(argv: Sequence[str]) -> int:
     generated = time.perf_counter() - generated
     distinct = len(set(numbers))
     print(
-        f"mix: {n:,} numbers, {distinct:,} distinct ({1 - distinct / n:.0%} duplicates), "
-        f"generated in {generated:.1f} s"
+        f"mix: {n:,} numbers, {distinct:,} distinct ({1 - distinct / n:.0%} duplicates), generated in {generated:.1f} s"
     )
+
+    rss = _rss_mb()
+    kept = PhoneNormaliser("FR")
+    for raw in numbers:
+        kept.classify(raw)
+    after = _rss_mb()
+    cache_mb = after - rss if after is not None and rss is not None else None
+    del kept
 
     sample = numbers[:sample_size]
     _plain_classify("+33612345678", "FR")  # load metadata outside the timings
@@ -256,6 +270,8 @@ def main(argv: Sequence[str]) -> int:
     )
     print(f"fast path + cache, all {n:,} numbers (best of 3): {fast_us:.2f} µs/number, {fast:.2f} s")
     print(f"speed-up vs naive: {naive_us / fast_us:.1f}x")
+    if cache_mb is not None:
+        print(f"memory: the cache of {distinct:,} results adds {cache_mb:.0f} MB of RSS")
     print(f"mismatches fast vs plain on the sample: {mismatches}")
     print(
         f"sample: {valid / sample_size:.0%} valid mobiles; {fallback / len(set(sample)):.1%} of distinct "

@@ -156,9 +156,7 @@ class _NationalPrefix:
         pattern = None if general is None else general.national_number_pattern
         self.general = re.compile(pattern) if pattern else None
         self.possible_lengths: tuple[int, ...] = () if general is None else tuple(general.possible_length)
-        self.local_lengths: tuple[int, ...] = (
-            () if general is None else tuple(general.possible_length_local_only)
-        )
+        self.local_lengths: tuple[int, ...] = () if general is None else tuple(general.possible_length_local_only)
 
     def viable(self, number: str) -> bool:
         """``_match_national_number(number, general_desc, False)``."""
@@ -291,17 +289,36 @@ def _finish(country: _Country, number: str, national_prefix: _NationalPrefix) ->
     return "+" + country.cc + nsn, country.number_type(nsn)
 
 
+def _whole_e164_regex(country: _Country) -> tuple[re.Pattern[str], tuple[int, ...]] | None:
+    """One regex for a whole clean ``+<cc><nsn>`` of a single-region code, or None if not possible.
+
+    ``\\+33(?!<national prefix>)(?=<2..17 digits>)<type regex>``: when it matches, parse()
+    keeps the digits after the code unchanged as the NSN and the matching group is the type.
+    """
+    region = country.single
+    prefix = country.national_prefix.prefix
+    if region is None or (prefix is not None and prefix.groups):
+        return None
+    no_prefix = "" if prefix is None else f"(?!(?:{prefix.pattern}))"
+    pattern = re.compile(rf"\+{country.cc}{no_prefix}(?=[0-9]{{{_MIN_NSN},{_MAX_NSN}}}\Z)(?:{region.type_re.pattern})")
+    if pattern.groups != region.type_re.groups:  # pragma: no cover - checked above
+        return None
+    return pattern, region.types
+
+
 class FastClassifier:
     """``(e164, number_type)`` for the shapes it understands, ``None`` for "ask phonenumbers".
 
     The e164 string is only meaningful when the type is not UNKNOWN.
     """
 
-    __slots__ = ("_home", "_home_plus")
+    __slots__ = ("_home", "_home_re", "_home_types")
 
     def __init__(self, default_region: str | None) -> None:
         self._home = _Home(default_region) if default_region is not None else None
-        self._home_plus = "+" + self._home.cc if self._home is not None else None
+        whole = _whole_e164_regex(self._home.country) if self._home is not None else None
+        self._home_re: re.Pattern[str] | None = None if whole is None else whole[0]
+        self._home_types: tuple[int, ...] = (UNKNOWN,) if whole is None else whole[1]
 
     def classify(self, raw: str) -> tuple[str, int] | None:
         if len(raw) > _MAX_INPUT_LENGTH or not raw.isascii():
@@ -309,6 +326,12 @@ class FastClassifier:
         if raw[:1] == "+":
             digits = raw[1:]
             if digits.isdigit():
+                # The common case, a valid number of the default region's code: one regex call.
+                home_re = self._home_re
+                if home_re is not None:
+                    match = home_re.fullmatch(raw)
+                    if match is not None:
+                        return raw, self._home_types[match.lastindex or 0]
                 return self._international(digits)
         elif raw.isdigit():
             return self._national(raw)
@@ -354,9 +377,7 @@ class FastClassifier:
             length = national_prefix.length_result(digits)
             if length is None:
                 return None
-            if (
-                not national_prefix.viable(digits) and national_prefix.viable(potential)
-            ) or length == _TOO_LONG:
+            if (not national_prefix.viable(digits) and national_prefix.viable(potential)) or length == _TOO_LONG:
                 # The leading digits were the country code; parse() now uses the
                 # metadata of the code's main region.
                 number = potential

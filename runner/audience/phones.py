@@ -47,9 +47,7 @@ NOT_A_PHONE_NUMBER: Final = "not a phone number"
 INVALID_NUMBER: Final = "invalid number"
 NEEDS_REGION: Final = "national format needs a region"
 
-MOBILE_TYPES: Final[frozenset[int]] = frozenset(
-    {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
-)
+MOBILE_TYPES: Final[frozenset[int]] = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
 
 _TYPE_NAMES: Final[dict[int, str]] = {
     PhoneNumberType.FIXED_LINE: "fixed line",
@@ -140,7 +138,8 @@ class PhoneNormaliser:
         if fast is None:
             result = _plain_classify(raw, self.default_region)
         elif fast[1] in MOBILE_TYPES:
-            result = (fast[0], None)
+            e164 = fast[0]
+            result = (raw if e164 == raw else e164, None)  # share the string when raw is already E.164
         else:
             result = _rejection(fast[1])
         if len(cache) >= _CACHE_LIMIT:

@@ -10,6 +10,8 @@ from types import ModuleType
 
 import phonenumbers
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from runner.audience import phonefast, phones
@@ -246,11 +248,23 @@ def test_equivalence_on_every_shipped_example_number() -> None:
 
 def test_region_of_equivalence() -> None:
     numbers = [raw for raw in bench.make_fuzz(20_000, seed=5) if raw.startswith("+")]
-    numbers += [
-        e164 for e164, _ in map(PhoneNormaliser("FR").classify, bench.make_mix(5_000, seed=2)) if e164
-    ]
+    numbers += [e164 for e164, _ in map(PhoneNormaliser("FR").classify, bench.make_mix(5_000, seed=2)) if e164]
     fast = 0
     for e164 in numbers:
         fast += phonefast.fast_region(e164) is not None
         assert region_of(e164) == _plain_region_of(e164), e164
     assert fast > len(numbers) // 2
+
+
+# Odd spellings: separators anywhere, several "+", letters, tabs, other scripts' digits, extensions.
+_PREFIX_PIECES = ["+", "+33", "+262", "+44", "+1", "0033", "00", "011", "33"]
+_DIGIT_PIECES = ["0", "6", "7", "06", "12", "345", "6789"]
+_OTHER_PIECES = [*" .-()/\tx#;,a", "ext", "\u00a0", "\uff0b", "\u0663"]
+_PIECES = st.sampled_from([*_PREFIX_PIECES, *_DIGIT_PIECES, *_OTHER_PIECES])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(pieces=st.lists(_PIECES, max_size=12), region=st.sampled_from([None, "FR", "GB", "US", "RE"]))
+def test_equivalence_on_odd_spellings(pieces: list[str], region: str | None) -> None:
+    raw = "".join(pieces)
+    assert PhoneNormaliser(region).classify(raw) == _plain_classify(raw, region)
