@@ -22,7 +22,9 @@ Behaviour (what the reference documents, plus the choices noted *fake:*):
   ``differedPeriod`` > 0 keeps the SMS in ``/jobs`` until due. *fake:* a blacklisted receiver is
   accepted but its SMS fails at once (deliveryReceipt 2, ptt 23). *fake:* not enough credits → 400.
 * Read endpoints: account, senders, outgoing (all filters), jobs, incoming, blacklists, receivers slots
-  (with CSV), phonebooks and contacts, ``POST /sms/estimate``.
+  (with CSV; created from ``csvUrl`` or from an uploaded ``documentId``), phonebooks and contacts,
+  ``POST /sms/estimate``; ``POST /me/document`` and ``GET /me/document/{id}`` (the content is PUT,
+  unsigned, to the document's ``putUrl``).
 
 Failure injection (checked before authentication, never on ``/auth/time`` unless ``where`` says so):
 ``http_429`` (optional ``Retry-After``), ``http_500``, ``http_502``, ``http_503``, ``http_504``
@@ -273,6 +275,7 @@ class FakeOvh:
         self._query_seq = 0
         self.requests: list[RequestRecord] = []
         self.files: dict[str, str] = {}
+        self.documents: dict[str, dict[str, Any]] = {}  # /me/document uploads (id -> {name, content})
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.state = _State(
@@ -722,6 +725,14 @@ class FakeOvh:
             self._save()
 
     def _serve_control(self, handler: _Handler, path: str, raw_body: bytes) -> None:
+        if path.startswith("/_fake/documents/") and handler.command == "PUT":  # a document's putUrl
+            doc = self.documents.get(unquote(path[len("/_fake/documents/") :]))
+            if doc is None:
+                self._send(handler, 404, {"message": "no such document"})
+                return
+            doc["content"] = raw_body
+            self._send(handler, 201, None)
+            return
         try:
             data = json.loads(raw_body) if raw_body else {}
         except ValueError:
@@ -805,6 +816,9 @@ class FakeOvh:
             return 200, [self.service_name]
         if seg == ["sms", "estimate"] and method == "POST":
             return 200, self._estimate(request.body or {})
+        if seg[:2] == ["me", "document"]:
+            with self._lock:
+                return self._documents(request, seg[2:])
         if len(seg) < 2 or seg[0] != "sms":
             raise ApiError(404, f"Got an invalid (or empty) URL: {request.path}")
         if seg[1] != self.service_name:
@@ -1122,12 +1136,18 @@ class FakeOvh:
             description = str(body["description"])
             if not description or len(description) > 40:
                 raise ApiError(400, "description must be 1 to 40 characters")
-            url = body.get("csvUrl")
-            if url is None:
-                raise ApiError(400, "documentId is not supported by the fake: use csvUrl")
-            if not str(url).startswith(("http://", "https://")):
-                raise ApiError(400, "csvUrl must start with http:// or https://")
-            text = self._download(str(url))
+            url, document_id = body.get("csvUrl"), body.get("documentId")
+            if (url is None) == (document_id is None):
+                raise ApiError(400, "Give csvUrl or documentId")
+            if document_id is not None:
+                doc = self.documents.get(str(document_id))
+                if doc is None or doc.get("content") is None:
+                    raise ApiError(400, f"Unable to read the document {document_id}")
+                text = bytes(doc["content"]).decode("utf-8")
+            else:
+                if not str(url).startswith(("http://", "https://")):
+                    raise ApiError(400, "csvUrl must start with http:// or https://")
+                text = self._download(str(url))
             self.add_receivers_slot(slot_id, text, description=description, auto_update=bool(body["autoUpdate"]))
             return 200, dict(st.receivers[slot_id]["slot"])
         slot = self._find(st.receivers, rest, "slotId")
@@ -1155,6 +1175,31 @@ class FakeOvh:
                 return str(response.read().decode("utf-8"))
         except OSError as exc:
             raise ApiError(400, f"Unable to download the file at {url}") from exc
+
+    def _documents(self, request: _Request, rest: list[str]) -> tuple[int, Any]:
+        """``POST /me/document {name}`` → ``{id, putUrl, ...}`` (the content is PUT to putUrl, unsigned);
+        ``GET /me/document/{id}``. Enough for the Manager's "Via un fichier" receivers upload."""
+        if not rest and request.method == "POST":
+            body = request.body if isinstance(request.body, dict) else {}
+            if not body.get("name"):
+                raise ApiError(400, "Missing parameter name")
+            ident = "doc-" + secrets.token_hex(8)
+            url = f"http://{self.host}:{self.port}/_fake/documents/{ident}"
+            self.documents[ident] = {"id": ident, "name": str(body["name"]), "putUrl": url, "getUrl": url,
+                                     "content": None}
+            return 200, self._document_view(ident)
+        if len(rest) == 1 and request.method == "GET":
+            if rest[0] not in self.documents:
+                raise ApiError(404, f"The requested object (id = {rest[0]}) does not exist")
+            return 200, self._document_view(rest[0])
+        raise ApiError(404, f"Got an invalid (or empty) URL: {request.path}")
+
+    def _document_view(self, ident: str) -> dict[str, Any]:
+        doc = self.documents[ident]
+        content = doc.get("content")
+        return {"id": ident, "name": doc["name"], "putUrl": doc["putUrl"], "getUrl": doc["getUrl"],
+                "size": len(content) if content is not None else 0, "creationDate": self._iso(self.now()),
+                "expirationDate": None, "tags": [], "validity": None}
 
     def _phonebooks(self, request: _Request, rest: list[str]) -> tuple[int, Any]:
         m, st = request.method, self.state

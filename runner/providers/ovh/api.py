@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from runner.errors import ConfigError
+from runner.errors import ConfigError, PermanentError, RetryableError
 from runner.providers.ovh.client import OvhClient, OvhNotFoundError, path_segment
 
 # deliveryReceipt → smsrun status (§3.2: 0 creating/pending, 1 success, 2 failed, 4 waiting, 8 buffered,
@@ -517,6 +517,28 @@ def create_receiver_slot(
             can_auto_update=bool(data.get("canAutoUpdate")),
         )
     return get_receiver_slot(client, service_name, slot_id)
+
+
+def upload_document(client: OvhClient, name: str, content: bytes, *, content_type: str = "text/csv") -> str:
+    """Upload a file to the account's documents and return its id (for ``documentId``), as the Manager's
+    "Via un fichier" does (§6): ``POST /me/document {name}`` gives ``{id, putUrl}``, then the bytes are
+    PUT to ``putUrl`` (a pre-signed storage URL: no OVH signature)."""
+    import httpx
+
+    data = client.post("/me/document", {"name": name})
+    if not isinstance(data, dict) or not data.get("id") or not data.get("putUrl"):
+        raise ConfigError("POST /me/document did not answer a document id and putUrl")
+    put_url = str(data["putUrl"])
+    if not put_url.startswith(("http://", "https://")):
+        raise ConfigError("POST /me/document answered a putUrl that is not an http(s) URL")
+    try:
+        response = httpx.put(put_url, content=content, headers={"Content-Type": content_type},
+                             timeout=client.timeout)
+    except httpx.HTTPError as exc:
+        raise RetryableError(f"uploading {name} to the OVHcloud document store failed ({type(exc).__name__})") from None
+    if response.status_code >= 300:
+        raise PermanentError(f"uploading {name} to the OVHcloud document store failed (HTTP {response.status_code})")
+    return str(data["id"])
 
 
 def delete_receiver_slot(client: OvhClient, service_name: str, slot_id: int) -> None:
