@@ -48,10 +48,18 @@ class Audience:
 def _normaliser(region: str | None, cache: dict[str | None, Any]) -> Any:
     found = cache.get(region)
     if found is None:
-        from runner.audience.phones import PhoneNormaliser
-
-        found = cache[region] = PhoneNormaliser(region)
+        found = cache[region] = normaliser_for(region)
     return found
+
+
+def normaliser_for(region: str | None) -> Any:
+    """A PhoneNormaliser; an unknown region is a user error, not a crash."""
+    from runner.audience.phones import PhoneNormaliser
+
+    try:
+        return PhoneNormaliser(region)
+    except ValueError:
+        raise SourceError(f"unknown region {region!r}: use a country code such as FR, BE or RE") from None
 
 
 def _exclusions(specs: tuple[SourceSpec, ...], ctx: SourceContext, normalisers: dict[str | None, Any],

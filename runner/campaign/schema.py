@@ -42,6 +42,11 @@ def validate(doc: Document, name: str) -> list[Diagnostic]:
     return sorted(found.values())
 
 
+def name_of(path: PathKey) -> str:
+    """A key path as people write it: ``recipients[0].csv``."""
+    return _name(path)
+
+
 def _name(path: PathKey) -> str:
     out = ""
     for part in path:
@@ -96,6 +101,13 @@ def _explain(error: Any, doc: Document, root: dict[str, Any]) -> list[Diagnostic
             extra = (" (write phone numbers as quoted strings: '+33612345678'; unquoted, YAML drops the + "
                      "and leading 0)")
         return [doc.diag(path, f"{where} must be {_article(expected)}, not {_article(got)}{extra}")]
+    if kind == "enum" and len(error.validator_value) > 20:
+        values = [str(c) for c in error.validator_value]
+        upper = str(error.instance).upper()
+        hint = [upper] if upper in values else difflib.get_close_matches(str(error.instance), values, n=1)
+        what = error.schema.get("description") or "not one of the allowed values"
+        suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
+        return [doc.diag(path, f"{where}: {error.instance!r} is not valid: {what}{suffix}")]
     if kind == "enum":
         choices = ", ".join(repr(c) for c in error.validator_value)
         hint = difflib.get_close_matches(str(error.instance), [str(c) for c in error.validator_value], n=1)

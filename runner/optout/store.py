@@ -37,9 +37,9 @@ def _who(explicit: str | None) -> str:
 
 
 def _normalise(number: str, region: str | None) -> str:
-    from runner.audience.phones import PhoneNormaliser
+    from runner.audience.build import normaliser_for
 
-    e164, reason = PhoneNormaliser(region).classify(number)
+    e164, reason = normaliser_for(region).classify(number)
     if e164 is None:
         # an opt-out must be honoured even for a number we would not send to: keep it as digits
         digits = "".join(ch for ch in number if ch.isdigit() or ch == "+")
@@ -91,12 +91,12 @@ def list_optouts(state_dir: Path) -> list[OptOut]:
 def import_optouts(state_dir: Path, path: Path, *, reason: str, who: str | None = None,
                    region: str | None = None) -> tuple[int, int]:
     """Import a CSV/text file of numbers; returns (added, invalid)."""
-    from runner.audience.phones import PhoneNormaliser
+    from runner.audience.build import normaliser_for
     from runner.sources.csvfile import CsvSource
 
     if not path.is_file():
         raise SmsrunError(f"{path}: error: no such file")
-    normaliser = PhoneNormaliser(region)
+    normaliser = normaliser_for(region)
     numbers: list[str] = []
     invalid = 0
     for row in CsvSource(path, label=str(path), region=region).rows():
