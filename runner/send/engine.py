@@ -71,6 +71,7 @@ class SendOptions:
     progress: Progress | None = None
     progress_every: float = 1.0  # seconds between progress callbacks
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # windows and schedule
     handle_sigint: bool = True
 
 
@@ -262,7 +263,7 @@ def _send_pending(ledger: Ledger, plan: Plan, provider: Provider, report: SendRe
     texts = ledger.texts(campaign.id)
     run_id = uuid.uuid4().hex[:10]
     limiter = _RateLimiter(campaign.limits.rate or provider.capabilities.default_rate, options.sleep)
-    sendable = _sendable_checker(plan)
+    sendable = _sendable_checker(plan, options.clock)
     failures = 0
     last_progress = 0.0
     cursor = 0
@@ -411,7 +412,7 @@ def _settle(ledger: Ledger, results: list[RecipientResult], by_recipient: dict[s
     ledger.settle(updates, opted_out=opted_out, source=f"provider:{provider_name}")
 
 
-def _sendable_checker(plan: Plan) -> Callable[[str], bool]:
+def _sendable_checker(plan: Plan, clock: Callable[[], datetime]) -> Callable[[str], bool]:
     """Is this recipient inside its window and the schedule, now? Cached per locality for a minute."""
     from runner.message.window import WindowPolicy, effective_window, locality_of
 
@@ -420,10 +421,9 @@ def _sendable_checker(plan: Plan) -> Callable[[str], bool]:
     schedule = campaign.schedule
     policy = WindowPolicy(window) if window else None
     cache: dict[Any, tuple[float, bool]] = {}
-    offset = plan.at - datetime.now(UTC)  # honour `plan --at` previews consistently
 
     def check(e164: str) -> bool:
-        now = datetime.now(UTC) + offset
+        now = clock()
         if schedule.not_after and now >= schedule.not_after:
             return False
         if schedule.not_before and now < schedule.not_before:
@@ -445,16 +445,17 @@ def _wait_for_next_window(plan: Plan, report: SendReport, options: SendOptions, 
     """Sleep until the earliest held recipient's window opens. False when none will open."""
     from runner.plan.build import PlanOptions, build_plan
 
-    fresh = build_plan(plan.campaign, PlanOptions(state_dir=plan.state_dir, check_provider=False))
+    fresh = build_plan(plan.campaign, PlanOptions(state_dir=plan.state_dir, at=options.clock(), check_provider=False))
     opening = fresh.window.get("next_opening")
-    if not opening:
+    if not opening or not fresh.recipients:
         return False
-    delay = (datetime.fromisoformat(opening) - datetime.now(UTC)).total_seconds()
+    delay = (datetime.fromisoformat(opening) - options.clock()).total_seconds()
     while delay > 0 and not stop.requested:
         step = min(delay, 30.0)
         options.sleep(step)
-        delay -= step
+        delay = (datetime.fromisoformat(opening) - options.clock()).total_seconds()
         if options.progress:
             options.progress(report)
-    plan.at = datetime.now(UTC)
+    plan.recipients = fresh.recipients
+    plan.at = options.clock()
     return not stop.requested

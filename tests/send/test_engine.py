@@ -243,3 +243,44 @@ def test_provider_reported_opt_out_joins_the_suppression_list(repo: Repo) -> Non
         rows = list(ledger.db.execute("SELECT number, source FROM optouts"))
     assert rows == [(numbers[0], "provider:scripted")]
     assert _plan(repo, [*numbers, *french_mobiles(1, start=5)]).audience.suppressed == 1
+
+
+def test_wait_sends_each_group_when_its_window_opens(repo: Repo) -> None:
+    from datetime import UTC, timedelta
+
+    paris, reunion = "+33612345678", "+262692123456"
+    now = [datetime(2026, 11, 28, 18, 30, tzinfo=UTC)]  # Saturday 19:30 in Paris, 22:30 in Réunion
+    sent_at: dict[str, datetime] = {}
+
+    def sleep(seconds: float) -> None:
+        now[0] += timedelta(seconds=seconds)
+
+    def record(batch: Batch) -> list[RecipientResult]:
+        for m in batch.messages:
+            sent_at[m.recipient] = now[0]
+        return [RecipientResult(m.recipient, Outcome.SENT, "id") for m in batch.messages]
+
+    repo.write("list.csv", f"phone\n{paris}\n{reunion}\n")
+    path = repo.write("c.yaml", "id: c\nmessage: promo\ncommercial: true\nopt_out_text: STOP 36111\n"
+                                "recipients:\n  - csv: list.csv\n")
+    plan = build_plan(load_campaign(path), PlanOptions(state_dir=repo.state, at=now[0], check_provider=False))
+    assert plan.window["held"] == 1
+    options = SendOptions(sleep=sleep, clock=lambda: now[0], wait=True, handle_sigint=False)
+    report = send_plan(plan, options, provider=Scripted([record, record], size=10))
+    assert report.sent == 2
+    assert sent_at[paris] == datetime(2026, 11, 28, 18, 30, tzinfo=UTC)
+    assert sent_at[reunion] == datetime(2026, 11, 30, 4, 0, tzinfo=UTC)  # Monday 08:00 in Réunion
+
+
+def test_without_wait_held_recipients_are_left_for_a_later_run(repo: Repo) -> None:
+    from datetime import UTC
+
+    now = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)  # Sunday: commercial messages are held
+    repo.write("list.csv", "phone\n+33612345678\n")
+    path = repo.write("c.yaml", "id: c\nmessage: promo\ncommercial: true\nopt_out_text: STOP 36111\n"
+                                "recipients:\n  - csv: list.csv\n")
+    plan = build_plan(load_campaign(path), PlanOptions(state_dir=repo.state, at=now, check_provider=False))
+    options = SendOptions(sleep=lambda s: None, clock=lambda: now, handle_sigint=False)
+    report = send_plan(plan, options, provider=Scripted([]))
+    assert report.sent == 0 and report.held == 1
+    assert _statuses(repo) == {"+33612345678": "pending"}
