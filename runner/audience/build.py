@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,7 @@ class Audience:
     duplicates: int = 0
     excluded: int = 0
     suppressed: int = 0
+    suppressed_by: dict[str, int] = field(default_factory=dict)  # opt-out list source -> count
     exclusion_invalid: int = 0
 
     @property
@@ -87,7 +88,9 @@ def _close(source: Any) -> None:
 
 
 def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: frozenset[str] = frozenset(),
-                   suppressed: Container[str] = frozenset()) -> Audience:
+                   suppressed: Mapping[str, str] | None = None) -> Audience:
+    """``suppressed`` maps opted-out numbers to where the opt-out came from (manual, reply:..., ...)."""
+    suppressed = suppressed or {}
     """Read every source once, streaming, and keep the first occurrence of each valid number."""
     normalisers: dict[str | None, Any] = {}
     digests: list[str] = []
@@ -128,6 +131,8 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
                     continue
                 if e164 in suppressed:
                     opted_out += 1
+                    origin = suppressed[e164].split(":", 1)[0]
+                    audience.suppressed_by[origin] = audience.suppressed_by.get(origin, 0) + 1
                     recipients[e164] = -1
                     continue
             recipients[e164] = base | line

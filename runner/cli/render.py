@@ -30,7 +30,9 @@ def plan_text(s: dict[str, Any]) -> str:
         f"  invalid          {_n(r['invalid'])}",
         f"  duplicates       {_n(r['duplicates'])}",
         f"  excluded         {_n(r['excluded'])}",
-        f"  opted out        {_n(r['suppressed'])}",
+        f"  opted out        {_n(r['suppressed'])}"
+        + (" (" + ", ".join(f"{k}: {_n(v)}" for k, v in r.get("suppressed_by", {}).items()) + ")"
+           if r["suppressed"] else ""),
         f"  already sent     {_n(r['already_sent'])}",
     ]
     if r["rejected_before"]:

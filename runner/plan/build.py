@@ -216,10 +216,10 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
     return plan
 
 
-def _suppressed(ledger: Ledger | None) -> set[str]:
+def _suppressed(ledger: Ledger | None) -> dict[str, str]:
     if ledger is None:
-        return set()
-    return {row[0] for row in ledger.db.execute("SELECT number FROM optouts")}
+        return {}
+    return dict(ledger.db.execute("SELECT number, source FROM optouts"))
 
 
 def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mention: str | None,

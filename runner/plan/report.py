@@ -34,7 +34,8 @@ def plan_summary(plan: Plan, *, show_numbers: bool = False) -> dict[str, Any]:
         },
         "recipients": {
             "rows": a.rows, "valid": a.valid, "invalid": a.invalid_count, "duplicates": a.duplicates,
-            "excluded": a.excluded, "suppressed": a.suppressed, "already_sent": plan.already_sent,
+            "excluded": a.excluded, "suppressed": a.suppressed, "suppressed_by": dict(a.suppressed_by),
+            "already_sent": plan.already_sent,
             "rejected_before": plan.rejected_before, "in_doubt": plan.in_doubt, "to_send": plan.to_send,
         },
         "invalid": [{"reason": g.reason, "count": g.count, "examples": [mask(e) for e in g.examples]}

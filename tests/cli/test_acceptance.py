@@ -72,8 +72,8 @@ def test_plan_json_keys_and_detailed_exitcode(repo: Repo) -> None:
     plan = json.loads(result.out)
     assert plan["campaign"]["id"] == "promo"
     assert plan["recipients"] == {"rows": 5, "valid": 4, "invalid": 1, "duplicates": 1, "excluded": 0,
-                                  "suppressed": 0, "already_sent": 0, "rejected_before": 0, "in_doubt": 0,
-                                  "to_send": 3}
+                                  "suppressed": 0, "suppressed_by": {}, "already_sent": 0, "rejected_before": 0,
+                                  "in_doubt": 0, "to_send": 3}
     assert plan["message"]["encoding"] == "GSM-7"
     assert plan["message"]["parts_min"] == plan["message"]["parts_max"] == 1
     assert plan["total_parts"] == 3
@@ -241,6 +241,8 @@ def test_optout_list_is_excluded_from_every_campaign(repo: Repo) -> None:
     assert json.loads(listed.out)[0]["reason"] == "replied STOP"
     plan = json.loads(repo.run("plan", "campaign.yaml", "--json").out)
     assert plan["recipients"]["suppressed"] == 1 and plan["recipients"]["to_send"] == 2
+    assert plan["recipients"]["suppressed_by"] == {"manual": 1}
+    assert "opted out        1 (manual: 1)" in repo.run("plan", "campaign.yaml").out
     refused = repo.run("optout", "remove", numbers[0])
     assert refused.code == 1 and "reason" in refused.err
     assert repo.run("optout", "remove", numbers[0], "--reason", "asked to rejoin").code == 0
