@@ -3,7 +3,8 @@
 * C loader when available (10x faster), YAML 1.2-style booleans (only true/false: ``NO`` stays the
   string "NO", not False), timestamps left as strings (the schema checks them);
 * bounded: a size cap and a cap on the expanded node count, so alias bombs fail fast;
-* duplicate keys are errors, not "last one wins";
+* duplicate keys are errors, not "last one wins"; keys are text (``1:`` or ``true:`` as a key is an error,
+  at its position, not a key nobody can find); recursive aliases are refused;
 * :class:`Document` maps a key path (``("recipients", 0, "csv")``) to its line and column.
 """
 
@@ -85,31 +86,39 @@ def parse(text: str, path: str) -> Document:
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise YamlError([Diagnostic(path, line, 1, "file contains a NUL byte (binary file?)")])
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except UnicodeError:
+        raise YamlError([Diagnostic(path, 1, 1, "file is not valid Unicode text")]) from None
     try:
         try:
             node = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+            line, col = _where(exc.problem_mark or exc.context_mark)
             problem = exc.problem or exc.context or "invalid YAML"
             raise YamlError([Diagnostic(path, line, col, f"YAML syntax: {problem}")]) from None
+        except yaml.reader.ReaderError as exc:
+            # a character YAML does not allow (control characters, U+FFFE...): place it
+            line, col = _offset_position(text, exc.position)
+            raise YamlError([Diagnostic(path, line, col, f"YAML: character U+{exc.character:04X} is not allowed "
+                                                         "in a YAML file (control character?)")]) from None
         except yaml.YAMLError as exc:
             raise YamlError([Diagnostic(path, 1, 1, f"YAML: {exc}")]) from None
         except RecursionError:
             raise YamlError([Diagnostic(path, 1, 1, "YAML is nested too deeply")]) from None
+        except UnicodeError:
+            raise YamlError([Diagnostic(path, 1, 1, "file is not valid Unicode text")]) from None
         if node is None:
             return Document(path, None)
-        diagnostics = _check_shape(node, path)
+        diagnostics = _check_shape(node, path, loader)
         if diagnostics:
             raise YamlError(diagnostics)
         try:
             data = loader.construct_document(node)
         except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+            line, col = _where(exc.problem_mark or exc.context_mark)
             raise YamlError([Diagnostic(path, line, col, f"YAML: {exc.problem or exc.context}")]) from None
-        except (yaml.YAMLError, ValueError, TypeError) as exc:
+        except (yaml.YAMLError, ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
             raise YamlError([Diagnostic(path, 1, 1, f"YAML: {exc}")]) from None
     finally:
         loader.dispose()
@@ -118,28 +127,80 @@ def parse(text: str, path: str) -> Document:
     return doc
 
 
-def _check_shape(root: yaml.Node, path: str) -> list[Diagnostic]:
-    """Bound the expanded size (alias bombs) and depth; reject duplicate keys."""
+def _where(mark: yaml.Mark | None) -> tuple[int, int]:
+    return (mark.line + 1, mark.column + 1) if mark else (1, 1)
+
+
+def _offset_position(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset in ``text``."""
+    offset = max(0, min(offset, len(text)))
+    line_start = text.rfind("\n", 0, offset) + 1
+    return text.count("\n", 0, offset) + 1, offset - line_start + 1
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+MAX_NUMBER_CHARS = 100
+_KIND = {"tag:yaml.org,2002:int": "an integer", "tag:yaml.org,2002:float": "a number",
+         "tag:yaml.org,2002:bool": "a boolean", "tag:yaml.org,2002:null": "null (empty)"}
+
+
+def _check_shape(root: yaml.Node, path: str, loader: Any) -> list[Diagnostic]:
+    """Bound the expanded size (alias bombs) and depth; reject recursive aliases, duplicate keys, keys
+    that are not text and scalars that cannot be built (``!!int x``), each at its position."""
     sizes: dict[int, int] = {}
+    active: set[int] = set()  # the nodes being walked: meeting one again is a recursive alias
     problems: list[Diagnostic] = []
+
+    def at(node: yaml.Node, message: str) -> None:
+        problems.append(Diagnostic(path, node.start_mark.line + 1, node.start_mark.column + 1, message))
+
+    def scalar(node: yaml.ScalarNode) -> None:
+        if node.tag == _MERGE_TAG:  # the `<<` key: only meaningful inside its mapping
+            return
+        if node.tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER_CHARS:
+            at(node, f"number is too long ({len(node.value)} characters)")
+            return
+        try:
+            loader.construct_object(node)
+        except yaml.MarkedYAMLError as exc:
+            at(node, f"YAML: {exc.problem or exc.context}")
+        except (yaml.YAMLError, ValueError, TypeError, KeyError, OverflowError) as exc:
+            detail = f"{exc}" if not isinstance(exc, KeyError) else f"{node.value!r} is not one"
+            at(node, f"YAML: cannot read {node.value[:40]!r} as {node.tag.rsplit(':', 1)[-1]}: {detail}")
+
+    def key_problem(key_node: yaml.Node) -> str | None:
+        if not isinstance(key_node, yaml.ScalarNode):
+            return "a key must be a plain name, not a list or a mapping"
+        if key_node.tag in (_STR_TAG, _MERGE_TAG):
+            return None
+        kind = _KIND.get(key_node.tag, key_node.tag)
+        return (f"key {key_node.value!r} is read as {kind}, not as a name: quote it "
+                f"(\"{key_node.value}\") if it is meant as text")
 
     def size(node: yaml.Node, depth: int) -> int:
         if depth > MAX_DEPTH:
             raise _TooDeep(node)
+        if id(node) in active:
+            raise _Recursive(node)
         known = sizes.get(id(node))
         if known is not None:
             return known
-        sizes[id(node)] = 1  # cycles (recursive aliases) count once
+        active.add(id(node))
         total = 1
-        if isinstance(node, yaml.MappingNode):
+        if isinstance(node, yaml.ScalarNode):
+            scalar(node)
+        elif isinstance(node, yaml.MappingNode):
             seen: dict[Any, yaml.Node] = {}
             for key_node, value_node in node.value:
-                if isinstance(key_node, yaml.ScalarNode):
-                    if key_node.value in seen and key_node.value != "<<":
-                        problems.append(Diagnostic(
-                            path, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
-                            f"duplicate key {key_node.value!r} "
-                            f"(first at line {seen[key_node.value].start_mark.line + 1})"))
+                problem = key_problem(key_node)
+                if problem is not None:
+                    at(key_node, problem)
+                elif key_node.value in seen and key_node.value != "<<":
+                    at(key_node, f"duplicate key {key_node.value!r} "
+                                 f"(first at line {seen[key_node.value].start_mark.line + 1})")
+                else:
                     seen.setdefault(key_node.value, key_node)
                 total += size(key_node, depth + 1) + size(value_node, depth + 1)
                 if total > MAX_NODES:
@@ -149,18 +210,22 @@ def _check_shape(root: yaml.Node, path: str) -> list[Diagnostic]:
                 total += size(item, depth + 1)
                 if total > MAX_NODES:
                     raise _TooBig(node)
+        active.discard(id(node))
         sizes[id(node)] = total
         return total
 
     try:
         size(root, 0)
+    except _Recursive as exc:
+        m = exc.node.start_mark
+        return [Diagnostic(path, m.line + 1, m.column + 1, "recursive alias: this value contains itself")]
+    except _TooDeep as exc:
+        m = exc.node.start_mark
+        return [Diagnostic(path, m.line + 1, m.column + 1, f"document is nested deeper than {MAX_DEPTH} levels")]
     except _TooBig as exc:
         m = exc.node.start_mark
         return [Diagnostic(path, m.line + 1, m.column + 1,
                            f"document expands to more than {MAX_NODES} nodes (alias bomb?)")]
-    except _TooDeep as exc:
-        m = exc.node.start_mark
-        return [Diagnostic(path, m.line + 1, m.column + 1, f"document is nested deeper than {MAX_DEPTH} levels")]
     return problems
 
 
@@ -170,6 +235,10 @@ class _TooBig(Exception):
 
 
 class _TooDeep(_TooBig):
+    pass
+
+
+class _Recursive(_TooBig):
     pass
 
 
