@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import codecs
+import math
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -236,6 +239,7 @@ def _semantic_checks(campaign: Campaign, doc: yamldoc.Document, root: Path, *, c
     if campaign.commercial and stop is not None and campaign.opt_out_text:
         problems.append(doc.diag(("opt_out_text",), f"opt_out_text is ignored: provider {campaign.provider.name!r} "
                                  "appends its own STOP mention", severity="warning"))
+    problems += _value_checks(doc)
     # local files exist and stay inside the repository
     if check_files:
         from runner.sources import check_spec
@@ -244,6 +248,41 @@ def _semantic_checks(campaign: Campaign, doc: yamldoc.Document, root: Path, *, c
             for index, spec in enumerate(specs):
                 for message in check_spec(spec, root):
                     problems.append(doc.diag((group, index, spec.kind), message))
+    return problems
+
+
+def _walk(value: Any, key: yamldoc.PathKey = ()) -> Iterator[tuple[yamldoc.PathKey, Any]]:
+    yield key, value
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _walk(v, (*key, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _walk(v, (*key, i))
+
+
+def text_encoding_problem(name: str) -> str | None:
+    """Why ``name`` cannot decode a CSV file, or None when it can."""
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        return f"unknown encoding {name!r} (e.g. utf-8, latin-1, cp1252)"
+    if not getattr(info, "_is_text_encoding", True):
+        return f"{name!r} is not a text encoding (e.g. utf-8, latin-1, cp1252)"
+    return None
+
+
+def _value_checks(doc: yamldoc.Document) -> list[Diagnostic]:
+    """Values the schema lets through but nothing can use: .nan/.inf and unknown encodings."""
+    problems: list[Diagnostic] = []
+    for key, value in _walk(doc.data):
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(doc.diag(key, f"{campaign_schema.name_of(key)}: {value!r} is not a finite number"))
+        elif (len(key) == 3 and key[0] in ("recipients", "exclude") and key[2] == "encoding"
+              and isinstance(value, str)):
+            problem = text_encoding_problem(value)
+            if problem:
+                problems.append(doc.diag(key, f"{campaign_schema.name_of(key)}: {problem}"))
     return problems
 
 
