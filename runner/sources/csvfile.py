@@ -165,7 +165,7 @@ class CsvSource(Source):
             try:
                 sample = [handle.readline() for _ in range(50)]
                 handle.seek(0)
-            except UnicodeDecodeError:
+            except UnicodeError:  # UnicodeDecodeError, or e.g. "UTF-16 stream does not start with BOM"
                 raise SourceError(f"{self.label}: error: not valid {encoding} text (set `encoding`)") from None
             delimiter = self.delimiter or self._sniff_delimiter(sample)
             reader = csv.reader(handle, delimiter=delimiter)
@@ -173,7 +173,7 @@ class CsvSource(Source):
                 yield from self._rows(reader, delimiter)
             except csv.Error as exc:
                 raise SourceError(f"{self.label}:{reader.line_num}:1: error: malformed CSV: {exc}") from None
-            except UnicodeDecodeError:
+            except UnicodeError:
                 raise SourceError(f"{self.label}:{reader.line_num + 1}:1: error: not valid {encoding} text "
                                   "(set `encoding`)") from None
 
