@@ -14,6 +14,7 @@ from typing import Any
 
 from runner.campaign import schema as schemas
 from runner.campaign import yamldoc
+from runner.campaign.model import Position
 from runner.errors import Diagnostic, SourceError
 from runner.sources.base import Row, Source
 from runner.sources.csvfile import slug
@@ -99,9 +100,11 @@ def _read_csv(text: str, label: str) -> list[Contact]:
 
 class AddressBookSource(Source):
     def __init__(self, path: Path, *, label: str, groups: list[str] | None = None,
-                 contacts: list[str] | None = None, region: str | None = None) -> None:
+                 contacts: list[str] | None = None, region: str | None = None,
+                 position: Position | None = None) -> None:
         self.path = path
         self.label = label
+        self.position = position  # where the campaign names this book: unknown groups/contacts point there
         self.groups = groups
         self.contacts = contacts
         self._region = region
@@ -142,7 +145,9 @@ class AddressBookSource(Source):
                     problems.append(f"no contact in group {group!r} in {self.label}"
                                     + (f" (did you mean {hint[0]!r}?)" if hint else ""))
         if problems:
-            raise SourceError("; ".join(problems))
+            where = self.position or Position(self.label)
+            raise SourceError("; ".join(problems),
+                              [Diagnostic(where.path, where.line, where.col, problem) for problem in problems])
         chosen: list[Contact] = []
         for contact in contacts:
             by_contact = bool(self.contacts) and contact.name in (self.contacts or ())
