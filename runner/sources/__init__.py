@@ -8,7 +8,7 @@ from pathlib import Path
 from runner.campaign.model import SourceSpec
 from runner.errors import SourceError
 from runner.sources.base import Row, Source, SourceContext
-from runner.sources.paths import OutsideRepository, resolve_inside
+from runner.sources.paths import PathProblem, resolve_inside
 
 __all__ = ["Row", "Source", "SourceContext", "check_spec", "open_source"]
 
@@ -27,12 +27,15 @@ def check_spec(spec: SourceSpec, root: Path) -> list[str]:
         return []
     try:
         path = resolve_inside(spec.base_dir, name, root)
-    except OutsideRepository as exc:
+    except PathProblem as exc:
         return [str(exc)]
-    if not path.exists():
-        return [f"{name!r}: no such file"]
-    if not path.is_file():
-        return [f"{name!r}: not a file"]
+    try:
+        if not path.exists():
+            return [f"{name!r}: no such file"]
+        if not path.is_file():
+            return [f"{name!r}: not a file"]
+    except OSError as exc:
+        return [f"{name!r}: cannot be read: {exc.strerror}"]
     return []
 
 
@@ -42,16 +45,19 @@ def open_source(spec: SourceSpec, ctx: SourceContext, *, wanted_fields: frozense
     if spec.kind in ("addressbook", "csv") and isinstance(o[spec.kind], str):
         try:
             path = resolve_inside(spec.base_dir, o[spec.kind], ctx.repo_root)
-        except OutsideRepository as exc:
+            is_file = path.is_file()
+        except PathProblem as exc:
             raise SourceError(f"{spec.position}: error: {exc}") from None
-        if not path.is_file():
+        except OSError as exc:
+            raise SourceError(f"{spec.position}: error: {o[spec.kind]!r}: cannot be read: {exc.strerror}") from None
+        if not is_file:
             raise SourceError(f"{spec.position}: error: {o[spec.kind]!r}: no such file")
         label = _display(path, ctx.repo_root)
         if spec.kind == "addressbook":
             from runner.sources.addressbook import AddressBookSource
 
             return AddressBookSource(path, label=label, groups=o.get("groups"), contacts=o.get("contacts"),
-                                     region=region)
+                                     region=region, position=spec.position)
         from runner.sources.csvfile import CsvSource
 
         return CsvSource(path, label=label, column=o.get("column"), region=region, delimiter=o.get("delimiter"),
