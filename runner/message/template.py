@@ -111,5 +111,9 @@ def compile_template(source: str) -> CompiledTemplate:
         template = env.from_string(source)
     except TemplateSyntaxError as exc:
         raise TemplateProblem(exc.message or "syntax error", exc.lineno or 0) from None
+    except RecursionError:
+        raise TemplateProblem("the template is nested too deeply") from None
+    except SyntaxError as exc:  # Python's own limits on the generated code ("too many nested blocks")
+        raise TemplateProblem(f"the template is nested too deeply ({exc.msg})") from None
     fields = frozenset(meta.find_undeclared_variables(ast)) - set(env.globals)
     return CompiledTemplate(source, fields, False, template)
