@@ -70,7 +70,7 @@ def open_source(spec: SourceSpec, ctx: SourceContext, *, wanted_fields: frozense
         return RemoteCsvSource(remote["url"], ctx=ctx, sha256=remote.get("sha256"),
                                allow_http=remote.get("allow_http", False), max_bytes=remote.get("max_bytes"),
                                timeout=remote.get("timeout"), csv_options=csv_options, region=region,
-                               wanted_fields=wanted_fields)
+                               wanted_fields=wanted_fields, position=spec.position)
     if spec.kind == "numbers":
         from runner.sources.inline import InlineSource
 

@@ -2,10 +2,14 @@
 network or hang on a slow server.
 
 * https only, unless the source says ``allow_http: true``;
-* private, loopback and link-local addresses refused (``SourceContext.allow_private_urls`` lifts it for
-  tests), checked on every address the name resolves to and again on every redirect target;
-* caps on size, connect/read time, total time and redirects;
-* the pinned ``sha256`` checked; query strings (tokens) never shown.
+* private, loopback, link-local and other non-global addresses refused (``SourceContext.allow_private_urls``
+  lifts it for tests), checked on every address the name resolves to and again on every redirect target;
+  the connection then goes to the addresses that were checked, not to a second DNS answer;
+* caps on size (declared and streamed), connect/read time, total time (enforced on every socket read,
+  so a server trickling its headers or body one byte at a time is cut off too) and redirects;
+* the raw bytes are fetched (``Accept-Encoding: identity``; a compressed answer is refused), so a small
+  gzip bomb cannot expand in memory before the size cap applies;
+* the pinned ``sha256`` checked; credentials, query strings and fragments (tokens) never shown.
 """
 
 from __future__ import annotations
@@ -15,127 +19,293 @@ import ipaddress
 import socket
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+from runner.campaign.model import Position
 from runner.errors import SourceError
 from runner.sources.base import Row, Source, SourceContext
 from runner.sources.csvfile import CsvSource
 
 MAX_REDIRECTS = 5
+REDIRECTS = (301, 302, 303, 307, 308)
+
+#: ``(url, hop) -> addresses``: checks one URL before it is fetched (hop 0 is the campaign's URL, then
+#: each redirect target) and returns the IP addresses to connect to, or None to resolve the name
+#: normally; raises :class:`SourceError` to refuse it. The default is :func:`check_address` with the
+#: source's ``allow_http`` and the context's ``allow_private_urls``.
+UrlCheck = Callable[[str, int], "list[str] | None"]
 
 
 def redact(url: str) -> str:
     """The URL without credentials, query string or fragment (they may carry tokens)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        port = parts.port
+    except ValueError:
+        return "(invalid URL)"
+    if port:
+        host += f":{port}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def check_address(url: str, *, allow_http: bool, allow_private: bool) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http"):
-        raise SourceError(f"{redact(url)}: error: only https:// URLs can be fetched")
-    if parts.scheme == "http" and not allow_http:
-        raise SourceError(f"{redact(url)}: error: plain http:// is refused; use https:// "
-                          "(or set allow_http: true on this source)")
-    host = parts.hostname
-    if not host:
-        raise SourceError(f"{redact(url)}: error: the URL has no host")
-    if allow_private:
-        return
+def _scrub(text: str, url: str) -> str:
+    """``text`` (an error from a library) with the URL's secrets replaced."""
+    text = text.replace(url, redact(url))
     try:
-        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80),
-                                   type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise SourceError(f"{redact(url)}: error: cannot resolve {host}: {exc}") from None
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if (address.is_private or address.is_loopback or address.is_link_local or address.is_multicast
-                or address.is_reserved or address.is_unspecified):
-            raise SourceError(f"{redact(url)}: error: {host} resolves to a private, loopback or link-local "
+        parts = urlsplit(url)
+        secrets = [parts.query, parts.fragment, parts.password or "", parts.username or ""]
+    except ValueError:
+        return text
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "…")
+    return text
+
+
+def address_refused(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether a remote CSV may not be fetched from ``address``: anything but a global unicast address
+    (private, loopback, link-local such as 169.254.169.254, shared, reserved, multicast...)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return not address.is_global or address.is_multicast
+
+
+def check_address(url: str, *, allow_http: bool, allow_private: bool) -> list[str] | None:
+    """Refuse ``url`` unless it is https (or http with ``allow_http``) and, unless ``allow_private``, every
+    address its host resolves to is public. Returns those addresses (None with ``allow_private``)."""
+    import httpx
+
+    shown = redact(url)
+    try:
+        parsed = httpx.URL(url)
+        scheme = parsed.scheme
+        host = parsed.raw_host.decode("ascii")
+        port = parsed.port or (443 if scheme == "https" else 80)
+    except (httpx.InvalidURL, ValueError, UnicodeError):
+        raise SourceError(f"{shown}: error: not a valid URL") from None
+    if scheme not in ("https", "http"):
+        raise SourceError(f"{shown}: error: only https:// URLs can be fetched")
+    if scheme == "http" and not allow_http:
+        raise SourceError(f"{shown}: error: plain http:// is refused; use https:// "
+                          "(or set allow_http: true on this source)")
+    if not host:
+        raise SourceError(f"{shown}: error: the URL has no host")
+    if allow_private:
+        return None
+    try:
+        literal: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        addresses = [str(literal)]
+    else:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            raise SourceError(f"{shown}: error: cannot resolve {host}: {exc}") from None
+        addresses = list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
+    for text in addresses:
+        address = ipaddress.ip_address(text)
+        if address_refused(address):
+            raise SourceError(f"{shown}: error: {host} resolves to a private, loopback or link-local "
                               f"address ({address}); refused")
+    return addresses
+
+
+class _DeadlineStream:
+    """A network stream whose every read and write ends by the download's deadline."""
+
+    def __init__(self, inner: Any, deadline: float) -> None:
+        self._inner = inner
+        self._deadline = deadline
+
+    def _left(self, timeout: float | None, error: type[Exception]) -> float:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise error("the download's total time is over")
+        return left if timeout is None else min(timeout, left)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        import httpcore
+
+        data: bytes = self._inner.read(max_bytes, self._left(timeout, httpcore.ReadTimeout))
+        return data
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        import httpcore
+
+        self._inner.write(buffer, self._left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                  timeout: float | None = None) -> _DeadlineStream:
+        import httpcore
+
+        inner = self._inner.start_tls(ssl_context, server_hostname, self._left(timeout, httpcore.ConnectTimeout))
+        return _DeadlineStream(inner, self._deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+def _guarded_backend(deadline: float, pinned: dict[tuple[str, int], list[str]]) -> Any:
+    """An httpcore network backend that connects only to the checked addresses of a host (when the
+    check returned some) and bounds every socket operation by ``deadline``."""
+    import httpcore
+
+    class GuardedBackend(httpcore.NetworkBackend):
+        def __init__(self) -> None:
+            self._inner = httpcore.SyncBackend()
+
+        def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                        local_address: str | None = None,
+                        socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+            last: Exception = httpcore.ConnectError(f"no address to connect to for {host}")
+            for address in pinned.get((host, port), [host]):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise httpcore.ConnectTimeout("the download's total time is over")
+                try:
+                    stream = self._inner.connect_tcp(address, port, min(timeout or left, left), local_address,
+                                                     socket_options)
+                except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                    last = exc
+                    continue
+                return _DeadlineStream(stream, deadline)  # type: ignore[return-value]
+            raise last
+
+        def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+            raise httpcore.ConnectError("unix sockets are not used for remote CSV files")
+
+        def sleep(self, seconds: float) -> None:
+            time.sleep(seconds)
+
+    return GuardedBackend()
 
 
 class RemoteCsvSource(Source):
     def __init__(self, url: str, *, ctx: SourceContext, sha256: str | None = None, allow_http: bool = False,
                  max_bytes: int | None = None, timeout: float | None = None,
                  csv_options: dict[str, object] | None = None, region: str | None = None,
-                 wanted_fields: frozenset[str] = frozenset()) -> None:
+                 wanted_fields: frozenset[str] = frozenset(), total_timeout: float | None = None,
+                 url_check: UrlCheck | None = None, position: Position | None = None) -> None:
         self.url = url
         self.label = redact(url)
+        self.position = position  # where the campaign declares the source: download errors point there
         self.ctx = ctx
         self.sha256 = sha256.lower() if sha256 else None
         self.allow_http = allow_http
         self.max_bytes = max_bytes or ctx.max_bytes
         self.timeout = timeout or ctx.timeout
+        #: the whole download, redirects included (default: 6 times the connect/read timeout, 60 s at least)
+        self.total_timeout = total_timeout or max(self.timeout * 6, 60.0)
+        self.url_check: UrlCheck = url_check or self._default_check
         self.csv_options = csv_options or {}
         self.region = region
         self.wanted_fields = wanted_fields
         self._file: Path | None = None
         self._digest: str | None = None
 
+    def _default_check(self, url: str, hop: int) -> list[str] | None:
+        return check_address(url, allow_http=self.allow_http, allow_private=self.ctx.allow_private_urls)
+
     def _fetch(self) -> Path:
         if self._file is not None:
             return self._file
-        import httpx
-
-        deadline = time.monotonic() + max(self.timeout * 6, 60.0)
-        url = self.url
-        digest = hashlib.sha256()
         folder = self.ctx.cache_dir
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
-        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - kept past this function, removed by close()
-            prefix="smsrun-remote-", suffix=".csv", dir=folder, delete=False)
-        size = 0
-        timeout = httpx.Timeout(self.timeout, connect=self.timeout)
+        with tempfile.NamedTemporaryFile(prefix="smsrun-remote-", suffix=".csv", dir=folder, delete=False) as handle:
+            path = Path(handle.name)
+            try:
+                digest = self._download(handle)
+            except BaseException as exc:
+                handle.close()
+                path.unlink(missing_ok=True)
+                if isinstance(exc, SourceError) and self.position is not None and not exc.diagnostics:
+                    # "URL: error: why" -> "campaign.yaml:7:12: error: URL: why"
+                    raise SourceError(f"{self.position}: error: {exc.message.replace(': error: ', ': ', 1)}") from None
+                raise
+        self._digest = digest
+        if self.sha256 and self._digest != self.sha256:
+            path.unlink(missing_ok=True)
+            where = f"{self.position}: error: {self.label}:" if self.position else f"{self.label}: error:"
+            raise SourceError(f"{where} content changed: sha256 is {self._digest}, the campaign pins {self.sha256}")
+        self._file = path
+        return self._file
+
+    def _download(self, handle: Any) -> str:
+        import httpcore
+        import httpx
+
+        deadline = time.monotonic() + self.total_timeout
+        pinned: dict[tuple[str, int], list[str]] = {}
+        digest = hashlib.sha256()
+        timeouts = {"connect": self.timeout, "read": self.timeout, "write": self.timeout, "pool": self.timeout}
+        url = self.url
+        where = self.label
+        network_errors = (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol,
+                          httpcore.ProxyError, httpcore.ConnectionNotAvailable)
         try:
-            with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-                for _ in range(MAX_REDIRECTS + 1):
-                    check_address(url, allow_http=self.allow_http, allow_private=self.ctx.allow_private_urls)
-                    with client.stream("GET", url) as response:
-                        if response.is_redirect:
-                            location = response.headers.get("location")
+            with httpcore.ConnectionPool(network_backend=_guarded_backend(deadline, pinned), retries=0) as pool:
+                for hop in range(MAX_REDIRECTS + 1):
+                    where = redact(url)
+                    addresses = self.url_check(url, hop)
+                    parsed = httpx.URL(url)
+                    host = parsed.raw_host.decode("ascii")
+                    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+                    if addresses is not None:
+                        pinned[(host, port)] = addresses
+                    target = httpcore.URL(scheme=parsed.raw_scheme, host=parsed.raw_host, port=parsed.port,
+                                          target=parsed.raw_path)
+                    headers = [(b"Host", parsed.netloc), (b"Accept-Encoding", b"identity"),
+                               (b"User-Agent", b"smsrun")]
+                    with pool.stream("GET", target, headers=headers, extensions={"timeout": timeouts}) as response:
+                        fields = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers}
+                        if response.status in REDIRECTS:
+                            location = fields.get("location")
                             if not location:
-                                raise SourceError(f"{self.label}: error: redirect without a location")
-                            url = urljoin(url, location)
+                                raise SourceError(f"{where}: error: redirect without a location")
+                            url = urljoin(url, location.strip())
                             continue
-                        if response.status_code != 200:
-                            raise SourceError(f"{self.label}: error: the server answered HTTP {response.status_code}")
-                        declared = response.headers.get("content-length")
-                        if declared and declared.isdigit() and int(declared) > self.max_bytes:
-                            raise SourceError(f"{self.label}: error: file is larger than {self.max_bytes} bytes")
-                        for chunk in response.iter_bytes():
+                        if response.status != 200:
+                            raise SourceError(f"{where}: error: the server answered HTTP {response.status}")
+                        encoding = fields.get("content-encoding", "identity").strip().lower()
+                        if encoding not in ("", "identity"):
+                            raise SourceError(f"{where}: error: the server sent compressed content "
+                                              f"(Content-Encoding: {encoding[:40]}) although none was asked for; "
+                                              "refused")
+                        declared = fields.get("content-length", "").strip()
+                        if declared.isdigit() and int(declared) > self.max_bytes:
+                            raise SourceError(f"{where}: error: file is larger than {self.max_bytes} bytes "
+                                              f"(Content-Length: {declared})")
+                        size = 0
+                        for chunk in response.iter_stream():
                             size += len(chunk)
                             if size > self.max_bytes:
-                                raise SourceError(f"{self.label}: error: file is larger than {self.max_bytes} bytes")
-                            if time.monotonic() > deadline:
-                                raise SourceError(f"{self.label}: error: download took too long")
+                                raise SourceError(f"{where}: error: file is larger than {self.max_bytes} bytes")
                             digest.update(chunk)
                             handle.write(chunk)
-                        break
-                else:
-                    raise SourceError(f"{self.label}: error: more than {MAX_REDIRECTS} redirects")
-        except httpx.TimeoutException:
-            raise SourceError(f"{self.label}: error: timed out after {self.timeout:g} s") from None
-        except httpx.HTTPError as exc:
-            raise SourceError(f"{self.label}: error: download failed: {type(exc).__name__}") from None
-        except BaseException:
-            handle.close()
-            Path(handle.name).unlink(missing_ok=True)
-            raise
-        handle.close()
-        self._digest = digest.hexdigest()
-        if self.sha256 and self._digest != self.sha256:
-            Path(handle.name).unlink(missing_ok=True)
-            raise SourceError(f"{self.label}: error: content changed: sha256 is {self._digest}, "
-                              f"the campaign pins {self.sha256}")
-        self._file = Path(handle.name)
-        return self._file
+                        return digest.hexdigest()
+                raise SourceError(f"{self.label}: error: more than {MAX_REDIRECTS} redirects")
+        except httpcore.TimeoutException:
+            if time.monotonic() >= deadline:
+                raise SourceError(f"{where}: error: download took longer than {self.total_timeout:g} s") from None
+            raise SourceError(f"{where}: error: timed out after {self.timeout:g} s") from None
+        except network_errors as exc:
+            reason = _scrub(str(exc), url)[:200] or type(exc).__name__
+            raise SourceError(f"{where}: error: download failed: {reason}") from None
+        except (httpx.InvalidURL, ValueError, UnicodeError):
+            raise SourceError(f"{redact(url)}: error: not a valid URL") from None
 
     def digest(self) -> str:
         self._fetch()
