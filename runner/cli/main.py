@@ -152,15 +152,15 @@ def plan(
         raise typer.Exit(EXIT_CHANGES)
 
 
-def _parse_at(at: str | None) -> datetime | None:
+def _parse_at(at: str | None, option: str = "--at") -> datetime | None:
     if at is None:
         return None
     try:
         moment = datetime.fromisoformat(at)
     except ValueError:
-        raise SmsrunError(f"--at: {at!r} is not an ISO 8601 date-time") from None
+        raise SmsrunError(f"{option}: {at!r} is not an ISO 8601 date-time") from None
     if moment.tzinfo is None:
-        raise SmsrunError(f"--at: {at!r} needs a UTC offset, e.g. 2026-11-28T19:30:00+01:00")
+        raise SmsrunError(f"{option}: {at!r} needs a UTC offset, e.g. 2026-11-28T19:30:00+01:00")
     return moment
 
 
@@ -376,6 +376,152 @@ def optout_import(
 
     added, invalid = import_optouts(_state_here(state_dir), file, reason=reason, who=by, region=region)
     _echo(f"{added} number(s) added, {invalid} invalid line(s) skipped")
+
+
+# == receiving: delivery reports and replies, OVHcloud recipient lists =====================================
+ovh_app = typer.Typer(help="OVHcloud account tools (credentials from OVH_* environment variables).",
+                      no_args_is_help=True)
+ovh_lists_app = typer.Typer(help="Recipient lists stored in the OVHcloud account (slots 1-9).")
+ovh_app.add_typer(ovh_lists_app, name="lists")
+app.add_typer(ovh_app, name="ovh")
+
+ServiceName = Annotated[str | None, typer.Option("--service-name", help="The OVHcloud SMS account (default: "
+                                                 "$OVH_SERVICE_NAME, else the only one the credentials see).")]
+
+
+@app.command()
+def receive(
+    listen: Annotated[str, typer.Option("--listen", help="HOST:PORT to listen on (port 0: any free "
+                                                         "port).")] = "127.0.0.1:8080",
+    public_url: Annotated[str | None, typer.Option("--public-url", help="The base URL gateways call when the "
+                                                   "receiver sits behind a proxy (for Twilio's signature), e.g. "
+                                                   "https://sms.example.com.")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="Region for replies from national numbers, "
+                                                                "e.g. FR.")] = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Record delivery reports and replies (Kannel, Twilio, OVHcloud) in the ledger until SIGTERM/SIGINT.
+
+    Paths: /<token>/kannel/dlr, /<token>/kannel/mo, /<token>/twilio/status, /<token>/twilio/inbound,
+    /<token>/ovh/dlr, /<token>/health, with the token from $SMSRUN_RECEIVER_TOKEN.
+    """
+    import logging
+
+    from runner.receiver.server import ENV_TOKEN, ReceiverConfig, check_public_url, check_token, parse_listen, serve
+
+    host, port = parse_listen(listen)
+    config = ReceiverConfig(host=host, port=port, token=check_token(os.environ.get(ENV_TOKEN)),
+                            state_dir=_state_here(state_dir), public_url=check_public_url(public_url),
+                            twilio_auth_token=os.environ.get("TWILIO_AUTH_TOKEN") or None, region=region)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    logger = logging.getLogger("smsrun.receiver")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    if config.twilio_auth_token is None:
+        _err("warning: TWILIO_AUTH_TOKEN is not set: the twilio/ paths answer 503")
+    serve(config, ready=lambda r: _err(f"listening on {r.base_url} (paths /<token>/...); ledger in "
+                                       f"{config.state_dir}"))
+
+
+@app.command()
+def replies(
+    campaign: Annotated[Path | None, typer.Argument(help="A campaign file: pull from its provider, with its "
+                                                         "settings.")] = None,
+    provider: Annotated[str | None, typer.Option("--provider", help="Pull from this provider (ovh) with "
+                                                 "settings from the environment.")] = None,
+    stored: Annotated[bool, typer.Option("--stored", help="List the replies already stored (those `smsrun "
+                                                          "receive` recorded too); no provider call.")] = False,
+    since: Annotated[str | None, typer.Option("--since", help="Only replies received since (ISO 8601 with "
+                                                              "offset).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="With --stored: only the last N.")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="Region for national numbers, e.g. FR.")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    state_dir: StateDir = None,
+    show_numbers: ShowNumbers = False,
+) -> None:
+    """Pull new replies from the provider (OVHcloud), store them and suppress opt-outs; or list stored ones."""
+    folder = _campaign_and_state(str(campaign), state_dir)[1] if campaign is not None else _state_here(state_dir)
+    if stored:
+        from runner.replies import stored_replies
+
+        rows = stored_replies(folder, provider=provider, limit=limit, show_numbers=show_numbers)
+        if json_:
+            _json(rows)
+            return
+        for row in rows:
+            _echo(_reply_line(row))
+        _err(f"{len(rows)} repl{'y' if len(rows) == 1 else 'ies'} stored")
+        return
+    from runner.replies import fetch_replies
+
+    result = fetch_replies(folder, campaign, provider, since=_parse_at(since, "--since"),
+                           show_numbers=show_numbers, region=region)
+    if json_:
+        _json(result)
+        return
+    for row in result["new"]:
+        _echo(_reply_line(row))
+    _err(f"{len(result['new'])} new repl{'y' if len(result['new']) == 1 else 'ies'} from {result['provider']} "
+         f"{result['service']} ({result['already_known']} already stored); {result['opt_outs']} opt-out(s); "
+         f"{result['blacklist']} number(s) on the provider's STOP list; {result['suppressed']} number(s) added "
+         "to the opt-out list")
+
+
+def _reply_line(row: dict[str, Any]) -> str:
+    flag = "STOP  " if row["opt_out"] else ("review" if row.get("review") else "      ")
+    text = str(row["text"]).replace("\n", "⏎")
+    return f"{row.get('received_at') or '':<29}  {row['provider']:<6}  {flag}  {row['sender']}  {text}"
+
+
+@ovh_lists_app.callback(invoke_without_command=True)
+def ovh_lists(
+    ctx: typer.Context,
+    json_: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    service_name: ServiceName = None,
+) -> None:
+    """List the recipient lists stored in the OVHcloud account; `push` stores one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from runner.ovh_lists import list_lists
+
+    data = list_lists(service_name=service_name)
+    if json_:
+        _json(data)
+        return
+    for item in data["lists"]:
+        auto = "auto-update" if item["auto_update"] else ""
+        _echo(f"{item['slot_id']}  {item['description']:<40}  {item['records']:>9,} receiver(s)  "
+              f"{item['created'] or '':<25}  {auto}".rstrip())
+    _err(f"{len(data['lists'])} of 9 slots used on {data['service']}")
+
+
+@ovh_lists_app.command("push")
+def ovh_lists_push(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The list's name (its description, up to 40 "
+                                                                 "characters).")],
+    source: Annotated[str, typer.Argument(metavar="FILE_OR_URL", help="A local CSV file (uploaded) or an "
+                                                                      "http(s) URL OVHcloud downloads.")],
+    slot: Annotated[int | None, typer.Option("--slot", help="The slot (1-9; default: the first free "
+                                                            "one).")] = None,
+    auto_update: Annotated[bool, typer.Option("--auto-update", help="OVHcloud downloads the URL again before "
+                                                                    "each send (URLs only).")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace the list of the same name (or in "
+                                                            "--slot).")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    service_name: ServiceName = None,
+) -> None:
+    """Store a recipient list in the OVHcloud account ("Gérer les destinataires")."""
+    from runner.ovh_lists import push_list
+
+    data = push_list(name, source, slot=slot, auto_update=auto_update, replace=replace, service_name=service_name)
+    if json_:
+        _json(data)
+        return
+    item = data["list"]
+    replaced = f" (replaced slot {data['replaced']})" if data["replaced"] is not None else ""
+    _echo(f"list {item['description']!r} stored in slot {item['slot_id']} on {data['service']}: "
+          f"{item['records']:,} receiver(s){replaced}")
 
 
 # -- entry point: the one error funnel ------------------------------------------------------------------

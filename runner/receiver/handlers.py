@@ -1,0 +1,271 @@
+"""What each receiver endpoint does with a request: check it, record it in the ledger, answer.
+
+Paths (after the secret token, ``/<token>/...``):
+
+``kannel/dlr`` (GET; POST form accepted)
+    Kannel's dlr-url as :class:`~runner.providers.kannel.KannelProvider` builds it from a plain
+    ``dlr_url`` (``id``, ``batch``, ``to``, ``status``, ``answer``, ``ts``; read with
+    :func:`~runner.providers.kannel.parse_dlr`). Kannel types: 1 delivered, 2 failed, 4 buffered and
+    8 SMSC submit (pending), 16 SMSC reject (failed).
+``kannel/mo`` (GET; POST form, or Kannel's post-url: ``X-Kannel-From`` header and the text as body)
+    an sms-service get-url such as ``...?from=%p&to=%P&text=%a&id=%I&ts=%T``: ``from`` and ``text`` are
+    required; ``id`` (or ``ts``) deduplicates a request Kannel repeats. The answer is empty: with
+    ``max-messages = 0`` in the sms-service Kannel sends no reply SMS.
+``twilio/status`` (POST form)
+    Twilio's status callback (``MessageSid``, ``MessageStatus``, ``ErrorCode``; ``smsrun_id`` in the
+    query, as the Twilio provider builds the callback URL), signed with ``X-Twilio-Signature``.
+``twilio/inbound`` (POST form)
+    an incoming message (``From``, ``Body``, ``MessageSid``), signed too; answered with an empty TwiML
+    ``<Response/>`` (no auto-reply).
+``ovh/dlr`` (GET or POST)
+    OVHcloud's ``callBack`` URL: ``id`` (the SMS id), ``description`` (the delivery receipt: 0 pending,
+    1 delivered, 2 failed, 4 waiting, 8 buffered, 16 error), ``ptt``, ``descriptionDlr``, ``date``.
+``health`` (GET)
+    ``{"ok": true, ...}`` with the counters, when the ledger answers.
+
+Answers: 200 once the ledger transaction is committed (also for a report about a message the ledger
+does not know: it is logged and counted, and the gateway must not retry it forever; it is kept a few
+minutes in case its send is still settling, see :mod:`runner.receiver.store`); 400 for a request
+that cannot be read; 403 for a bad Twilio signature; 405 for a wrong method; 503 when the ledger is
+unavailable (nothing was recorded: the gateway retries).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runner.ledger.store import Ledger
+from runner.receiver.store import MessageKey, Reply, normalise_sender, record_report, store_reply
+
+TWIML_EMPTY = b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+WHO = "smsrun receive"
+
+#: Twilio MessageStatus -> delivered | failed | pending
+TWILIO_STATUS: dict[str, str] = {
+    "delivered": "delivered",
+    "read": "delivered",
+    "partially_delivered": "delivered",
+    "undelivered": "failed",
+    "failed": "failed",
+    "canceled": "failed",
+}
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    route: tuple[str, ...]  # the path's segments after the token
+    query: Mapping[str, str]  # last value of each parameter
+    form: Mapping[str, str]  # the urlencoded POST body, last value of each field
+    form_pairs: Sequence[tuple[str, str]]  # every field, for Twilio's signature
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+    url: str  # the URL as the gateway called it (public URL, query included)
+
+    def params(self) -> dict[str, str]:
+        """Query and form together (the form wins)."""
+        return {**self.query, **self.form}
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes = b"OK\n"
+    content_type: str = "text/plain; charset=utf-8"
+    note: str = ""  # for the log line; the server masks numbers in it
+
+
+def bad(reason: str) -> Response:
+    return Response(400, f"bad request: {reason}\n".encode(), note=f"bad request: {reason}")
+
+
+@dataclass
+class Context:
+    """What the handlers share: the ledger (one connection, used under :attr:`lock`), settings, counters."""
+
+    ledger: Ledger
+    twilio_auth_token: str | None = None
+    region: str | None = None
+    started: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stats: Counter[str] = field(default_factory=Counter)
+    _stats_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.ledger.state_dir
+
+    def count(self, *names: str) -> None:
+        with self._stats_lock:
+            for name in names:
+                self.stats[name] += 1
+
+    def stats_add(self, name: str, value: int) -> None:
+        with self._stats_lock:
+            self.stats[name] += value
+
+    def snapshot(self) -> dict[str, int]:
+        with self._stats_lock:
+            return dict(self.stats)
+
+
+Handler = Callable[[Context, Request], Response]
+
+
+# -- delivery reports -----------------------------------------------------------------------------------
+
+
+def _report(ctx: Context, provider: str, key: MessageKey, status: str, reason: str | None) -> Response:
+    with ctx.lock:
+        outcome = record_report(ctx.ledger, provider, key, status, reason)
+    what = f"{status} {key.describe()}"
+    if outcome.matched == 0:
+        ctx.count("reports", "reports_unknown")
+        return Response(200, note=f"{what}: unknown message, ignored (kept 15 min in case its send is settling)")
+    ctx.count("reports", f"reports_{status}")
+    if outcome.deferred:
+        ctx.count("reports_deferred")
+        return Response(200, note=f"{what}: the send is still settling, applied once it is")
+    return Response(200, note=f"{what}: {outcome.updated} row(s) updated")
+
+
+def kannel_dlr(ctx: Context, req: Request) -> Response:
+    from runner.providers.kannel import parse_dlr
+
+    try:
+        dlr = parse_dlr(req.params())
+    except ValueError as exc:
+        return bad(str(exc))
+    key = MessageKey.from_message_id(dlr.message_id, batch_id=dlr.batch_id)
+    if key.recipient is None and dlr.recipient:
+        key = MessageKey(campaign_id=key.campaign_id, recipient=dlr.recipient, batch_id=dlr.batch_id)
+    return _report(ctx, "kannel", key, dlr.status, dlr.reason)
+
+
+def ovh_dlr(ctx: Context, req: Request) -> Response:
+    from runner.providers.ovh.api import delivery_status, ptt_text
+
+    params = req.params()
+    ident = (params.get("id") or "").strip()
+    if not ident.isdigit():
+        return bad("no SMS id (id)")
+    description = (params.get("description") or "").strip()
+    if not description.isdigit():
+        return bad("no delivery receipt (description)")
+    ptt_raw = (params.get("ptt") or "").strip()
+    ptt = int(ptt_raw) if ptt_raw.isdigit() else None
+    status = delivery_status(int(description))
+    detail = [x for x in ((params.get("descriptionDlr") or "").strip(), ptt_text(ptt)) if x]
+    return _report(ctx, "ovh", MessageKey(provider_id=ident), status, "; ".join(detail) or None)
+
+
+def _twilio_checked(ctx: Context, req: Request) -> Response | None:
+    """None when the request is signed by Twilio with our auth token; else the answer to give."""
+    from runner.providers.twilio import verify_twilio_signature
+
+    if not ctx.twilio_auth_token:
+        ctx.count("twilio_unconfigured")
+        return Response(503, b"TWILIO_AUTH_TOKEN is not set: cannot verify Twilio's signature\n",
+                        note="refused: TWILIO_AUTH_TOKEN is not set")
+    if req.method != "POST" or "x-www-form-urlencoded" not in req.headers.get("content-type", ""):
+        return bad("Twilio posts a form")
+    signature = req.headers.get("x-twilio-signature", "")
+    if not signature or not verify_twilio_signature(ctx.twilio_auth_token, req.url, req.form_pairs, signature):
+        ctx.count("bad_signature")
+        return Response(403, b"forbidden: bad signature\n", note="refused: bad or missing X-Twilio-Signature")
+    return None
+
+
+def twilio_status(ctx: Context, req: Request) -> Response:
+    refused = _twilio_checked(ctx, req)
+    if refused is not None:
+        return refused
+    sid = req.form.get("MessageSid") or req.form.get("SmsSid")
+    raw = req.form.get("MessageStatus") or req.form.get("SmsStatus")
+    if not sid or not raw:
+        return bad("no MessageSid or MessageStatus")
+    status = TWILIO_STATUS.get(raw, "pending")
+    code = req.form.get("ErrorCode")
+    reason = raw + (f" ({code})" if code else "")
+    key = MessageKey.from_message_id(req.query.get("smsrun_id"), provider_id=sid)
+    return _report(ctx, "twilio", key, status, reason)
+
+
+# -- replies --------------------------------------------------------------------------------------------
+
+
+def _reply(ctx: Context, reply: Reply, answer: Response) -> Response:
+    with ctx.lock:
+        outcome = store_reply(ctx.ledger, reply, who=WHO)
+    what = f"reply from {reply.sender}" + (" (opt-out)" if outcome.opt_out else "")
+    if not outcome.stored:
+        ctx.count("replies_duplicate")
+        return Response(answer.status, answer.body, answer.content_type, note=f"{what}: already stored")
+    ctx.count("replies", *(["opt_outs"] if outcome.opt_out else []))
+    note = what + (": added to the suppression list" if outcome.suppressed else "")
+    if outcome.suppress_error:
+        note += f": not suppressed ({outcome.suppress_error})"
+    return Response(answer.status, answer.body, answer.content_type, note=note)
+
+
+def kannel_mo(ctx: Context, req: Request) -> Response:
+    params = req.params()
+    sender = params.get("from") or params.get("sender")
+    text = params.get("text")
+    if req.method == "POST" and not req.form and req.headers.get("x-kannel-from"):  # Kannel's post-url
+        sender = req.headers["x-kannel-from"]
+        try:
+            text = req.body.decode("utf-8")
+        except UnicodeDecodeError:
+            return bad("the text is not UTF-8")
+    if not sender or not sender.strip():
+        return bad("no sender (from)")
+    if text is None:
+        return bad("no text")
+    ref = params.get("id") or None
+    if ref is None and params.get("ts"):
+        import hashlib
+
+        ref = "ts:" + hashlib.sha256(f"{params['ts']}\n{sender}\n{text}".encode()).hexdigest()[:24]
+    reply = Reply("kannel", ref, normalise_sender(sender, ctx.region), text)
+    return _reply(ctx, reply, Response(200, b""))
+
+
+def twilio_inbound(ctx: Context, req: Request) -> Response:
+    refused = _twilio_checked(ctx, req)
+    if refused is not None:
+        return refused
+    sender = req.form.get("From")
+    text = req.form.get("Body")
+    if not sender or text is None:
+        return bad("no From or Body")
+    ref = req.form.get("MessageSid") or req.form.get("SmsMessageSid") or req.form.get("SmsSid") or None
+    reply = Reply("twilio", ref, normalise_sender(sender, ctx.region), text)
+    return _reply(ctx, reply, Response(200, TWIML_EMPTY, "text/xml; charset=utf-8"))
+
+
+# -- health ---------------------------------------------------------------------------------------------
+
+
+def health(ctx: Context, req: Request) -> Response:
+    with ctx.lock:
+        ctx.ledger.db.execute("SELECT count(*) FROM reports").fetchone()
+    data = {"ok": True, "uptime_s": round(time.monotonic() - ctx.started, 1), "counts": ctx.snapshot()}
+    return Response(200, json.dumps(data).encode() + b"\n", "application/json", note="ok")
+
+
+#: route -> (allowed methods, handler)
+ROUTES: dict[tuple[str, ...], tuple[frozenset[str], Handler]] = {
+    ("kannel", "dlr"): (frozenset({"GET", "POST"}), kannel_dlr),
+    ("kannel", "mo"): (frozenset({"GET", "POST"}), kannel_mo),
+    ("twilio", "status"): (frozenset({"POST"}), twilio_status),
+    ("twilio", "inbound"): (frozenset({"POST"}), twilio_inbound),
+    ("ovh", "dlr"): (frozenset({"GET", "POST"}), ovh_dlr),
+    ("health",): (frozenset({"GET"}), health),
+}
