@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -86,6 +87,7 @@ def parse(text: str, path: str) -> Document:
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise YamlError([Diagnostic(path, line, 1, "file contains a NUL byte (binary file?)")])
+    lines = _Lines(text)
     try:
         loader = _Loader(text)
     except UnicodeError:
@@ -94,12 +96,20 @@ def parse(text: str, path: str) -> Document:
         try:
             node = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
-            line, col = _where(exc.problem_mark or exc.context_mark)
+            mark = exc.problem_mark or exc.context_mark
+            line, col = lines.mark(mark)
             problem = exc.problem or exc.context or "invalid YAML"
+            char = text[mark.index:mark.index + 1] if mark is not None else ""
+            if char == "\t":
+                problem += " (a tab: YAML is indented with spaces)"
+            elif char and "cannot start any token" in problem:
+                problem += f" ({char!r})"
             raise YamlError([Diagnostic(path, line, col, f"YAML syntax: {problem}")]) from None
         except yaml.reader.ReaderError as exc:
             # a character YAML does not allow (control characters, U+FFFE...): place it
-            line, col = _offset_position(text, exc.position)
+            # libyaml's position counts bytes; the reader stops at the first such character, so find it
+            found = text.find(chr(exc.character)) if isinstance(exc.character, int) else -1
+            line, col = lines.at(found if found >= 0 else exc.position)
             raise YamlError([Diagnostic(path, line, col, f"YAML: character U+{exc.character:04X} is not allowed "
                                                          "in a YAML file (control character?)")]) from None
         except yaml.YAMLError as exc:
@@ -110,32 +120,40 @@ def parse(text: str, path: str) -> Document:
             raise YamlError([Diagnostic(path, 1, 1, "file is not valid Unicode text")]) from None
         if node is None:
             return Document(path, None)
-        diagnostics = _check_shape(node, path, loader)
+        diagnostics = _check_shape(node, path, loader, lines)
         if diagnostics:
             raise YamlError(diagnostics)
         try:
             data = loader.construct_document(node)
         except yaml.MarkedYAMLError as exc:
-            line, col = _where(exc.problem_mark or exc.context_mark)
+            line, col = lines.mark(exc.problem_mark or exc.context_mark)
             raise YamlError([Diagnostic(path, line, col, f"YAML: {exc.problem or exc.context}")]) from None
         except Exception as exc:  # the shape check built every scalar: this is a last resort, still an error
             raise YamlError([Diagnostic(path, 1, 1, f"YAML: {exc}")]) from None
     finally:
         loader.dispose()
     doc = Document(path, data)
-    _record_marks(node, (), doc, 0)
+    _record_marks(node, (), doc, 0, lines)
     return doc
 
 
-def _where(mark: yaml.Mark | None) -> tuple[int, int]:
-    return (mark.line + 1, mark.column + 1) if mark else (1, 1)
+_BREAK = re.compile(r"\r\n?|\n")
 
 
-def _offset_position(text: str, offset: int) -> tuple[int, int]:
-    """1-based line and column of a character offset in ``text``."""
-    offset = max(0, min(offset, len(text)))
-    line_start = text.rfind("\n", 0, offset) + 1
-    return text.count("\n", 0, offset) + 1, offset - line_start + 1
+class _Lines:
+    """1-based line and column of a character offset, lines split the way editors and GitHub split them
+    (``\n``, ``\r\n``, ``\r``). YAML's own marks also break lines at U+0085, U+2028 and U+2029, so a
+    message pasted with a U+2028 in it would shift every later position by one line."""
+
+    def __init__(self, text: str) -> None:
+        self.starts = [0, *(m.end() for m in _BREAK.finditer(text))]
+
+    def at(self, index: int) -> tuple[int, int]:
+        i = bisect.bisect_right(self.starts, max(index, 0)) - 1
+        return i + 1, index - self.starts[i] + 1
+
+    def mark(self, mark: yaml.Mark | None) -> tuple[int, int]:
+        return self.at(mark.index) if mark is not None else (1, 1)
 
 
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -146,7 +164,7 @@ _KIND = {"tag:yaml.org,2002:int": "an integer", "tag:yaml.org,2002:float": "a nu
          "tag:yaml.org,2002:bool": "a boolean", "tag:yaml.org,2002:null": "null (empty)"}
 
 
-def _check_shape(root: yaml.Node, path: str, loader: Any) -> list[Diagnostic]:
+def _check_shape(root: yaml.Node, path: str, loader: Any, lines: _Lines) -> list[Diagnostic]:
     """Bound the expanded size (alias bombs) and depth; reject recursive aliases, duplicate keys, keys
     that are not text and scalars that cannot be built (``!!int x``), each at its position."""
     sizes: dict[int, int] = {}
@@ -154,7 +172,7 @@ def _check_shape(root: yaml.Node, path: str, loader: Any) -> list[Diagnostic]:
     problems: list[Diagnostic] = []
 
     def at(node: yaml.Node, message: str) -> None:
-        problems.append(Diagnostic(path, node.start_mark.line + 1, node.start_mark.column + 1, message))
+        problems.append(Diagnostic(path, *lines.mark(node.start_mark), message))
 
     def scalar(node: yaml.ScalarNode) -> None:
         if node.tag == _MERGE_TAG:  # the `<<` key: only meaningful inside its mapping
@@ -199,7 +217,7 @@ def _check_shape(root: yaml.Node, path: str, loader: Any) -> list[Diagnostic]:
                     at(key_node, problem)
                 elif key_node.value in seen and key_node.value != "<<":
                     at(key_node, f"duplicate key {key_node.value!r} "
-                                 f"(first at line {seen[key_node.value].start_mark.line + 1})")
+                                 f"(first at line {lines.mark(seen[key_node.value].start_mark)[0]})")
                 else:
                     seen.setdefault(key_node.value, key_node)
                 total += size(key_node, depth + 1) + size(value_node, depth + 1)
@@ -217,14 +235,12 @@ def _check_shape(root: yaml.Node, path: str, loader: Any) -> list[Diagnostic]:
     try:
         size(root, 0)
     except _Recursive as exc:
-        m = exc.node.start_mark
-        return [Diagnostic(path, m.line + 1, m.column + 1, "recursive alias: this value contains itself")]
+        return [Diagnostic(path, *lines.mark(exc.node.start_mark), "recursive alias: this value contains itself")]
     except _TooDeep as exc:
-        m = exc.node.start_mark
-        return [Diagnostic(path, m.line + 1, m.column + 1, f"document is nested deeper than {MAX_DEPTH} levels")]
+        return [Diagnostic(path, *lines.mark(exc.node.start_mark),
+                           f"document is nested deeper than {MAX_DEPTH} levels")]
     except _TooBig as exc:
-        m = exc.node.start_mark
-        return [Diagnostic(path, m.line + 1, m.column + 1,
+        return [Diagnostic(path, *lines.mark(exc.node.start_mark),
                            f"document expands to more than {MAX_NODES} nodes (alias bomb?)")]
     return problems
 
@@ -242,20 +258,20 @@ class _Recursive(_TooBig):
     pass
 
 
-def _record_marks(node: yaml.Node, key: PathKey, doc: Document, depth: int) -> None:
+def _record_marks(node: yaml.Node, key: PathKey, doc: Document, depth: int, lines: _Lines) -> None:
     if depth > MAX_DEPTH:
         return
-    doc.value_marks.setdefault(key, (node.start_mark.line + 1, node.start_mark.column + 1))
+    doc.value_marks.setdefault(key, lines.mark(node.start_mark))
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.value == "<<":
                 continue
             child = (*key, key_node.value)
-            doc.key_marks.setdefault(child, (key_node.start_mark.line + 1, key_node.start_mark.column + 1))
-            _record_marks(value_node, child, doc, depth + 1)
+            doc.key_marks.setdefault(child, lines.mark(key_node.start_mark))
+            _record_marks(value_node, child, doc, depth + 1, lines)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _record_marks(item, (*key, index), doc, depth + 1)
+            _record_marks(item, (*key, index), doc, depth + 1, lines)
 
 
 def iter_paths(data: Any, prefix: PathKey = ()) -> Iterator[PathKey]:
