@@ -43,7 +43,9 @@ def find_repo_root(start: Path) -> Path:
     return start
 
 
-def read_text(path: Path) -> str:
+def read_text(path: Path, shown: str | None = None) -> str:
+    """The file's text (UTF-8, with or without BOM); problems are named with ``shown`` (the path as the
+    other diagnostics of the file show it)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -56,14 +58,15 @@ def read_text(path: Path) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise CampaignError("invalid UTF-8", [Diagnostic(str(path), line, 1, "file is not valid UTF-8 text")]) from None
+        raise CampaignError("invalid UTF-8", [Diagnostic(shown or str(path), line, 1,
+                                                         "file is not valid UTF-8 text")]) from None
 
 
 def load_campaign(path: Path | str, *, repo_root: Path | None = None, check_files: bool = True) -> Campaign:
     """Load and fully validate one campaign file; raise :class:`CampaignError` listing every problem."""
     path = Path(path)
     shown = _display(path)
-    text = read_text(path)
+    text = read_text(path, shown)
     try:
         doc = yamldoc.parse(text, shown)
     except yamldoc.YamlError as exc:
