@@ -1,7 +1,8 @@
 """Read YAML safely and remember where every key and value was written.
 
 * C loader when available (10x faster), YAML 1.2-style booleans (only true/false: ``NO`` stays the
-  string "NO", not False), timestamps left as strings (the schema checks them);
+  string "NO", not False) and numbers (no base 60: ``18:00`` stays the string "18:00", not 1080),
+  timestamps left as strings (the schema checks them);
 * bounded: a size cap and a cap on the expanded node count, so alias bombs fail fast;
 * duplicate keys are errors, not "last one wins"; keys are text (``1:`` or ``true:`` as a key is an error,
   at its position, not a key nobody can find); recursive aliases are refused;
@@ -34,9 +35,20 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
 
 
 _BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+# YAML 1.1's ints and floats without the base-60 forms: unquoted `end: 18:00` is the text "18:00" (a time),
+# not the number 1080
+_INT = re.compile(r"""^(?:[-+]?0b[0-1_]+
+                    |[-+]?0[0-7_]+
+                    |[-+]?(?:0|[1-9][0-9_]*)
+                    |[-+]?0x[0-9a-fA-F_]+)$""", re.X)
+_FLOAT = re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
+                    |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
+                    |[-+]?\.(?:inf|Inf|INF)
+                    |\.(?:nan|NaN|NAN))$""", re.X)
+_RESOLVERS = {"tag:yaml.org,2002:bool": _BOOL, "tag:yaml.org,2002:int": _INT, "tag:yaml.org,2002:float": _FLOAT}
 _Loader.yaml_implicit_resolvers = {
     first: [
-        (tag, (_BOOL if tag == "tag:yaml.org,2002:bool" else regexp))
+        (tag, _RESOLVERS.get(tag, regexp))
         for tag, regexp in resolvers
         if tag != "tag:yaml.org,2002:timestamp"
     ]
