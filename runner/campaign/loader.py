@@ -212,10 +212,8 @@ def _semantic_checks(campaign: Campaign, doc: yamldoc.Document, root: Path, *, c
     try:
         compile_template(campaign.message)
     except TemplateProblem as exc:
-        line, col = doc.mark(("message",))
-        # a block scalar's text starts on the line after the key
-        problems.append(Diagnostic(doc.path, line + max(exc.line - 1, 0), col if exc.line <= 1 else 1,
-                                   f"message template: {exc.message}"))
+        line, col = _template_position(campaign.source_text, *doc.mark(("message",)), exc.line)
+        problems.append(Diagnostic(doc.path, line, col, f"message template: {exc.message}"))
     # text problems (control characters)
     from runner.message.encoding import check_text
 
@@ -252,6 +250,18 @@ def _semantic_checks(campaign: Campaign, doc: yamldoc.Document, root: Path, *, c
                 for message in check_spec(spec, root):
                     problems.append(doc.diag((group, index, spec.kind), message))
     return problems
+
+
+def _template_position(text: str, line: int, col: int, template_line: int) -> tuple[int, int]:
+    """Where line ``template_line`` of the message is in the file. Exact for a literal block
+    (``message: |``, whose text starts on the line after the ``|``); for other styles the value's start
+    (a one-line message, or a folded/quoted one whose lines do not map to the file's)."""
+    lines = re.split(r"\r\n|\r|\n", text)
+    value = lines[line - 1][col - 1:] if 0 < line <= len(lines) else ""
+    if value.startswith("|") and template_line >= 1 and line + template_line <= len(lines):
+        body = lines[line + template_line - 1]
+        return line + template_line, len(body) - len(body.lstrip(" ")) + 1
+    return line, col
 
 
 def _walk(value: Any, key: yamldoc.PathKey = ()) -> Iterator[tuple[yamldoc.PathKey, Any]]:
