@@ -19,7 +19,7 @@ from runner.errors import ConfigError
 from runner.ledger.store import Ledger
 from runner.masking import mask_number
 from runner.optout.keywords import mentions_opt_out
-from runner.receiver.store import Reply, known_refs, list_replies, normalise_sender, store_reply
+from runner.receiver.store import Reply, check_region, known_refs, list_replies, normalise_sender, store_reply
 
 PULLABLE = ("ovh",)
 WHO = "smsrun replies"
@@ -59,6 +59,7 @@ def pull_replies(state_dir: Path, provider: str, settings: Mapping[str, Any] | N
     from runner.providers.ovh import api
     from runner.providers.ovh.client import client_from_env, resolve_config
 
+    region = check_region(region)
     config = resolve_config(settings)
     out: dict[str, Any] = {"provider": provider, "service": None, "new": [], "already_known": 0, "opt_outs": 0,
                            "suppressed": 0, "blacklist": 0}

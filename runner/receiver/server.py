@@ -40,7 +40,7 @@ from runner.errors import ConfigError, LedgerError
 from runner.ledger.store import Ledger
 from runner.masking import mask_text
 from runner.receiver.handlers import ROUTES, Context, Request, Response
-from runner.receiver.store import apply_backlog, ensure_backlog
+from runner.receiver.store import apply_backlog, check_region, ensure_backlog
 
 log = logging.getLogger("smsrun.receiver")
 
@@ -139,9 +139,10 @@ class Receiver:
     def __init__(self, config: ReceiverConfig) -> None:
         self.config = config
         self._token = check_token(config.token).encode()
+        region = check_region(config.region)
         self.ledger = Ledger(config.state_dir)
         ensure_backlog(self.ledger)
-        self.context = Context(self.ledger, twilio_auth_token=config.twilio_auth_token, region=config.region)
+        self.context = Context(self.ledger, twilio_auth_token=config.twilio_auth_token, region=region)
         server_class = _Server6 if ":" in config.host else _Server
         try:
             self.httpd = server_class((config.host, config.port), _Handler)

@@ -248,6 +248,19 @@ class ReplyOutcome:
     suppress_error: str | None = None  # why the sender could not be added (not a phone number...)
 
 
+def check_region(region: str | None) -> str | None:
+    """``region`` upper-cased, or a :class:`ConfigError` when phonenumbers does not know it."""
+    if region is None:
+        return None
+    from runner.audience.phones import PhoneNormaliser
+    from runner.errors import ConfigError
+
+    try:
+        return PhoneNormaliser(region).default_region
+    except ValueError as exc:
+        raise ConfigError(f"--region: {exc}") from None
+
+
 def normalise_sender(raw: str, region: str | None = None) -> str:
     """E.164 for anything that reads as a mobile number (``+33…``, ``33…`` as some SMSCs write it, or a
     national number with ``region``); otherwise the value as given, trimmed."""

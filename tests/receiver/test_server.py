@@ -399,6 +399,16 @@ def test_ovh_callback_sets_delivery_status(state: Path, receiver: Receiver) -> N
 # -- Kannel replies -----------------------------------------------------------------------------------------
 
 
+def test_replies_from_national_numbers_use_the_region(state: Path) -> None:
+    r = start(state, region="fr")
+    try:
+        national = "0" + N[4][3:]  # +33 6... -> 06...
+        assert httpx.get(r.url("kannel/mo"), params={"from": national, "text": "STOP"}).status_code == 200
+    finally:
+        r.stop()
+    assert [o.number for o in list_optouts(state)] == [N[4]]
+
+
 def test_kannel_replies_are_stored_once_and_opt_outs_suppressed(state: Path, receiver: Receiver) -> None:
     mo = receiver.url("kannel/mo")
     sent = [
@@ -501,6 +511,8 @@ def test_command_refuses_to_start_without_a_token(repo: Repo) -> None:
     assert "SMSRUN_RECEIVER_TOKEN is not set" in result.err and "Traceback" not in result.both
     bad = repo.run("receive", "--listen", "nowhere", SMSRUN_RECEIVER_TOKEN=TOKEN, timeout=30)
     assert bad.code == 1 and "HOST:PORT" in bad.err
+    region = repo.run("receive", "--listen", "127.0.0.1:0", "--region", "XX", SMSRUN_RECEIVER_TOKEN=TOKEN, timeout=30)
+    assert region.code == 1 and "--region" in region.err
 
 
 # -- a real Kannel ---------------------------------------------------------------------------------------------
