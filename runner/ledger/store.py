@@ -284,9 +284,13 @@ class Ledger:
             f"FROM messages WHERE campaign_id = ? AND status IN ({marks}) ORDER BY rowid", (campaign_id, *wanted))]
 
     def pending_after(self, campaign_id: str, after_rowid: int, limit: int) -> list[tuple[int, str, int | None]]:
-        """(rowid, recipient, text_id) of pending rows after ``after_rowid``, in insertion order."""
+        """(rowid, recipient, text_id) of pending rows after ``after_rowid``, in insertion order.
+
+        Walks the table by rowid from ``after_rowid`` (``+campaign_id`` keeps SQLite off the primary-key
+        index, which would read and sort every row of the campaign for each page: quadratic in the list).
+        """
         return self.db.execute(
-            "SELECT rowid, recipient, text_id FROM messages WHERE rowid > ? AND campaign_id = ? "
+            "SELECT rowid, recipient, text_id FROM messages WHERE rowid > ? AND +campaign_id = ? "
             "AND status = 'pending' ORDER BY rowid LIMIT ?", (after_rowid, campaign_id, limit)).fetchall()
 
     def texts(self, campaign_id: str) -> dict[int, str]:
