@@ -100,7 +100,9 @@ def job_tag(campaign_id: str, batch_id: str) -> str:
 
 def number_key(number: str) -> str:
     """Compare numbers whatever their spelling: digits only, ``00`` international prefix dropped."""
-    digits = re.sub(r"\D", "", number)
+    digits = number[1:]
+    if number[:1] != "+" or not digits.isdecimal():  # isdecimal() is exactly \d: a clean E.164 needs no regex
+        digits = re.sub(r"\D", "", number)
     return digits[2:] if digits.startswith("00") else digits
 
 
@@ -271,8 +273,14 @@ class OvhProvider(Provider):
 
     @staticmethod
     def _map_report(report: api.SendingReport, messages: Sequence[OutgoingMessage]) -> list[RecipientResult]:
-        ids_by_number: dict[str, list[int | None]] = {}
         paired = len(report.ids) == len(report.valid_receivers)
+        if paired and report.valid_receivers == [m.recipient for m in messages]:
+            # every receiver accepted and echoed as sent (the usual answer): the i-th id is the i-th message's,
+            # as the general pairing below would find, without a key per number
+            share = report.total_credits_removed / len(messages) if messages else None
+            return [RecipientResult(m.recipient, Outcome.SENT, provider_id=str(ident), cost=share)
+                    for m, ident in zip(messages, report.ids, strict=True)]
+        ids_by_number: dict[str, list[int | None]] = {}
         for position, receiver in enumerate(report.valid_receivers):
             ids_by_number.setdefault(number_key(receiver), []).append(report.ids[position] if paired else None)
         invalid = {number_key(r) for r in report.invalid_receivers}
