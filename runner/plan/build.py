@@ -456,7 +456,9 @@ def _digest(campaign: Campaign, audience: Audience, ledger_fingerprint: str) -> 
 def _provider_preflight(plan: Plan, provider_cls: Any) -> None:
     campaign = plan.campaign
     try:
-        provider = provider_cls(campaign.provider.settings, state_dir=plan.state_dir)
+        from runner.providers import expand_settings
+
+        provider = provider_cls(expand_settings(campaign.provider.settings), state_dir=plan.state_dir)
     except Exception as exc:
         from runner.errors import SmsrunError
 
