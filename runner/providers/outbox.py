@@ -129,6 +129,8 @@ def list_outbox(state_dir: Path, *, campaign_id: str | None = None, limit: int |
         return []
     db = sqlite3.connect(path, timeout=30.0)
     try:
+        if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'").fetchone() is None:
+            return []  # created by a run killed before it wrote the schema: nothing was recorded
         db.row_factory = sqlite3.Row
         sql = "SELECT id, batch_id, campaign_id, recipient, sender, commercial, encoding, text, created_at FROM outbox"
         params: list[Any] = []
