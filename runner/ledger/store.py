@@ -11,6 +11,15 @@ knows whether the provider accepted it, so it becomes ``in_doubt``; it is reconc
 where the provider can tell, and is never resent unless the user says so (``--resend-in-doubt``).
 
 Claims and settles are batched (one transaction per request), never one commit per row.
+
+Durability: every commit is ``synchronous=FULL`` (the WAL is fsynced) except settles, which are
+``NORMAL``. A claim must be on disk before the provider is called; a settle need not: the next claim's
+fsync writes the WAL out with every settle before it, and a settle lost to a power cut (never to a
+crashed or killed process: its commit is already in the OS cache) leaves its rows ``claimed``, which
+the next run turns ``in_doubt`` and reconciles - the state it would have found after a crash between
+the provider's answer and the settle. A 500-row settle took 0.8-2.7 ms less (one fsync fewer).
+Pending rows are inserted in 50,000-row transactions with a large ``wal_autocheckpoint`` and one
+``wal_checkpoint(TRUNCATE)`` at the end (floors doc §3: 1.7x faster than checkpointing every 4 MB).
 """
 
 from __future__ import annotations
@@ -147,6 +156,7 @@ class Ledger:
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.execute("PRAGMA busy_timeout=30000")
             self.db.execute("PRAGMA cache_size=-65536")
+            self.db.execute("PRAGMA wal_autocheckpoint=100000")  # pages (~400 MB); see add_pending
             self.db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise LedgerError(f"cannot open the ledger in {state_dir}: {exc}") from None
@@ -326,6 +336,7 @@ class Ledger:
                     flush()
             if batch:
                 flush()
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the end of a phase: fold the WAL back
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot write the ledger ({self.path}): {exc}") from None
         return added
@@ -341,9 +352,11 @@ class Ledger:
     def settle(self, updates: Sequence[tuple[str, str | None, str | None, float | None, int]], *,
                opted_out: Sequence[str] = (), source: str = "provider") -> None:
         """(status, provider_id, reason, cost, rowid) for each settled row, in one transaction; numbers the
-        provider reported as unsubscribed join the suppression list in the same transaction."""
+        provider reported as unsubscribed join the suppression list in the same transaction.
+        Committed with ``synchronous=NORMAL``: see the module docstring."""
         stamp = now_iso()
         try:
+            self.db.execute("PRAGMA synchronous=NORMAL")
             with self.transaction() as db:
                 db.executemany("UPDATE messages SET status = ?, provider_id = ?, reason = ?, cost = ?, updated_at = ? "
                                "WHERE rowid = ?", [(s, p, r, c, stamp, rowid) for s, p, r, c, rowid in updates])
@@ -357,6 +370,9 @@ class Ledger:
                                    (number, stamp, source))
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot write the ledger ({self.path}): {exc}") from None
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("PRAGMA synchronous=FULL")
 
     def release(self, rowids: Sequence[int], status: str = "pending", reason: str | None = None) -> None:
         """Put claimed rows back (the provider said nothing was accepted) or mark them (in_doubt...)."""

@@ -171,7 +171,7 @@ def send_plan(plan: Plan, options: SendOptions | None = None, *, provider: Provi
             provider = create_provider(campaign.provider.name, campaign.provider.settings, state_dir=plan.state_dir)
         with stop.installed(options.handle_sigint):
             _settle_previous_run(ledger, plan, provider, report, options)
-            ledger.add_pending(campaign.id, ((r.e164, r.text, r.parts) for r in plan.recipients))
+            ledger.add_pending(campaign.id, plan.recipients.rows())
             _send_pending(ledger, plan, provider, report, options, stop)
             while options.wait and not stop.requested and report.held:
                 if not _wait_for_next_window(plan, report, options, stop):
