@@ -8,6 +8,8 @@ in every output unless ``--show-numbers`` is given (which, as a control, shows t
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,7 +64,10 @@ class Runner:
         self.seen: list[tuple[str, Result]] = []
 
     def __call__(self, *args: str, code: int | None = 0) -> Result:
-        result = self.repo.run(*args, **self.env)
+        proc = subprocess.run([sys.executable, "-m", "runner", *args], cwd=self.repo.path,
+                              env=self.repo.env(**self.env), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=120)
+        result = Result(proc.returncode, proc.stdout, proc.stderr)
         self.seen.append((" ".join(args), result))
         assert "Traceback" not in result.both, (args, result.both)
         if code is not None:
