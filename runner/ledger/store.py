@@ -311,27 +311,28 @@ class Ledger:
         """Insert (recipient, text, parts) rows not yet in the ledger as pending; returns how many."""
         text_ids = {text: i for i, text in self.texts(campaign_id).items()}
         added = 0
-        batch: list[tuple[str, str, int, int, str]] = []
+        batch: list[tuple[str, str, int, str]] = []  # (recipient, text, parts, stamp)
         stamp = now_iso()
 
         def flush() -> None:
             nonlocal added
-            with self.transaction() as db:
+            with self.transaction() as db:  # new texts and their rows in one commit: personalised texts
+                rows = []                   # are one per recipient, so never a commit per text
+                for recipient, text, parts, when in batch:
+                    text_id = text_ids.get(text)
+                    if text_id is None:
+                        cursor = db.execute("INSERT INTO texts (campaign_id, text) VALUES (?, ?)", (campaign_id, text))
+                        text_id = text_ids[text] = int(cursor.lastrowid or 0)
+                    rows.append((campaign_id, recipient, text_id, parts, when))
                 before = db.total_changes
                 db.executemany("INSERT OR IGNORE INTO messages (campaign_id, recipient, status, text_id, parts, "
-                               "updated_at) VALUES (?, ?, 'pending', ?, ?, ?)", batch)
+                               "updated_at) VALUES (?, ?, 'pending', ?, ?, ?)", rows)
                 added += db.total_changes - before
             batch.clear()
 
         try:
             for recipient, text, parts in recipients:
-                text_id = text_ids.get(text)
-                if text_id is None:
-                    with self.transaction() as db:
-                        cursor = db.execute("INSERT INTO texts (campaign_id, text) VALUES (?, ?)", (campaign_id, text))
-                        text_id = int(cursor.lastrowid or 0)
-                    text_ids[text] = text_id
-                batch.append((campaign_id, recipient, text_id, parts, stamp))
+                batch.append((recipient, text, parts, stamp))
                 if len(batch) >= chunk:
                     flush()
             if batch:
@@ -343,11 +344,21 @@ class Ledger:
 
     def claim(self, rowids: Sequence[int], batch_id: str) -> None:
         """Commit the claim of these rows before the provider is called."""
-        marks = ",".join("?" * len(rowids))
+        self.claim_many([(rowids, batch_id)])
+
+    def claim_many(self, claims: Sequence[tuple[Sequence[int], str]]) -> None:
+        """Commit the claims of several batches (rowids, batch_id) in one transaction (one fsync), before
+        the provider is called for any of them."""
         stamp = now_iso()
-        self._write(f"UPDATE messages SET status = 'claimed', attempts = attempts + 1, batch_id = ?, "
-                    f"claimed_at = ?, updated_at = ? WHERE rowid IN ({marks}) AND status = 'pending'",
-                    (batch_id, stamp, stamp, *rowids))
+        try:
+            with self.transaction() as db:
+                for rowids, batch_id in claims:
+                    marks = ",".join("?" * len(rowids))
+                    db.execute(f"UPDATE messages SET status = 'claimed', attempts = attempts + 1, batch_id = ?, "
+                               f"claimed_at = ?, updated_at = ? WHERE rowid IN ({marks}) AND status = 'pending'",
+                               (batch_id, stamp, stamp, *rowids))
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot write the ledger ({self.path}): {exc}") from None
 
     def settle(self, updates: Sequence[tuple[str, str | None, str | None, float | None, int]], *,
                opted_out: Sequence[str] = (), source: str = "provider") -> None:

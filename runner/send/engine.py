@@ -41,6 +41,7 @@ from runner.providers.base import Batch, Outcome, OutgoingMessage, Provider, Rec
 
 Progress = Callable[["SendReport"], None]
 MAX_SWEEPS = 3  # passes over rows put back to pending during a run
+CLAIM_GROUP = 64  # requests claimed in one transaction when they are small (see _send_pending)
 RECONCILE_ATTEMPTS = 3  # a provider that cannot tell now (transient errors) is asked again, with backoff
 CRASH_ENV = "SMSRUN_TEST_CRASH_AT"
 _crash_counts: dict[str, int] = {}
@@ -297,22 +298,52 @@ def _send_pending(ledger: Ledger, plan: Plan, provider: Provider, report: SendRe
             chunks = [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
         else:
             chunks = [ready[i:i + size] for i in range(0, len(ready), size)]
-        for chunk in chunks:
+        # small requests (personalised texts) are claimed together: one durable commit for up to
+        # CLAIM_GROUP requests, all before the first of them is sent; not under a rate limit, where the
+        # claim would wait long before its send
+        for group in _claim_groups(chunks, size, 1 if limiter.interval else CLAIM_GROUP):
             if stop.requested:
                 break
-            sequence += 1
-            batch = _batch(plan, f"{campaign.id}.{run_id}.{sequence}", chunk)
-            rowids = [rowid for rowid, _, _ in chunk]
-            limiter.wait(len(chunk))
+            batches: list[tuple[Batch, list[int]]] = []
+            for chunk in group:
+                sequence += 1
+                batches.append((_batch(plan, f"{campaign.id}.{run_id}.{sequence}", chunk),
+                                [rowid for rowid, _, _ in chunk]))
+            limiter.wait(sum(len(ids) for _, ids in batches))  # under a rate limit, a group is one request
             claimed_at = datetime.now(UTC)
-            ledger.claim(rowids, batch.batch_id)
+            ledger.claim_many([(rowids, batch.batch_id) for batch, rowids in batches])
             _crash_point("after_claim")
-            report.total += len(chunk)
-            failures = _call(ledger, provider, batch, rowids, report, options, failures,
-                             campaign.limits.max_consecutive_failures, claimed_at)
-            if options.progress and time.monotonic() - last_progress >= options.progress_every:
-                last_progress = time.monotonic()
-                options.progress(report)
+            for index, (batch, rowids) in enumerate(batches):
+                if stop.requested:  # claimed, never sent: back to pending
+                    ledger.release([r for _, ids in batches[index:] for r in ids], "pending", None)
+                    break
+                report.total += len(rowids)
+                try:
+                    failures = _call(ledger, provider, batch, rowids, report, options, failures,
+                                     campaign.limits.max_consecutive_failures, claimed_at)
+                except BaseException:
+                    unsent = [r for _, ids in batches[index + 1:] for r in ids]
+                    if unsent:  # the run stops: what it claimed and never sent goes back to pending
+                        ledger.release(unsent, "pending", None)
+                    raise
+                if options.progress and time.monotonic() - last_progress >= options.progress_every:
+                    last_progress = time.monotonic()
+                    options.progress(report)
+
+
+def _claim_groups(chunks: list[list[tuple[int, str, str]]], rows: int,
+                  requests: int) -> Iterator[list[list[tuple[int, str, str]]]]:
+    """Consecutive chunks claimed in one transaction: at most ``requests`` chunks and ``rows`` rows."""
+    group: list[list[tuple[int, str, str]]] = []
+    count = 0
+    for chunk in chunks:
+        if group and (len(group) >= requests or count + len(chunk) > rows):
+            yield group
+            group, count = [], 0
+        group.append(chunk)
+        count += len(chunk)
+    if group:
+        yield group
 
 
 def _call(ledger: Ledger, provider: Provider, batch: Batch, rowids: list[int], report: SendReport,
