@@ -12,7 +12,7 @@ the record exactly once, or reported in doubt by ``smsrun status --json``; never
 silently missing. Exit status 1 when any duplicate or missing recipient is found.
 
 Usage: ``.venv/bin/python bench/kill_test.py [--recipients 20000] [--kills 50] [--provider both]
-[--batch-size 100] [--rate 5000] [--seed S]``.
+[--batch-size 100] [--rate 5000] [--seed S] [--personalised]``.
 """
 
 from __future__ import annotations
@@ -46,16 +46,17 @@ def run(provider: str, args: argparse.Namespace, root: Path) -> KillStats:
     rng = random.Random(f"{args.seed}-{provider}")
     # the delay window of the random kills, so that the kills spread over the campaign: each one lets
     # about 1.2 N / kills / 2 messages through on average, and the last runs finish it
-    spread = max(0.02, 1.2 * args.recipients / args.kills / args.rate)
+    rate = args.rate if args.rate > 0 else None  # 0: no limits.rate (small requests are then claimed 64 at a time)
+    spread = max(0.02, 1.2 * args.recipients / args.kills / (rate or 2000.0))
     moments = kill_moments(args.kills, rng, ovh=provider == "ovh")
     if provider == "outbox":
-        campaign = make_campaign(root / provider, args.recipients, seed=args.seed,
-                                 provider={"name": "outbox", "batch_size": args.batch_size}, rate=args.rate)
+        campaign = make_campaign(root / provider, args.recipients, seed=args.seed, personalised=args.personalised,
+                                 provider={"name": "outbox", "batch_size": args.batch_size}, rate=rate)
         return kill_campaign(campaign, moments, provider=provider, rng=rng, spread=spread,
                              record=lambda: outbox_record(campaign.state_dir, campaign.campaign_id))
     with TimedFakeOvh() as fake:
-        campaign = make_campaign(root / provider, args.recipients, seed=args.seed,
-                                 provider=ovh_provider(fake, batch_size=args.batch_size), rate=args.rate)
+        campaign = make_campaign(root / provider, args.recipients, seed=args.seed, personalised=args.personalised,
+                                 provider=ovh_provider(fake, batch_size=args.batch_size), rate=rate)
         return kill_campaign(campaign, moments, provider=provider, rng=rng, spread=spread, fake=fake,
                              env_extra=fake.credentials, record=lambda: ovh_record(fake))
 
@@ -73,8 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--provider", choices=("outbox", "ovh", "both"), default="both")
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--rate", type=float, default=5000.0, help="limits.rate, messages/s (spreads the kills)")
+    parser.add_argument("--rate", type=float, default=5000.0,
+                        help="limits.rate, messages/s, which spreads the kills over the campaign (0: none)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--personalised", action="store_true",
+                        help="one text per recipient: one request each, claimed 64 at a time when --rate is 0 "
+                             "(under a rate limit the engine claims one request at a time)")
     args = parser.parse_args(argv)
     providers = ["outbox", "ovh"] if args.provider == "both" else [args.provider]
     rows: list[dict[str, Any]] = []

@@ -22,6 +22,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support.harness import (
     JOB_PATH,
     TimedFakeOvh,
@@ -82,6 +84,28 @@ def test_kill_9_ovh_exactly_once(tmp_path: Path, rng: random.Random, fake: Timed
     assert unanswered, "no kill landed during a call"
     statuses = ledger_statuses(campaign.state_dir, campaign.campaign_id)
     assert {statuses[r] for j in unanswered for r in j.response["validReceivers"]} == {"sent"}
+
+
+@pytest.mark.parametrize("provider", ["outbox", "ovh"])
+def test_kill_9_personalised_exactly_once(tmp_path: Path, rng: random.Random, fake: TimedFakeOvh,
+                                          provider: str) -> None:
+    """One request per recipient: the engine claims up to 64 requests in one transaction before sending
+    the first, so a kill leaves claimed requests that were never sent next to ones that were."""
+    count = 800
+    settings = {"name": "outbox", "batch_size": BATCH} if provider == "outbox" else ovh_provider(fake, batch_size=BATCH)
+    campaign = make_campaign(tmp_path / "repo", count, provider=settings, personalised=True)
+    record = (lambda: outbox_record(campaign.state_dir, campaign.campaign_id)) if provider == "outbox" else (
+        lambda: ovh_record(fake))
+    moments = ["claimed", "hook:after_claim", "hook:after_send", "hook:after_reconcile", "hook:after_settle",
+               "claimed"]
+    stats = kill_campaign(campaign, moments, provider=provider, rng=rng, fake=fake, env_extra=fake.credentials,
+                          record=record)
+    verdict = stats.verdict
+    assert verdict is not None
+    print(stats.figures())
+    assert verdict.ok, verdict.problems()
+    assert verdict.in_doubt == 0 and verdict.received_once == count and verdict.wrong_text == 0, stats.figures()
+    assert stats.kills >= 4, stats.figures()
 
 
 def test_kill_9_ovh_cannot_tell_reports_in_doubt_and_never_resends(tmp_path: Path, fake: TimedFakeOvh) -> None:

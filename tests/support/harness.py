@@ -42,6 +42,7 @@ from tests.support.fake_ovh import FakeOvh
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEXT = "Hello from ACME: your order is ready. Reply STOP to opt out."
+PERSONAL = "Hello {{ first_name }}, your order is ready."  # one text, so one request, per recipient
 JOB_PATH = r"^POST /sms/[^/]+/jobs$"
 CRASH_POINTS = ("after_claim", "after_send", "after_settle", "after_reconcile")
 
@@ -78,6 +79,10 @@ class Campaign:
     text: str
     state_dir: Path
     home: Path
+    texts: dict[str, str] = field(default_factory=dict)  # recipient -> text, when personalised
+
+    def text_for(self, recipient: str) -> str:
+        return self.texts.get(recipient, self.text)
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         return child_env(self.state_dir, self.home, extra)
@@ -94,10 +99,13 @@ def ovh_provider(fake: FakeOvh, *, batch_size: int = 100, timeout: float = 5.0, 
 
 def make_campaign(root: Path, count: int, *, campaign_id: str = "proof", provider: str | Mapping[str, Any] = "outbox",
                   seed: int = 0, max_consecutive_failures: int | None = None, rate: float | None = None,
-                  national_every: int = 10, state_dir: Path | None = None, csv_name: str | None = None) -> Campaign:
+                  national_every: int = 10, state_dir: Path | None = None, csv_name: str | None = None,
+                  personalised: bool = False) -> Campaign:
     """A repository at ``root`` with ``<campaign_id>.yaml`` and its CSV of ``count`` recipients.
 
     Several campaigns may share one root (and one state folder): give them different ids and seeds.
+    ``personalised``: the message names each recipient, so every request carries one recipient and
+    the engine claims many small requests in one transaction.
     """
     root.mkdir(parents=True, exist_ok=True)
     (root / ".git").mkdir(exist_ok=True)
@@ -115,7 +123,7 @@ def make_campaign(root: Path, count: int, *, campaign_id: str = "proof", provide
         limits["rate"] = rate
     document = {
         "id": campaign_id,
-        "message": TEXT,
+        "message": PERSONAL if personalised else TEXT,
         "commercial": False,
         "recipients": [{"csv": csv_name, "region": "FR"}],
         "provider": provider if isinstance(provider, str) else dict(provider),
@@ -125,7 +133,8 @@ def make_campaign(root: Path, count: int, *, campaign_id: str = "proof", provide
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")  # JSON is YAML
     home = root / ".home"
     home.mkdir(exist_ok=True)
-    return Campaign(root, path, campaign_id, recipients, TEXT, state_dir or root / ".smsrun", home)
+    texts = {r: PERSONAL.replace("{{ first_name }}", f"n{i}") for i, r in enumerate(recipients)} if personalised else {}
+    return Campaign(root, path, campaign_id, recipients, TEXT, state_dir or root / ".smsrun", home, texts)
 
 
 # -- running smsrun -------------------------------------------------------------------------------------
@@ -352,7 +361,7 @@ def verify(campaign: Campaign, record: Sequence[tuple[str, str]], statuses: Mapp
         if recipient not in wanted:
             verdict.strangers += 1
             verdict.examples.append(f"stranger {recipient}")
-        elif text != campaign.text:
+        elif text != campaign.text_for(recipient):
             verdict.wrong_text += 1
             verdict.examples.append(f"wrong text for {recipient}: {text!r}")
     for recipient in campaign.recipients:
