@@ -284,12 +284,15 @@ def _send_pending(ledger: Ledger, plan: Plan, provider: Provider, report: SendRe
                 continue
             break
         cursor = page[-1][0]
-        ready = []
-        for rowid, recipient, text_id in page:
-            if sendable(recipient):
-                ready.append((rowid, recipient, texts[text_id or 0]))
-            else:
-                report.held += 1
+        if sendable is None:  # no window and no schedule: everyone is sendable, no check per recipient
+            ready = [(rowid, recipient, texts[text_id or 0]) for rowid, recipient, text_id in page]
+        else:
+            ready = []
+            for rowid, recipient, text_id in page:
+                if sendable(recipient):
+                    ready.append((rowid, recipient, texts[text_id or 0]))
+                else:
+                    report.held += 1
         # one text per request where the provider sends one text to many: group by text
         groups: dict[str, list[tuple[int, str, str]]] = {}
         if provider.capabilities.one_text_many_recipients:
@@ -443,13 +446,16 @@ def _settle(ledger: Ledger, results: list[RecipientResult], by_recipient: dict[s
     ledger.settle(updates, opted_out=opted_out, source=f"provider:{provider_name}")
 
 
-def _sendable_checker(plan: Plan, clock: Callable[[], datetime]) -> Callable[[str], bool]:
-    """Is this recipient inside its window and the schedule, now? Cached per locality for a minute."""
+def _sendable_checker(plan: Plan, clock: Callable[[], datetime]) -> Callable[[str], bool] | None:
+    """Is this recipient inside its window and the schedule, now? Cached per locality for a minute.
+    None when the campaign has neither a window nor a schedule: everyone is always sendable."""
     from runner.message.window import WindowPolicy, effective_window, locality_of
 
     campaign = plan.campaign
     window = effective_window(campaign.commercial, campaign.window)
     schedule = campaign.schedule
+    if window is None and not schedule.not_before and not schedule.not_after:
+        return None
     policy = WindowPolicy(window) if window else None
     cache: dict[Any, tuple[float, bool]] = {}
 
