@@ -381,7 +381,9 @@ def _windows(campaign: Campaign, recipients: RecipientList, at: datetime,
     summary = group_by_window(policy, localities, at)
     open_now = {(lw.region, lw.zones) for lw in summary.localities if lw.open_now}
     open_localities = {loc for loc in localities if (loc.region, loc.zones) in open_now}
-    sendable = {e164 for e164, loc in zip(recipients.numbers, where, strict=True) if loc in open_localities}
+    sendable: set[str] | None = None  # every locality open: everyone is sendable now (no 1M-entry set)
+    if len(open_localities) < len(localities):
+        sendable = {e164 for e164, loc in zip(recipients.numbers, where, strict=True) if loc in open_localities}
     next_opening = summary.next_opening
     if next_opening and schedule.not_after and next_opening >= schedule.not_after:
         next_opening = None
