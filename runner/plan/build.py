@@ -108,7 +108,7 @@ class Plan:
     total_parts: int
     transliteration: dict[str, Any] | None
     window: dict[str, Any]
-    sendable: set[str] | None  # None: everyone is sendable now
+    sendable: int | None  # how many recipients are sendable now; None: everyone
     cost: dict[str, Any]
     problems: list[Problem] = field(default_factory=list)
     digest: str = ""
@@ -123,7 +123,7 @@ class Plan:
 
     @property
     def sendable_now(self) -> int:
-        return len(self.recipients) if self.sendable is None else len(self.sendable)
+        return len(self.recipients) if self.sendable is None else self.sendable
 
     def raise_for_problems(self) -> None:
         errors = [p.message for p in self.problems if p.severity == "error"]
@@ -356,7 +356,7 @@ def _regions(numbers: list[str]) -> list[str | None]:
 
 
 def _windows(campaign: Campaign, recipients: RecipientList, at: datetime,
-             problems: list[Problem]) -> tuple[dict[str, Any], set[str] | None]:
+             problems: list[Problem]) -> tuple[dict[str, Any], int | None]:
     from runner.message.window import WindowPolicy, effective_window, group_by_window, locality_of
 
     schedule = campaign.schedule
@@ -366,24 +366,23 @@ def _windows(campaign: Campaign, recipients: RecipientList, at: datetime,
         problems.append(Problem("warning", f"the schedule ended at {schedule.not_after.isoformat()}: "
                                            "nothing more will be sent"))
         info.update(sendable_now=0, held=len(recipients), next_opening=None, schedule_ended=True)
-        return info, set()
+        return info, 0
     if schedule.not_before and at < schedule.not_before:
         info.update(sendable_now=0, held=len(recipients), next_opening=schedule.not_before.isoformat(),
                     not_before=schedule.not_before.isoformat())
         problems.append(Problem("info", f"nothing is sent before {schedule.not_before.isoformat()} (schedule)"))
-        return info, set()
+        return info, 0
     window = effective_window(campaign.commercial, campaign.window)
     if window is None or not recipients:
         return info, None
     policy = WindowPolicy(window)
-    where = [locality_of(e164) for e164 in recipients.numbers]  # once per recipient: the slow part
-    localities: Counter[Any] = Counter(where)
+    localities: Counter[Any] = Counter(map(locality_of, recipients.numbers))  # once per recipient: the slow part
     summary = group_by_window(policy, localities, at)
     open_now = {(lw.region, lw.zones) for lw in summary.localities if lw.open_now}
     open_localities = {loc for loc in localities if (loc.region, loc.zones) in open_now}
-    sendable: set[str] | None = None  # every locality open: everyone is sendable now (no 1M-entry set)
+    sendable: int | None = None  # every locality open: everyone is sendable now
     if len(open_localities) < len(localities):
-        sendable = {e164 for e164, loc in zip(recipients.numbers, where, strict=True) if loc in open_localities}
+        sendable = sum(count for loc, count in localities.items() if loc in open_localities)
     next_opening = summary.next_opening
     if next_opening and schedule.not_after and next_opening >= schedule.not_after:
         next_opening = None
