@@ -576,6 +576,19 @@ class TimedFakeOvh(FakeOvh):
         self.start()
         return self
 
+    def start(self) -> TimedFakeOvh:
+        super().start()
+        server = self._server
+        assert server is not None
+        default = server.handle_error
+
+        def handle_error(request: Any, client_address: Any) -> None:
+            if not isinstance(sys.exc_info()[1], ConnectionError):  # a killed smsrun resets its connection
+                default(request, client_address)
+
+        server.handle_error = handle_error  # type: ignore[method-assign]
+        return self
+
     def _pick_fault(self, method: str, path: str) -> Any:
         fault = super()._pick_fault(method, path)
         with self._timeline_lock:
