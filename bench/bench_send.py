@@ -49,10 +49,56 @@ def send_once(campaign: Path, env: dict[str, str]) -> tuple[dict[str, object], f
     return report, result.wall, result.max_rss_mb, counts
 
 
+def breakdown(campaign: Path, env: dict[str, str]) -> tuple[int, float, dict[str, float]]:
+    """The same send in this process, timing the ledger and provider calls (seconds per step)."""
+    import os
+    import time
+    from collections.abc import Callable
+    from typing import Any
+
+    from runner.campaign.loader import load_campaign
+    from runner.ledger.store import Ledger
+    from runner.plan import PlanOptions, build_plan
+    from runner.providers.ovh import OvhProvider
+    from runner.send import SendOptions, send_plan
+
+    spent: dict[str, float] = {}
+
+    def timed(cls: type, name: str, label: str) -> Callable[[], None]:
+        original = getattr(cls, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.perf_counter() - started
+
+        setattr(cls, name, wrapper)
+        return lambda: setattr(cls, name, original)
+
+    os.environ.update(env)
+    undo = [timed(Ledger, "add_pending", "ledger: insert pending"), timed(Ledger, "claim_many", "ledger: claims"),
+            timed(Ledger, "settle", "ledger: settles"), timed(Ledger, "pending_after", "ledger: read pages"),
+            timed(OvhProvider, "send", "provider (HTTP, JSON, signing)")]
+    try:
+        with tempfile.TemporaryDirectory(prefix="smsrun-bench-send-") as tmp:
+            plan = build_plan(load_campaign(campaign), PlanOptions(state_dir=Path(tmp), check_provider=False))
+            started = time.perf_counter()
+            report = send_plan(plan, SendOptions(handle_sigint=False))
+            elapsed = time.perf_counter() - started
+    finally:
+        for restore in undo:
+            restore()
+    spent["engine (batches, results, rest)"] = elapsed - sum(spent.values())
+    return report.sent, elapsed, spent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--skip-outbox", action="store_true")
+    parser.add_argument("--no-breakdown", action="store_true", help="skip the in-process run that times each step")
     args = parser.parse_args()
     files = ensure(args.rows)
 
@@ -91,7 +137,15 @@ def main() -> None:
             rows.append([f"send {label}: whole command (plan included)", "", f"{sent / wall:,.0f} recipients/s "
                          f"({wall:.1f} s)", "", ""])
             rows.append([f"send {label}: peak RSS", "", f"{rss:.0f} MB", "", ""])
+        if not args.no_breakdown:
+            loopback.reset()
+            sent, elapsed, spent = breakdown(files["send"], loopback.env)
     print(table(rows))
+    if not args.no_breakdown:
+        print(f"\nwhere the send phase goes (OVH provider, in-process, {sent:,} recipients in {elapsed:.2f} s = "
+              f"{sent / elapsed:,.0f}/s):")
+        for label, seconds in spent.items():
+            print(f"  {label:34s} {seconds:6.2f} s  {seconds / elapsed:4.0%}  {sent / seconds:>12,.0f} recipients/s")
 
 
 if __name__ == "__main__":
