@@ -299,6 +299,11 @@ def count_claimed(state_dir: Path, campaign_id: str, statuses: tuple[str, ...] =
         db.close()
 
 
+def count_done(state_dir: Path, campaign_id: str) -> int:
+    """Rows no longer pending (sent, rejected, claimed, in doubt...)."""
+    return count_claimed(state_dir, campaign_id, ("claimed", "in_doubt", "sent", "rejected", "delivered", "failed"))
+
+
 def count_unsettled(state_dir: Path, campaign_id: str) -> int:
     """Rows a killed run left between claim and settle (or in doubt)."""
     return count_claimed(state_dir, campaign_id, ("claimed", "in_doubt"))
@@ -475,7 +480,8 @@ def kill_campaign(campaign: Campaign, moments: Sequence[str], *, provider: str, 
     started_all = time.monotonic()
     base_env = campaign.env(env_extra)
     startup = 1.0
-    for moment in moments:
+    for index, moment in enumerate(moments):
+        done_before = count_done(campaign.state_dir, campaign.campaign_id)
         env = dict(base_env)
         if moment == "hook:after_reconcile" and not count_unsettled(campaign.state_dir, campaign.campaign_id):
             moment = "running"  # nothing left in doubt by the previous kill: nothing to reconcile
@@ -520,6 +526,12 @@ def kill_campaign(campaign: Campaign, moments: Sequence[str], *, provider: str, 
             stats.finished_early += 1
         else:
             raise AssertionError(f"kill moment {moment}: {result.describe()}")
+        if kind in ("start", "running") and result.killed:
+            # adapt the random window so that the kills spread over the whole campaign
+            done = count_done(campaign.state_dir, campaign.campaign_id)
+            target = (len(campaign.recipients) - done) / (len(moments) - index + 1)
+            ratio = target / max(1, done - done_before)
+            spread = min(max(spread * min(max(ratio, 0.5), 2.0), 0.01), 5.0)
         if check_every_kill:
             extra = duplicates_in(record())
             stats.max_interim_duplicates = max(stats.max_interim_duplicates, extra)
