@@ -137,15 +137,16 @@ class SmscSimulator:
             ).encode()
             esme = self._sessions.get(ev.session_id)
             if esme is not None:
-                # deliver_sm returns a Future; awaiting it inline would block the event loop
-                task = asyncio.ensure_future(
-                    esme.deliver_sm(
-                        source_addr=ev.destination_addr,
-                        destination_addr=ev.source_addr,
-                        esm_class=0x04,
-                        short_message=receipt,
-                    )
-                )
+                # deliver_sm returns a Future; awaiting it inline would block the event loop. The receipt
+                # goes a little later, as a real SMSC's does: sent at once, it can overtake Kannel's
+                # handling of the submit_sm_resp, and Kannel drops a receipt for an id it does not know yet
+                async def later(esme: Any = esme, source: Any = ev.destination_addr,
+                                destination: Any = ev.source_addr, receipt: bytes = receipt) -> None:
+                    await asyncio.sleep(0.3)
+                    await esme.deliver_sm(source_addr=source, destination_addr=destination, esm_class=0x04,
+                                          short_message=receipt)
+
+                task = asyncio.ensure_future(later())
                 self._pending.add(task)
                 task.add_done_callback(self._pending.discard)
 
