@@ -316,22 +316,45 @@ def _send_pending(ledger: Ledger, plan: Plan, provider: Provider, report: SendRe
             claimed_at = datetime.now(UTC)
             ledger.claim_many([(rowids, batch.batch_id) for batch, rowids in batches])
             _crash_point("after_claim")
-            for index, (batch, rowids) in enumerate(batches):
-                if stop.requested:  # claimed, never sent: back to pending
-                    ledger.release([r for _, ids in batches[index:] for r in ids], "pending", None)
-                    break
-                report.total += len(rowids)
-                try:
-                    failures = _call(ledger, provider, batch, rowids, report, options, failures,
-                                     campaign.limits.max_consecutive_failures, claimed_at)
-                except BaseException:
-                    unsent = [r for _, ids in batches[index + 1:] for r in ids]
-                    if unsent:  # the run stops: what it claimed and never sent goes back to pending
-                        ledger.release(unsent, "pending", None)
-                    raise
-                if options.progress and time.monotonic() - last_progress >= options.progress_every:
-                    last_progress = time.monotonic()
-                    options.progress(report)
+            # and their answers are settled together, once the group is done (or the run stops)
+            sink = _Settles() if len(batches) > 1 else None
+            try:
+                for index, (batch, rowids) in enumerate(batches):
+                    if stop.requested:  # claimed, never sent: back to pending
+                        ledger.release([r for _, ids in batches[index:] for r in ids], "pending", None)
+                        break
+                    report.total += len(rowids)
+                    try:
+                        failures = _call(ledger, provider, batch, rowids, report, options, failures,
+                                         campaign.limits.max_consecutive_failures, claimed_at, sink)
+                    except BaseException:
+                        unsent = [r for _, ids in batches[index + 1:] for r in ids]
+                        if unsent:  # the run stops: what it claimed and never sent goes back to pending
+                            ledger.release(unsent, "pending", None)
+                        raise
+                    if options.progress and time.monotonic() - last_progress >= options.progress_every:
+                        last_progress = time.monotonic()
+                        options.progress(report)
+            finally:
+                if sink is not None:
+                    sink.flush(ledger, provider.name)
+
+
+class _Settles:
+    """The settles of a claim group's requests, committed in one transaction by :meth:`flush`.
+
+    Until then the answered rows stay ``claimed``: after a crash they are reconciled like any row
+    claimed when the run died (see the ledger's module docstring)."""
+
+    def __init__(self) -> None:
+        self.updates: list[tuple[str, str | None, str | None, float | None, int]] = []
+        self.opted_out: list[str] = []
+
+    def flush(self, ledger: Ledger, provider_name: str) -> None:
+        if self.updates:
+            ledger.settle(self.updates, opted_out=self.opted_out, source=f"provider:{provider_name}")
+            self.updates, self.opted_out = [], []
+            _crash_point("after_settle")
 
 
 def _claim_groups(chunks: list[list[tuple[int, str, str]]], rows: int,
@@ -350,8 +373,10 @@ def _claim_groups(chunks: list[list[tuple[int, str, str]]], rows: int,
 
 
 def _call(ledger: Ledger, provider: Provider, batch: Batch, rowids: list[int], report: SendReport,
-          options: SendOptions, failures: int, max_failures: int, claimed_at: datetime) -> int:
-    """Send one claimed batch with retries; settle it. Returns the updated consecutive-failure count."""
+          options: SendOptions, failures: int, max_failures: int, claimed_at: datetime,
+          sink: _Settles | None = None) -> int:
+    """Send one claimed batch with retries; settle it (an accepted answer into ``sink`` when given).
+    Returns the updated consecutive-failure count."""
     by_recipient = {m.recipient: rowid for m, rowid in zip(batch.messages, rowids, strict=True)}
     attempt = 0
     while True:
@@ -402,8 +427,9 @@ def _call(ledger: Ledger, provider: Provider, batch: Batch, rowids: list[int], r
             return failures
         else:
             _crash_point("after_send")
-            _settle(ledger, results, by_recipient, report, provider.name)
-            _crash_point("after_settle")
+            _settle(ledger, results, by_recipient, report, provider.name, sink)
+            if sink is None:
+                _crash_point("after_settle")
             return 0
 
 
@@ -413,7 +439,7 @@ def _too_many(failures: int, exc: Exception) -> NoReturn:
 
 
 def _settle(ledger: Ledger, results: list[RecipientResult], by_recipient: dict[str, int], report: SendReport,
-            provider_name: str = "provider") -> None:
+            provider_name: str = "provider", sink: _Settles | None = None) -> None:
     updates: list[tuple[str, str | None, str | None, float | None, int]] = []
     opted_out: list[str] = []
     seen: set[str] = set()
@@ -443,6 +469,10 @@ def _settle(ledger: Ledger, results: list[RecipientResult], by_recipient: dict[s
         if recipient not in seen:
             updates.append(("in_doubt", None, "the provider's answer did not mention this recipient", None, rowid))
             report.in_doubt += 1
+    if sink is not None:
+        sink.updates.extend(updates)
+        sink.opted_out.extend(opted_out)
+        return
     ledger.settle(updates, opted_out=opted_out, source=f"provider:{provider_name}")
 
 
