@@ -304,7 +304,10 @@ def _send_pending(ledger: Ledger, plan: Plan, provider: Provider, report: SendRe
         # small requests (personalised texts) are claimed together: one durable commit for up to
         # CLAIM_GROUP requests, all before the first of them is sent; not under a rate limit, where the
         # claim would wait long before its send
-        for group in _claim_groups(chunks, size, 1 if limiter.interval else CLAIM_GROUP):
+        # a provider that cannot reconcile gets one request per claim: a crash then leaves at most one
+        # request in doubt, to be resolved by a person, not a whole group
+        together = CLAIM_GROUP if provider.capabilities.can_reconcile and not limiter.interval else 1
+        for group in _claim_groups(chunks, size, together):
             if stop.requested:
                 break
             batches: list[tuple[Batch, list[int]]] = []

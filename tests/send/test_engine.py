@@ -284,3 +284,29 @@ def test_without_wait_held_recipients_are_left_for_a_later_run(repo: Repo) -> No
     report = send_plan(plan, options, provider=Scripted([]))
     assert report.sent == 0 and report.held == 1
     assert _statuses(repo) == {"+33612345678": "pending"}
+
+
+def test_a_provider_that_cannot_reconcile_risks_one_request_per_crash(repo: Repo) -> None:
+    import os
+
+    numbers = french_mobiles(6)
+
+    def die(batch: Batch) -> list[RecipientResult]:
+        os._exit(9)  # like kill -9 during the second request: no cleanup at all
+
+    repo.write("list.csv", "phone,name\n" + "\n".join(f"{n},N{i}" for i, n in enumerate(numbers)) + "\n")
+    path = repo.write("c.yaml", "id: c\nmessage: 'Hi {{ name }}'\ncommercial: false\nrecipients:\n  - csv: list.csv\n")
+    plan = build_plan(load_campaign(path), PlanOptions(state_dir=repo.state, check_provider=False))
+    # personalised texts: one small request per recipient, which a reconcilable provider claims in groups
+    provider = Scripted(["ok", die], size=10, reconcilable=False)
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child dies in the provider
+        try:
+            send_plan(plan, NO_SLEEP, provider=provider)
+        finally:
+            os._exit(1)
+    _, status = os.waitpid(child, 0)
+    assert os.WEXITSTATUS(status) == 9
+    values = sorted(_statuses(repo).values())
+    assert values.count("claimed") <= 1, values  # at most the request in flight is in doubt
+    assert values.count("pending") >= 4, values
