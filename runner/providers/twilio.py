@@ -134,7 +134,7 @@ INFO = ProviderInfo(
 )
 
 # Twilio message status -> DeliveryReport.status
-_DELIVERY_STATUS = {
+DELIVERY_STATUS = {
     "delivered": "delivered",
     "read": "delivered",
     "partially_delivered": "delivered",
@@ -310,7 +310,7 @@ class TwilioProvider(Provider):
                 continue
             status = str(data.get("status") or "")
             reason: str | None = None
-            mapped = _DELIVERY_STATUS.get(status, "pending")
+            mapped = DELIVERY_STATUS.get(status, "pending")
             if mapped == "failed" or status == "partially_delivered":
                 code, text = data.get("error_code"), data.get("error_message")
                 reason = status if code is None else f"{status} ({code})"

@@ -46,15 +46,6 @@ from runner.receiver.store import MessageKey, Reply, normalise_sender, record_re
 TWIML_EMPTY = b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 WHO = "smsrun receive"
 
-#: Twilio MessageStatus -> delivered | failed | pending
-TWILIO_STATUS: dict[str, str] = {
-    "delivered": "delivered",
-    "read": "delivered",
-    "partially_delivered": "delivered",
-    "undelivered": "failed",
-    "failed": "failed",
-    "canceled": "failed",
-}
 
 
 @dataclass(frozen=True)
@@ -183,6 +174,8 @@ def _twilio_checked(ctx: Context, req: Request) -> Response | None:
 
 
 def twilio_status(ctx: Context, req: Request) -> Response:
+    from runner.providers.twilio import DELIVERY_STATUS  # one table for callbacks and status fetches
+
     refused = _twilio_checked(ctx, req)
     if refused is not None:
         return refused
@@ -190,7 +183,7 @@ def twilio_status(ctx: Context, req: Request) -> Response:
     raw = req.form.get("MessageStatus") or req.form.get("SmsStatus")
     if not sid or not raw:
         return bad("no MessageSid or MessageStatus")
-    status = TWILIO_STATUS.get(raw, "pending")
+    status = DELIVERY_STATUS.get(raw, "pending")
     code = req.form.get("ErrorCode")
     reason = raw + (f" ({code})" if code else "")
     key = MessageKey.from_message_id(req.query.get("smsrun_id"), provider_id=sid)
