@@ -67,16 +67,8 @@ def load_campaign(path: Path | str, *, repo_root: Path | None = None, check_file
     path = Path(path)
     shown = _display(path)
     text = read_text(path, shown)
-    try:
-        doc = yamldoc.parse(text, shown)
-    except yamldoc.YamlError as exc:
-        raise CampaignError("invalid YAML", exc.diagnostics) from None
-    if not isinstance(doc.data, dict):
-        raise CampaignError("not a campaign", [Diagnostic(shown, 1, 1, "a campaign file must be a mapping of keys "
-                                                                        "(id, message, commercial, recipients...)")])
-    problems = campaign_schema.validate(doc, "campaign")
-    if problems:
-        raise CampaignError("invalid campaign", problems)
+    doc = campaign_schema.parse_validated(text, shown, "campaign", CampaignError, "a campaign file must be a "
+                                          "mapping of keys (id, message, commercial, recipients...)")
     root = repo_root or find_repo_root(path.parent)
     campaign, more = _build(doc, path, text, root)
     more += _semantic_checks(campaign, doc, root, check_files=check_files)

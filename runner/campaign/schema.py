@@ -13,8 +13,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from runner.campaign import yamldoc
 from runner.campaign.yamldoc import Document, PathKey
-from runner.errors import Diagnostic
+from runner.errors import Diagnostic, SmsrunError
 
 
 @cache
@@ -45,6 +46,21 @@ def validate(doc: Document, name: str) -> list[Diagnostic]:
 def name_of(path: PathKey) -> str:
     """A key path as people write it: ``recipients[0].csv``."""
     return _name(path)
+
+
+def parse_validated(text: str, shown: str, name: str, error: type[SmsrunError], shape: str) -> Document:
+    """Parse YAML ``text`` and validate it against schema ``name``; raise ``error`` listing every
+    positioned problem. ``shape`` says what the top level must be when it is not a mapping."""
+    try:
+        doc = yamldoc.parse(text, shown)
+    except yamldoc.YamlError as exc:
+        raise error(f"invalid {name}", exc.diagnostics) from None
+    if not isinstance(doc.data, dict):
+        raise error(f"invalid {name}", [Diagnostic(shown, 1, 1, shape)])
+    problems = validate(doc, name)
+    if problems:
+        raise error(f"invalid {name}", problems)
+    return doc
 
 
 def _name(path: PathKey) -> str:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from runner.campaign import schema as schemas
-from runner.campaign import yamldoc
 from runner.campaign.model import Position
 from runner.errors import Diagnostic, SourceError
 from runner.sources.base import Row, Source
@@ -42,16 +41,9 @@ def read_addressbook(path: Path, label: str) -> tuple[list[Contact], str | None,
         text = data.decode("latin-1")
     if path.suffix.lower() == ".csv":
         return _read_csv(text, label), None, digest
-    try:
-        doc = yamldoc.parse(text, label)
-    except yamldoc.YamlError as exc:
-        raise SourceError("invalid address book", exc.diagnostics) from None
-    if not isinstance(doc.data, dict):
-        raise SourceError("invalid address book", [Diagnostic(label, 1, 1, "an address book is a mapping with a "
-                                                                            "`contacts` list")])
-    problems = schemas.validate(doc, "addressbook")
-    if problems:
-        raise SourceError("invalid address book", problems)
+    doc = schemas.parse_validated(text, label, "addressbook", SourceError,
+                                  "an address book is a mapping with a `contacts` list")
+    problems: list[Diagnostic] = []
     contacts = []
     seen: dict[str, int] = {}
     for index, item in enumerate(doc.data["contacts"]):
