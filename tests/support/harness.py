@@ -241,7 +241,9 @@ def status(campaign: Campaign, env: Mapping[str, str] | None = None, prefix: Seq
 
 
 def _read_only(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
+    """A connection that only reads. Not ``mode=ro``: after a kill -9 the WAL may need recovering, which
+    a read-only connection cannot do ("attempt to write a readonly database")."""
+    return sqlite3.connect(path, timeout=30.0)
 
 
 def outbox_record(state_dir: Path, campaign_id: str) -> list[tuple[str, str]]:
