@@ -526,20 +526,23 @@ def ovh_lists_push(
 
 # -- entry point: the one error funnel ------------------------------------------------------------------
 def run(argv: list[str] | None = None) -> None:
-    import click
-
+    # typer's own exception types: typer >= 0.29 vendors click, which need not be installed
     try:
         code = app(args=argv, standalone_mode=False)
     except SmsrunError as exc:
         _err(str(exc) if "error:" in str(exc) or exc.diagnostics else f"error: {exc}")
         sys.exit(EXIT_ERROR)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         _err("interrupted")
         sys.exit(EXIT_INTERRUPTED)
-    except click.ClickException as exc:
-        exc.show()
+    except typer.TyperException as exc:  # usage errors: bad option, missing argument...
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            _err(f"error: {exc}")
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
         _err("interrupted")
