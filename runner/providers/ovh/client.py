@@ -103,24 +103,22 @@ _CREDENTIALS_HINT: Final = (
 )
 
 
-class OvhNotFoundError(ConfigError):
+class _OvhConfigError(ConfigError):
+    """A configuration problem the API reported, quoting its query id."""
+
+    def __init__(self, message: str, *, query_id: str | None = None) -> None:
+        if query_id:
+            message = f"{message} (query id {query_id})"
+        super().__init__(message)
+        self.query_id = query_id
+
+
+class OvhNotFoundError(_OvhConfigError):
     """The API answered 404: a service name, sender, slot, phonebook... that does not exist."""
 
-    def __init__(self, message: str, *, query_id: str | None = None) -> None:
-        if query_id:
-            message = f"{message} (query id {query_id})"
-        super().__init__(message)
-        self.query_id = query_id
 
-
-class OvhServiceExpiredError(ConfigError):
+class OvhServiceExpiredError(_OvhConfigError):
     """The API answered 460: the SMS service has expired."""
-
-    def __init__(self, message: str, *, query_id: str | None = None) -> None:
-        if query_id:
-            message = f"{message} (query id {query_id})"
-        super().__init__(message)
-        self.query_id = query_id
 
 
 # --------------------------------------------------------------------------------------------------
