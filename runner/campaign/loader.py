@@ -7,7 +7,6 @@ import codecs
 import math
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -256,16 +255,6 @@ def _template_position(text: str, line: int, col: int, template_line: int) -> tu
     return line, col
 
 
-def _walk(value: Any, key: yamldoc.PathKey = ()) -> Iterator[tuple[yamldoc.PathKey, Any]]:
-    yield key, value
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _walk(v, (*key, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _walk(v, (*key, i))
-
-
 def text_encoding_problem(name: str) -> str | None:
     """Why ``name`` cannot decode a CSV file, or None when it can."""
     try:
@@ -280,7 +269,7 @@ def text_encoding_problem(name: str) -> str | None:
 def _value_checks(doc: yamldoc.Document) -> list[Diagnostic]:
     """Values the schema lets through but nothing can use: .nan/.inf and unknown encodings."""
     problems: list[Diagnostic] = []
-    for key, value in _walk(doc.data):
+    for key, value in yamldoc.walk(doc.data):
         if isinstance(value, float) and not math.isfinite(value):
             problems.append(doc.diag(key, f"{campaign_schema.name_of(key)}: {value!r} is not a finite number"))
         elif (len(key) == 3 and key[0] in ("recipients", "exclude") and key[2] == "encoding"

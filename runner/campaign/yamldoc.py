@@ -286,11 +286,12 @@ def _record_marks(node: yaml.Node, key: PathKey, doc: Document, depth: int, line
             _record_marks(item, (*key, index), doc, depth + 1, lines)
 
 
-def iter_paths(data: Any, prefix: PathKey = ()) -> Iterator[PathKey]:
-    yield prefix
+def walk(data: Any, prefix: PathKey = ()) -> Iterator[tuple[PathKey, Any]]:
+    """Every (key path, value) of a parsed document, the document itself first."""
+    yield prefix, data
     if isinstance(data, dict):
         for k, v in data.items():
-            yield from iter_paths(v, (*prefix, k))
+            yield from walk(v, (*prefix, k))
     elif isinstance(data, list):
         for i, v in enumerate(data):
-            yield from iter_paths(v, (*prefix, i))
+            yield from walk(v, (*prefix, i))
