@@ -385,8 +385,12 @@ class FastClassifier:
         return _finish(country, number, national_prefix)
 
 
-def fast_region(e164: str) -> tuple[str | None] | None:
-    """``(region_code_for_number(parse(e164)),)`` for a clean ``+<digits>``; None to fall back."""
+def fast_parts(e164: str) -> tuple[str, str, str | None, int] | None:
+    """``(country code, NSN, region, type)`` of a clean ``+<digits>`` as phonenumbers parses it.
+
+    The region is ``region_code_for_number`` and the type ``number_type``; None means "don't know,
+    ask phonenumbers".
+    """
     if e164[:1] != "+" or len(e164) > _MAX_INPUT_LENGTH or not e164.isascii():
         return None
     digits = e164[1:]
@@ -402,4 +406,11 @@ def fast_region(e164: str) -> tuple[str | None] | None:
     nsn = country.national_prefix.strip(number)
     if nsn is None or not _MIN_NSN <= len(nsn) <= _MAX_NSN:
         return None
-    return (country.region_and_type(nsn)[0],)
+    region, number_type = country.region_and_type(nsn)
+    return country.cc, nsn, region, number_type
+
+
+def fast_region(e164: str) -> tuple[str | None] | None:
+    """``(region_code_for_number(parse(e164)),)`` for a clean ``+<digits>``; None to fall back."""
+    parts = fast_parts(e164)
+    return None if parts is None else (parts[2],)

@@ -357,7 +357,7 @@ def _regions(numbers: list[str]) -> list[str | None]:
 
 def _windows(campaign: Campaign, recipients: RecipientList, at: datetime,
              problems: list[Problem]) -> tuple[dict[str, Any], int | None]:
-    from runner.message.window import WindowPolicy, effective_window, group_by_window, locality_of
+    from runner.message.window import WindowPolicy, count_localities, effective_window, group_by_window
 
     schedule = campaign.schedule
     info: dict[str, Any] = {"applies": False, "sendable_now": len(recipients), "held": 0, "next_opening": None,
@@ -376,7 +376,7 @@ def _windows(campaign: Campaign, recipients: RecipientList, at: datetime,
     if window is None or not recipients:
         return info, None
     policy = WindowPolicy(window)
-    localities: Counter[Any] = Counter(map(locality_of, recipients.numbers))  # once per recipient: the slow part
+    localities: Counter[Any] = count_localities(recipients.numbers)
     summary = group_by_window(policy, localities, at)
     open_now = {(lw.region, lw.zones) for lw in summary.localities if lw.open_now}
     open_localities = {loc for loc in localities if (loc.region, loc.zones) in open_now}

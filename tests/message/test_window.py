@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,7 +16,9 @@ from runner.message.window import (
     DEFAULT_COMMERCIAL_WINDOW,
     Locality,
     WindowPolicy,
+    _locality_fast,
     _locality_slow,
+    count_localities,
     effective_window,
     group_by_window,
     has_holiday_calendar,
@@ -106,6 +109,39 @@ def test_fast_path_agrees_with_phonenumbers_on_every_example_number() -> None:
             assert locality_of(e164) == _locality_slow(e164), e164
             checked += 1
     assert checked > 400
+
+
+def test_shared_country_codes_agree_with_phonenumbers_on_random_numbers() -> None:
+    # +1 +44 +7 +39 +212 +262 +590 +47 +61 share their code between regions: the answer comes from the
+    # fast path's region and type, so check it against phonenumbers' own on numbers of every shape,
+    # valid or not, with italian leading zeros and national prefixes after the code.
+    rng = random.Random(20261124)
+    codes = [str(cc) for cc, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items() if len(regions) > 1]
+    assert {"1", "44", "7", "39", "212"} <= set(codes)
+    examples = [
+        phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+        for region in sorted(phonenumbers.SUPPORTED_REGIONS)
+        if str(phonenumbers.country_code_for_region(region)) in codes
+        for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE)
+        if (example := phonenumbers.example_number_for_type(region, kind)) is not None
+    ]
+    checked = fast = zoned = 0
+    for i in range(20_000):
+        if i % 2:
+            cc = rng.choice(codes)
+            e164 = "+" + cc + "".join(rng.choice("0123456789") for _ in range(rng.randint(4, 12)))
+        else:  # a real number's shape with other last digits: mostly valid, in other prefixes' zones
+            base = rng.choice(examples)
+            keep = rng.randint(len(base) - 6, len(base) - 2)
+            e164 = base[:keep] + "".join(rng.choice("0123456789") for _ in range(len(base) - keep))
+        expected = _locality_slow(e164)
+        got = _locality_fast(e164)
+        assert got in (None, expected), e164
+        fast += got is not None
+        zoned += expected.known
+        checked += 1
+    assert fast > checked * 0.9  # the comparison really exercised the fast path...
+    assert zoned > checked * 0.3  # ...on numbers that have zones
 
 
 # ------------------------------------------------------------------------------ default window, FR
@@ -470,3 +506,12 @@ def test_group_by_window_explains_a_window_that_never_opens() -> None:
     summary = group_by_window(short, {apart: 4}, utc(2026, 1, 1))
     assert summary.held == 4 and summary.never_open == 4
     assert any("does not open" in w for w in summary.warnings)
+
+
+def test_count_localities_is_counting_locality_of() -> None:
+    numbers = ["+33612345678", "+33798765432", "+12125550100", "+14155550100", "+447400123456",
+               "+262692123456", "+262639012345", "+18005550100", "+80012345678", "+33", "junk",
+               "+44 7400 123456", "+２６２692123456", "+590690123456", "+3906123456", "+393123456789"]
+    assert count_localities(numbers) == Counter(map(locality_of, numbers))
+    assert count_localities(iter(numbers)) == Counter(map(locality_of, numbers))
+    assert count_localities([]) == Counter()
