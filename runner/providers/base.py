@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from runner.campaign.model import Sender
 
@@ -31,8 +31,10 @@ class Capabilities:
     default_rate: float | None = None  # messages/s the provider tolerates by default
 
 
-@dataclass(frozen=True)
-class OutgoingMessage:
+class OutgoingMessage(NamedTuple):
+    """One message of a batch (immutable; a named tuple, which a send builds a million of 5x faster than
+    a frozen dataclass)."""
+
     recipient: str  # E.164
     text: str  # exactly what smsrun asks the provider to send (smsrun's opt-out mention included)
     message_id: str  # smsrun's own id for this message (campaign + recipient), for delivery reports
@@ -56,8 +58,9 @@ class Outcome(enum.Enum):
     IN_DOUBT = "in_doubt"  # may or may not have been accepted
 
 
-@dataclass(frozen=True)
-class RecipientResult:
+class RecipientResult(NamedTuple):
+    """What the provider said of one recipient (a named tuple: see :class:`OutgoingMessage`)."""
+
     recipient: str
     outcome: Outcome
     provider_id: str | None = None
