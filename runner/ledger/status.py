@@ -13,12 +13,16 @@ MAX_IN_DOUBT_ROWS = 50
 
 def campaign_status(state_dir: Path, campaign_id: str, *, show_numbers: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"campaign": campaign_id, "sent": 0, "delivered": 0, "failed": 0, "pending": 0,
-                           "in_doubt": 0, "rejected": 0, "claimed": 0, "known": False, "in_doubt_rows": []}
+                           "in_doubt": 0, "rejected": 0, "claimed": 0, "unrecorded": 0, "known": False,
+                           "in_doubt_rows": []}
     if not (state_dir / "ledger.sqlite").exists():
         return out
     with Ledger(state_dir) as ledger:
         counts = ledger.counts(campaign_id)
         out.update({k: counts.get(k, 0) for k in ("sent", "delivered", "failed", "pending", "rejected")})
+        # recipients the last send planned and had not written yet (it writes each one when it claims it)
+        out["unrecorded"] = ledger.unrecorded(campaign_id)
+        out["pending"] += out["unrecorded"]
         # a claimed row with no live run is in doubt; one with a live run is in flight
         out["claimed"] = counts.get("claimed", 0)
         out["in_doubt"] = counts.get("in_doubt", 0) + counts.get("claimed", 0)

@@ -57,7 +57,7 @@ class RecipientList:
     views; :meth:`rows` gives what the ledger stores.
     """
 
-    __slots__ = ("numbers", "parts", "regions", "texts")
+    __slots__ = ("in_ledger", "numbers", "parts", "regions", "texts")
 
     def __init__(self, numbers: list[str] | None = None, texts: list[str] | None = None,
                  parts: list[int] | None = None) -> None:
@@ -65,6 +65,7 @@ class RecipientList:
         self.texts: list[str] = texts if texts is not None else []
         self.parts: list[int] = parts if parts is not None else []
         self.regions: list[str | None] = []  # filled by _regions once every recipient is known
+        self.in_ledger: set[str] = set()  # those already pending in the ledger (the others are not in it)
 
     def append(self, e164: str, text: str, parts: int) -> None:
         self.numbers.append(e164)
@@ -179,13 +180,16 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
         if ledger:
             ledger.close()
 
-    already_sent = rejected_before = in_doubt = pending = 0
+    already_sent = rejected_before = in_doubt = 0
     todo: list[str] = []
+    pending_numbers: set[str] = set()
     for e164 in audience.recipients:
         status = statuses.get(e164)
-        if status is None or status == "pending":
+        if status is None:
             todo.append(e164)
-            pending += status == "pending"
+        elif status == "pending":
+            todo.append(e164)
+            pending_numbers.add(e164)
         elif status in FINAL_STATUSES:
             if status == "rejected":
                 rejected_before += 1
@@ -199,6 +203,8 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
                                            "--resend-in-doubt (see `smsrun status`)"))
 
     recipients, message_info = _render(campaign, audience, todo, stop_mention, appended, problems)
+    recipients.in_ledger = pending_numbers
+    pending = len(pending_numbers)
     window, sendable = _windows(campaign, recipients, at, problems)
     cost = _cost(campaign, recipients, problems)
     _limits(campaign, recipients, cost, problems)

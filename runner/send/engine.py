@@ -6,6 +6,14 @@ a crash, ``kill -9``, a timeout, a dropped connection — leaves the rows ``clai
 ``pending``: they are reconciled with the provider where it can tell, and otherwise reported, never
 resent blindly.
 
+Order: first the campaign's pending rows in the ledger, then the plan's recipients the ledger does not
+hold yet, in the order of their numbers (written when claimed), then the rows put back to pending.
+Requests are claimed together, up to CLAIM_GROUP requests and CLAIM_ROWS recipients per transaction.
+For a provider that can reconcile (and no rate limit) claims and settles are written by a thread
+(:mod:`runner.send.writer`) while requests are on the wire: the claims of the next PIPELINE_DEPTH
+groups are committed ahead, so a crash may leave up to (1 + PIPELINE_DEPTH) x CLAIM_ROWS recipients
+claimed; those never sent are found "not accepted" by the next run's reconciliation and sent then.
+
 Retries: a :class:`RetryableError` (nothing accepted) is retried with exponential backoff and full
 jitter, honouring ``Retry-After``; after ``max_consecutive_failures`` failed requests in a row the run
 stops with a clear message (the rows go back to pending, nothing was accepted). A
@@ -14,13 +22,16 @@ stops with a clear message (the rows go back to pending, nothing was accepted). 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,14 +45,17 @@ from runner.errors import (
     RetryableError,
     TooManyFailuresError,
 )
-from runner.ledger.store import Ledger
+from runner.ledger.store import Ledger, SettleGroups
 from runner.plan.build import Plan, content_hash
 from runner.providers import create_provider
 from runner.providers.base import Batch, Outcome, OutgoingMessage, Provider, RecipientResult
+from runner.send.writer import LedgerWriter
 
 Progress = Callable[["SendReport"], None]
 MAX_SWEEPS = 3  # passes over rows put back to pending during a run
-CLAIM_GROUP = 64  # requests claimed in one transaction when they are small (see _send_pending)
+CLAIM_GROUP = 64  # requests claimed in one transaction (see _Groups)
+CLAIM_ROWS = 2_000  # recipients claimed in one transaction, unless one request holds more
+PIPELINE_DEPTH = 2  # claim groups committed ahead of the one being sent (pipelined sends)
 RECONCILE_ATTEMPTS = 3  # a provider that cannot tell now (transient errors) is asked again, with backoff
 CRASH_ENV = "SMSRUN_TEST_CRASH_AT"
 _crash_counts: dict[str, int] = {}
@@ -172,7 +186,6 @@ def send_plan(plan: Plan, options: SendOptions | None = None, *, provider: Provi
             provider = create_provider(campaign.provider.name, campaign.provider.settings, state_dir=plan.state_dir)
         with stop.installed(options.handle_sigint):
             _settle_previous_run(ledger, plan, provider, report, options)
-            ledger.add_pending(campaign.id, plan.recipients.rows())
             _send_pending(ledger, plan, provider, report, options, stop)
             while options.wait and not stop.requested and report.held:
                 if not _wait_for_next_window(plan, report, options, stop):
@@ -257,90 +270,271 @@ def _batch(plan: Plan, batch_id: str, rows: list[tuple[int, str, str]]) -> Batch
     )
 
 
+Group = list[tuple[Batch, list[int]]]  # claimed requests: (batch, its rowids)
+Request = tuple[str, list[tuple[Any, ...]]]  # (batch_id, rows) before the claim
+
+
 def _send_pending(ledger: Ledger, plan: Plan, provider: Provider, report: SendReport, options: SendOptions,
                   stop: _Stop) -> None:
     campaign = plan.campaign
-    size = max(1, provider.capabilities.max_recipients_per_request)
-    texts = ledger.texts(campaign.id)
-    run_id = uuid.uuid4().hex[:10]
     limiter = _RateLimiter(campaign.limits.rate or provider.capabilities.default_rate, options.sleep)
-    sendable = _sendable_checker(plan, options.clock)
+    # a provider that can reconcile gets its claims and settles written by a thread, beside the HTTP
+    # (runner.send.writer); one that cannot keeps them inline, as does a rate-limited send, whose
+    # claims must not be written long before their request leaves
+    pipelined = provider.capabilities.can_reconcile and not limiter.interval
+    groups = _Groups(ledger, plan, provider, report, options, stop, limiter)
+    ledger.start_run(campaign.id, groups.run_id, len(groups.new))
+    writer = LedgerWriter(ledger, background=pipelined)
+    groups.writer = writer
+    try:
+        _send_groups(groups, writer, plan, provider, report, options, stop, limiter, pipelined)
+    except BaseException:
+        writer.close(quiet=True)  # what was answered is still settled
+        raise
+    writer.close()
+    if groups.new_done:
+        ledger.finish_run(campaign.id, groups.run_id)
+
+
+def _send_groups(groups: _Groups, writer: LedgerWriter, plan: Plan, provider: Provider, report: SendReport,
+                 options: SendOptions, stop: _Stop, limiter: _RateLimiter, pipelined: bool) -> None:
+    """Claim, send and settle group after group. Pipelined, the claims of the next PIPELINE_DEPTH groups
+    are committed while the current group is sent; no request is sent before its own claim is on disk."""
+    max_failures = plan.campaign.limits.max_consecutive_failures
     failures = 0
     last_progress = 0.0
-    cursor = 0
-    sequence = 0
-    sweeps = 0
-    report.held = 0
-    released_before = report.released
-    while not stop.requested:
-        page = ledger.pending_after(campaign.id, cursor, size * 4)
-        if not page:
-            # rows the provider said it did not accept went back to pending behind the cursor: sweep again
-            if report.released > released_before and sweeps < MAX_SWEEPS:
-                sweeps += 1
-                released_before = report.released
-                cursor = 0
-                report.held = 0
-                continue
+    ahead: deque[_PendingClaim] = deque()  # claims submitted, in order
+
+    def release_ahead() -> None:  # claimed, never sent: back to pending
+        while ahead:
+            with contextlib.suppress(Exception):
+                writer.release([r for _, ids in groups.claimed(ahead.popleft()) for r in ids], "pending", None)
+
+    while True:
+        if not ahead:
+            group = groups.next()
+            if group is None:
+                break
+            if not pipelined:  # inline: wait for the rate limit, then claim
+                limiter.wait(_recipients(group))  # under a rate limit, a group is one request
+            ahead.append(groups.claim(group))
+        claimed = groups.claimed(ahead.popleft())
+        claimed_at = groups.claimed_at
+        _crash_point("after_claim")
+        if stop.requested:  # claimed, never sent: back to pending
+            writer.release([r for _, ids in claimed for r in ids], "pending", None)
+            release_ahead()
             break
-        cursor = page[-1][0]
-        if sendable is None:  # no window and no schedule: everyone is sendable, no check per recipient
-            ready = [(rowid, recipient, texts[text_id or 0]) for rowid, recipient, text_id in page]
-        else:
-            ready = []
-            for rowid, recipient, text_id in page:
-                if sendable(recipient):
-                    ready.append((rowid, recipient, texts[text_id or 0]))
-                else:
-                    report.held += 1
-        # one text per request where the provider sends one text to many: group by text
-        groups: dict[str, list[tuple[int, str, str]]] = {}
-        if provider.capabilities.one_text_many_recipients:
-            for item in ready:
-                groups.setdefault(item[2], []).append(item)
-            chunks = [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
-        else:
-            chunks = [ready[i:i + size] for i in range(0, len(ready), size)]
-        # small requests (personalised texts) are claimed together: one durable commit for up to
-        # CLAIM_GROUP requests, all before the first of them is sent; not under a rate limit, where the
-        # claim would wait long before its send
+        while pipelined and len(ahead) < PIPELINE_DEPTH:
+            upcoming = groups.next(sweep=False)
+            if upcoming is None:
+                break
+            ahead.append(groups.claim(upcoming))
+        # the answers of a group of small requests are settled together, once the group is done; big
+        # requests are settled one by one, so that a crash leaves few answered rows to reconcile (OVHcloud
+        # reconciles with one GET per message found)
+        rows = sum(len(ids) for _, ids in claimed)
+        sink = _Settles() if len(claimed) > 1 and rows <= CLAIM_GROUP else None
+        try:
+            for index, (batch, rowids) in enumerate(claimed):
+                if stop.requested:  # claimed, never sent: back to pending
+                    writer.release([r for _, ids in claimed[index:] for r in ids], "pending", None)
+                    break
+                report.total += len(rowids)
+                try:
+                    failures = _call(writer, provider, batch, rowids, report, options, failures, max_failures,
+                                     claimed_at, sink)
+                except BaseException:
+                    unsent = [r for _, ids in claimed[index + 1:] for r in ids]
+                    if unsent:  # the run stops: what it claimed and never sent goes back to pending
+                        writer.release(unsent, "pending", None)
+                    raise
+                if options.progress and time.monotonic() - last_progress >= options.progress_every:
+                    last_progress = time.monotonic()
+                    options.progress(report)
+        except BaseException:
+            release_ahead()
+            raise
+        finally:
+            if sink is not None:
+                sink.flush(writer, provider.name)
+        if stop.requested:
+            release_ahead()
+            break
+
+
+def _recipients(group: tuple[bool, list[Request]]) -> int:
+    new, requests = group
+    if new:  # rows are (text, parts, numbers)
+        return sum(len(numbers) for _, rows in requests for _, _, numbers in rows)
+    return sum(len(rows) for _, rows in requests)
+
+
+_PendingClaim = tuple["Future[list[list[tuple[Any, ...]]]]", datetime, list[tuple[str, list[tuple[Any, ...]]]]]
+
+
+class _Groups:
+    """What is left to send, as claim groups of requests: first the campaign's pending rows in the ledger
+    (page by page), then the plan's recipients the ledger does not hold yet (written when claimed:
+    :meth:`Ledger.claim_new`), then, if some were put back to pending, the ledger again (sweeps)."""
+
+    writer: LedgerWriter
+
+    def __init__(self, ledger: Ledger, plan: Plan, provider: Provider, report: SendReport,
+                 options: SendOptions, stop: _Stop, limiter: _RateLimiter) -> None:
+        self.ledger, self.plan, self.provider, self.report, self.stop = ledger, plan, provider, report, stop
+        self.size = max(1, provider.capabilities.max_recipients_per_request)
+        self.texts = ledger.texts(plan.campaign.id)
+        self.run_id = uuid.uuid4().hex[:10]
+        self.sendable = _sendable_checker(plan, options.clock)
+        # requests are claimed together: one durable commit (one fsync) for up to CLAIM_GROUP requests
+        # and CLAIM_ROWS recipients (or one request, if bigger), all before the first of them is sent;
+        # not under a rate limit, where the claim would wait long before its send
         # a provider that cannot reconcile gets one request per claim: a crash then leaves at most one
         # request in doubt, to be resolved by a person, not a whole group
-        together = CLAIM_GROUP if provider.capabilities.can_reconcile and not limiter.interval else 1
-        for group in _claim_groups(chunks, size, together):
-            if stop.requested:
-                break
-            batches: list[tuple[Batch, list[int]]] = []
-            for chunk in group:
-                sequence += 1
-                batches.append((_batch(plan, f"{campaign.id}.{run_id}.{sequence}", chunk),
-                                [rowid for rowid, _, _ in chunk]))
-            limiter.wait(sum(len(ids) for _, ids in batches))  # under a rate limit, a group is one request
-            claimed_at = datetime.now(UTC)
-            ledger.claim_many([(rowids, batch.batch_id) for batch, rowids in batches])
-            _crash_point("after_claim")
-            # and their answers are settled together, once the group is done (or the run stops)
-            sink = _Settles() if len(batches) > 1 else None
-            try:
-                for index, (batch, rowids) in enumerate(batches):
-                    if stop.requested:  # claimed, never sent: back to pending
-                        ledger.release([r for _, ids in batches[index:] for r in ids], "pending", None)
-                        break
-                    report.total += len(rowids)
-                    try:
-                        failures = _call(ledger, provider, batch, rowids, report, options, failures,
-                                         campaign.limits.max_consecutive_failures, claimed_at, sink)
-                    except BaseException:
-                        unsent = [r for _, ids in batches[index + 1:] for r in ids]
-                        if unsent:  # the run stops: what it claimed and never sent goes back to pending
-                            ledger.release(unsent, "pending", None)
-                        raise
-                    if options.progress and time.monotonic() - last_progress >= options.progress_every:
-                        last_progress = time.monotonic()
-                        options.progress(report)
-            finally:
-                if sink is not None:
-                    sink.flush(ledger, provider.name)
+        self.together = CLAIM_GROUP if provider.capabilities.can_reconcile and not limiter.interval else 1
+        self.group_rows = max(self.size, CLAIM_ROWS) if self.together > 1 else self.size
+        recipients = plan.recipients
+        known = recipients.in_ledger
+        numbers = recipients.numbers
+        # in the order of their numbers: see Ledger.claim_new
+        self.new: list[int] = sorted((i for i in range(len(numbers)) if numbers[i] not in known),
+                                     key=numbers.__getitem__) if known else sorted(range(len(numbers)),
+                                                                                   key=numbers.__getitem__)
+        self.new_at = 0
+        self.new_done = not self.new
+        self.phase = "ledger"  # then "new", then "done"; "sweep" while going over the ledger again
+        self.cursor = 0
+        self.sequence = 0
+        self.sweeps = 0
+        self.ready: deque[tuple[bool, list[Request]]] = deque()
+        self.claimed_at = datetime.now(UTC)
+        report.held = 0
+        self.released_before = report.released
+
+    # -- claims ------------------------------------------------------------------------------------
+    def claim(self, group: tuple[bool, list[Request]]) -> _PendingClaim:
+        new, requests = group
+        at = datetime.now(UTC)  # no later than the claim: reconciliation looks from here
+        return (self.writer.claim(self.plan.campaign.id, requests, new=new, run_id=self.run_id), at, requests)
+
+    def claimed(self, claim: _PendingClaim) -> Group:
+        """Wait for the claim to be on disk; the requests' batches, with what was claimed."""
+        future, at, requests = claim
+        rows = future.result()
+        self.claimed_at = at
+        out: Group = []
+        for (batch_id, asked), got in zip(requests, rows, strict=True):
+            if not got:
+                continue
+            if len(got[0]) == 2:  # new recipients, (rowid, recipient): asked was [(text, parts, numbers)]
+                if len(asked) == 1:
+                    text = asked[0][0]
+                    got = [(rowid, recipient, text) for rowid, recipient in got]
+                else:
+                    text_of = {number: text for text, _, numbers in asked for number in numbers}
+                    got = [(rowid, recipient, text_of[recipient]) for rowid, recipient in got]
+            out.append((_batch(self.plan, batch_id, got), [r[0] for r in got]))
+        return out
+
+    # -- what to claim next --------------------------------------------------------------------------
+    def next(self, *, sweep: bool = True) -> tuple[bool, list[Request]] | None:
+        """The next group to claim, (new, requests); None when there is none now. ``sweep=False`` (asked
+        while a group is still being sent) does not go back over rows put back to pending: that is done
+        once they are."""
+        report, campaign = self.report, self.plan.campaign
+        while not self.ready:
+            if self.stop.requested:
+                return None
+            if self.phase == "new":
+                if not self._new_page():
+                    self.phase = "done"
+                    self.new_done = True
+                continue
+            if self.phase in ("ledger", "sweep"):
+                page = self.ledger.pending_after(campaign.id, self.cursor, self.size * 4)
+                if page:
+                    self.cursor = page[-1][0]
+                    if any((text_id or 0) not in self.texts for _, _, text_id in page):
+                        self.texts = self.ledger.texts(campaign.id)  # written since by claim_new
+                    texts = self.texts
+                    ready: list[tuple[Any, ...]] = []
+                    for rowid, recipient, text_id in page:
+                        if self.sendable is None or self.sendable(recipient):
+                            ready.append((rowid, recipient, texts[text_id or 0]))
+                        else:
+                            report.held += 1
+                    self._group(ready, new=False)
+                    continue
+                self.phase = "new" if self.phase == "ledger" else "done"
+                continue
+            # rows the provider said it did not accept went back to pending behind the cursor: sweep again
+            if sweep and report.released > self.released_before and self.sweeps < MAX_SWEEPS:
+                self.writer.flush()  # those rows' settles are committed before they are read again
+                self.sweeps += 1
+                self.released_before = report.released
+                self.cursor = 0
+                report.held = 0
+                self.phase = "sweep"
+                continue
+            return None
+        return self.ready.popleft()
+
+    def _new_page(self) -> bool:
+        """Group the next page of recipients not yet in the ledger; False when there are none left."""
+        if self.new_at >= len(self.new):
+            return False
+        recipients = self.plan.recipients
+        numbers, texts, parts = recipients.numbers, recipients.texts, recipients.parts
+        page = self.new[self.new_at:self.new_at + self.size * 4]
+        self.new_at += len(page)
+        sendable = self.sendable
+        if sendable is not None:
+            held = [(numbers[i], texts[i], parts[i]) for i in page if not sendable(numbers[i])]
+            if held:  # held back by their window: written as pending, for a later run (or --wait)
+                self.report.held += len(held)
+                self.writer.add_pending(self.plan.campaign.id, held, self.run_id)
+                page = [i for i in page if sendable(numbers[i])]
+        size = self.size
+        chunks: list[list[tuple[str, int, list[str]]]] = []  # requests, as [(text, parts, numbers)]
+        if self.provider.capabilities.one_text_many_recipients:  # one text per request
+            by_text: dict[str, list[int]] = {}
+            for i in page:
+                by_text.setdefault(texts[i], []).append(i)
+            for text, indices in by_text.items():
+                count = parts[indices[0]]  # the parts follow from the text
+                chunks += [[(text, count, [numbers[i] for i in indices[at:at + size]])]
+                           for at in range(0, len(indices), size)]
+        else:
+            for at in range(0, len(page), size):
+                mixed: dict[str, tuple[str, int, list[str]]] = {}
+                for i in page[at:at + size]:
+                    mixed.setdefault(texts[i], (texts[i], parts[i], []))[2].append(numbers[i])
+                chunks.append(list(mixed.values()))
+        self._requests(chunks, [sum(len(n) for _, _, n in chunk) for chunk in chunks], new=True)
+        return True
+
+    def _requests(self, chunks: list[Any], sizes: list[int], *, new: bool) -> None:
+        """Name the requests and put them in claim groups."""
+        campaign_id = self.plan.campaign.id
+        for group in _claim_groups(list(zip(chunks, sizes, strict=True)), self.group_rows, self.together):
+            requests: list[Request] = []
+            for chunk, _ in group:
+                self.sequence += 1
+                requests.append((f"{campaign_id}.{self.run_id}.{self.sequence}", chunk))
+            self.ready.append((new, requests))
+
+    def _group(self, ready: list[tuple[Any, ...]], *, new: bool) -> None:
+        size = self.size
+        # one text per request where the provider sends one text to many: group by text
+        if self.provider.capabilities.one_text_many_recipients:
+            by_text: dict[str, list[tuple[Any, ...]]] = {}
+            for item in ready:
+                by_text.setdefault(item[2], []).append(item)
+            chunks = [g[i:i + size] for g in by_text.values() for i in range(0, len(g), size)]
+        else:
+            chunks = [ready[i:i + size] for i in range(0, len(ready), size)]
+        self._requests(chunks, [len(chunk) for chunk in chunks], new=new)
 
 
 class _Settles:
@@ -350,32 +544,41 @@ class _Settles:
     claimed when the run died (see the ledger's module docstring)."""
 
     def __init__(self) -> None:
-        self.updates: list[tuple[str, str | None, str | None, float | None, int]] = []
+        self.updates: SettleGroups = {}
         self.opted_out: list[str] = []
 
-    def flush(self, ledger: Ledger, provider_name: str) -> None:
+    def add(self, updates: SettleGroups, opted_out: list[str]) -> None:
+        for key, pairs in updates.items():
+            self.updates.setdefault(key, []).extend(pairs)
+        self.opted_out += opted_out
+
+    def flush(self, writer: LedgerWriter, provider_name: str) -> None:
         if self.updates:
-            ledger.settle(self.updates, opted_out=self.opted_out, source=f"provider:{provider_name}")
-            self.updates, self.opted_out = [], []
-            _crash_point("after_settle")
+            writer.settle(self.updates, opted_out=self.opted_out, source=f"provider:{provider_name}",
+                          then=_after_settle)
+            self.updates, self.opted_out = {}, []
 
 
-def _claim_groups(chunks: list[list[tuple[int, str, str]]], rows: int,
-                  requests: int) -> Iterator[list[list[tuple[int, str, str]]]]:
-    """Consecutive chunks claimed in one transaction: at most ``requests`` chunks and ``rows`` rows."""
-    group: list[list[tuple[int, str, str]]] = []
+def _after_settle() -> None:
+    _crash_point("after_settle")
+
+
+def _claim_groups(chunks: list[tuple[Any, int]], rows: int, requests: int) -> Iterator[list[tuple[Any, int]]]:
+    """Consecutive (chunk, its size) claimed in one transaction: at most ``requests`` chunks and ``rows``
+    rows."""
+    group: list[tuple[Any, int]] = []
     count = 0
-    for chunk in chunks:
-        if group and (len(group) >= requests or count + len(chunk) > rows):
+    for chunk, size in chunks:
+        if group and (len(group) >= requests or count + size > rows):
             yield group
             group, count = [], 0
-        group.append(chunk)
-        count += len(chunk)
+        group.append((chunk, size))
+        count += size
     if group:
         yield group
 
 
-def _call(ledger: Ledger, provider: Provider, batch: Batch, rowids: list[int], report: SendReport,
+def _call(writer: LedgerWriter, provider: Provider, batch: Batch, rowids: list[int], report: SendReport,
           options: SendOptions, failures: int, max_failures: int, claimed_at: datetime,
           sink: _Settles | None = None) -> int:
     """Send one claimed batch with retries; settle it (an accepted answer into ``sink`` when given).
@@ -389,7 +592,7 @@ def _call(ledger: Ledger, provider: Provider, batch: Batch, rowids: list[int], r
         except RetryableError as exc:
             failures += 1
             if failures >= max_failures or attempt >= options.max_retries:
-                ledger.release(rowids, "pending", f"not sent: {exc}")
+                writer.release(rowids, "pending", f"not sent: {exc}")
                 report.total -= len(rowids)
                 raise TooManyFailuresError(
                     f"stopped after {failures} failed request(s) in a row; last error: {exc}. "
@@ -399,11 +602,11 @@ def _call(ledger: Ledger, provider: Provider, batch: Batch, rowids: list[int], r
             options.sleep(_backoff(attempt, options, exc.retry_after))
             continue
         except CredentialsError:
-            ledger.release(rowids, "pending", "not sent: credentials refused")
+            writer.release(rowids, "pending", "not sent: credentials refused")
             report.total -= len(rowids)
             raise
         except PermanentError as exc:
-            ledger.settle([("rejected", None, str(exc), None, rowid) for rowid in rowids])
+            writer.settle([("rejected", None, str(exc), None, rowid) for rowid in rowids])
             report.rejected += len(rowids)
             report.rejections[str(exc)] = report.rejections.get(str(exc), 0) + len(rowids)
             failures += 1
@@ -414,15 +617,15 @@ def _call(ledger: Ledger, provider: Provider, batch: Batch, rowids: list[int], r
             failures += 1
             found = _reconcile(provider, batch, claimed_at, options)
             if found is None:
-                ledger.release(rowids, "in_doubt", str(exc))
+                writer.release(rowids, "in_doubt", str(exc))
                 report.in_doubt += len(rowids)
             else:
                 accepted = {r: by_recipient[r] for r in by_recipient if r in found}
-                _settle(ledger, [found[r] for r in accepted], accepted, report, provider.name)
+                _settle(writer, [found[r] for r in accepted], accepted, report, provider.name)
                 missing = [by_recipient[m.recipient] for m in batch.messages if m.recipient not in found]
                 report.reconciled += len(batch.messages)
                 if missing:  # not accepted: safe to send again, as a new claim
-                    ledger.release(missing, "pending", "reconciled: not accepted by the provider")
+                    writer.release(missing, "pending", "reconciled: not accepted by the provider")
                     report.total -= len(missing)
                     report.released += len(missing)
             if failures >= max_failures:
@@ -430,9 +633,7 @@ def _call(ledger: Ledger, provider: Provider, batch: Batch, rowids: list[int], r
             return failures
         else:
             _crash_point("after_send")
-            _settle(ledger, results, by_recipient, report, provider.name, sink)
-            if sink is None:
-                _crash_point("after_settle")
+            _settle(writer, results, by_recipient, report, provider.name, sink)
             return 0
 
 
@@ -441,42 +642,50 @@ def _too_many(failures: int, exc: Exception) -> NoReturn:
                                "Run the same command again to resume.")
 
 
-def _settle(ledger: Ledger, results: list[RecipientResult], by_recipient: dict[str, int], report: SendReport,
+def _settle(writer: LedgerWriter, results: list[RecipientResult], by_recipient: dict[str, int], report: SendReport,
             provider_name: str = "provider", sink: _Settles | None = None) -> None:
-    updates: list[tuple[str, str | None, str | None, float | None, int]] = []
+    updates: SettleGroups = {}  # (status, reason, cost) -> [(rowid, provider_id)]: see Ledger.settle
     opted_out: list[str] = []
     seen: set[str] = set()
+    sent = 0
     for result in results:
-        rowid = by_recipient.get(result.recipient)
-        if rowid is None or result.recipient in seen:
+        recipient = result.recipient
+        rowid = by_recipient.get(recipient)
+        if rowid is None or recipient in seen:
             continue
-        seen.add(result.recipient)
-        if result.outcome == Outcome.SENT:
-            updates.append(("sent", result.provider_id, None, result.cost, rowid))
-            report.sent += 1
-        elif result.outcome == Outcome.REJECTED:
-            updates.append(("rejected", result.provider_id, result.reason, None, rowid))
+        seen.add(recipient)
+        outcome = result.outcome
+        if outcome == Outcome.SENT:
+            key: tuple[str, str | None, float | None] = ("sent", None, result.cost)
+            sent += 1
+        elif outcome == Outcome.REJECTED:
+            key = ("rejected", result.reason, None)
             if result.opted_out:
-                opted_out.append(result.recipient)
+                opted_out.append(recipient)
             report.rejected += 1
             reason = result.reason or "rejected"
             report.rejections[reason] = report.rejections.get(reason, 0) + 1
-        elif result.outcome == Outcome.RETRY:
-            updates.append(("pending", None, result.reason, None, rowid))
+        elif outcome == Outcome.RETRY:
+            key = ("pending", result.reason, None)
             report.total -= 1
             report.released += 1
         else:
-            updates.append(("in_doubt", result.provider_id, result.reason, None, rowid))
+            key = ("in_doubt", result.reason, None)
             report.in_doubt += 1
-    for recipient, rowid in by_recipient.items():  # the provider said nothing about them: in doubt
-        if recipient not in seen:
-            updates.append(("in_doubt", None, "the provider's answer did not mention this recipient", None, rowid))
-            report.in_doubt += 1
+        pairs = updates.get(key)
+        if pairs is None:
+            pairs = updates[key] = []
+        pairs.append((rowid, None if outcome == Outcome.RETRY else result.provider_id))
+    report.sent += sent
+    if len(seen) < len(by_recipient):  # the provider said nothing about them: in doubt
+        silent = [(rowid, None) for recipient, rowid in by_recipient.items() if recipient not in seen]
+        key = ("in_doubt", "the provider's answer did not mention this recipient", None)
+        updates.setdefault(key, []).extend(silent)
+        report.in_doubt += len(silent)
     if sink is not None:
-        sink.updates.extend(updates)
-        sink.opted_out.extend(opted_out)
+        sink.add(updates, opted_out)
         return
-    ledger.settle(updates, opted_out=opted_out, source=f"provider:{provider_name}")
+    writer.settle(updates, opted_out=opted_out, source=f"provider:{provider_name}", then=_after_settle)
 
 
 def _sendable_checker(plan: Plan, clock: Callable[[], datetime]) -> Callable[[str], bool] | None:

@@ -30,8 +30,31 @@ def test_claim_only_takes_pending_rows(tmp_path: Path) -> None:
         rowid = ledger.pending_after("c", 0, 1)[0][0]
         ledger.claim([rowid], "b1")
         ledger.settle([("sent", "p", None, None, rowid)])
-        ledger.claim([rowid], "b2")  # a stale claim must not reopen a sent row
+        with pytest.raises(LedgerError, match="no longer pending"):
+            ledger.claim([rowid], "b2")  # a stale claim must not reopen a sent row, nor let it be sent
         assert ledger.statuses("c") == {"+33600000001": "sent"}
+
+
+def test_a_group_with_one_row_not_pending_claims_nothing(tmp_path: Path) -> None:
+    with Ledger(tmp_path) as ledger:
+        ledger.add_pending("c", [("+33600000001", "hi", 1), ("+33600000002", "hi", 1), ("+33600000003", "hi", 1)])
+        first, second, third = (r[0] for r in ledger.pending_after("c", 0, 10))
+        ledger.claim([first], "b1")
+        with pytest.raises(LedgerError, match="1 of the 2 row"):
+            ledger.claim_many([([third], "b2"), ([first, second], "b3")])
+        assert ledger.counts("c")["pending"] == 2  # b2 was rolled back with b3
+
+
+def test_settle_keeps_each_rows_values(tmp_path: Path) -> None:
+    with Ledger(tmp_path) as ledger:
+        ledger.add_pending("c", [(f"+3360000000{i}", "hi", 1) for i in range(1, 5)])
+        rowids = [r[0] for r in ledger.pending_after("c", 0, 10)]
+        ledger.claim(rowids, "b1")
+        ledger.settle([("sent", "id-1", None, 0.0395, rowids[0]), ("rejected", None, "it's \"bad\"", None, rowids[1]),
+                       ("in_doubt", "id-3", "no answer", None, rowids[2]), ("pending", None, None, 2.0, rowids[3])])
+        got = ledger.db.execute("SELECT status, provider_id, reason, cost FROM messages ORDER BY rowid").fetchall()
+        assert got == [("sent", "id-1", None, 0.0395), ("rejected", None, 'it\'s "bad"', None),
+                       ("in_doubt", "id-3", "no answer", None), ("pending", None, None, 2.0)]
 
 
 def test_claims_left_by_a_dead_run_become_in_doubt(tmp_path: Path) -> None:

@@ -128,8 +128,12 @@ def test_read_only_state_dir_after_a_partial_run(tmp_path: Path, fake: TimedFake
         _make_writable(campaign.state_dir)
     assert result.code == 1, result.describe()
     _clear_error(result.err, campaign)
-    assert len(job_attempts(fake)) == jobs == 3
-    assert reported["sent"] == 3 * BATCH and reported["pending"] == RECIPIENTS - 3 * BATCH
+    # killed once the third settle committed (with the settles committed beside it: runner.send.writer);
+    # the requests claimed ahead, sent or not, are in doubt; the rest was never claimed
+    assert len(job_attempts(fake)) == jobs and jobs >= 3
+    assert 3 * BATCH <= reported["sent"] <= jobs * BATCH, reported
+    assert reported["in_doubt"] >= jobs * BATCH - reported["sent"], reported
+    assert reported["sent"] + reported["in_doubt"] + reported["pending"] == RECIPIENTS, reported
     _interim_check(campaign, fake)
     _finish_and_check(campaign, fake)
 
@@ -252,13 +256,14 @@ def test_disk_full_when_a_new_campaign_takes_its_lock(tmp_path: Path, fake: Time
     with _tmpfs(first.state_dir, "4m"):
         killed = send(first, first.env({**fake.credentials, "SMSRUN_TEST_CRASH_AT": "after_settle:2"}))
         assert killed.killed, killed.describe()
+        jobs = len(job_attempts(fake))  # 2, or more if the next requests left before the kill
         filler = _fill(first.state_dir)
         result = send(second, env)
         filler.unlink()
         assert result.code == 1, result.describe()
         _clear_error(result.err, second)
         assert "cannot write the lock" in result.err and "second.lock" in result.err
-        assert len(job_attempts(fake)) == 2
+        assert len(job_attempts(fake)) == jobs and jobs >= 2
         assert stat.S_ISDIR(os.stat(first.state_dir).st_mode)
         _finish_and_check(second, fake)
         _finish_and_check(first, fake)
