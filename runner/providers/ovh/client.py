@@ -374,7 +374,12 @@ class OvhClient:
         self.limiter: RateLimiter | None = (
             shared_limiter(self.base_url, consumer_key, requests_per_minute) if requests_per_minute else None
         )
-        self._http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+        # the client builds requests (default headers, timeouts); they go straight to the transport, whose
+        # handle_request is httpx's public seam: Client.send's redirect, auth, cookie and event-hook layers
+        # cost ~0.05 ms a request and a personalised send makes one request per recipient
+        self._transport: httpx.BaseTransport = transport if transport is not None else httpx.HTTPTransport()
+        self._http = httpx.Client(timeout=timeout, transport=self._transport, follow_redirects=False)
+        self._urls: dict[str, tuple[httpx.URL, str]] = {}  # url -> (parsed, as sent): parsed once
         self.requests_sent = 0  # observability for tests and the CLI
 
     def __repr__(self) -> str:  # never the secrets
@@ -472,18 +477,30 @@ class OvhClient:
         if query:
             url += ("&" if "?" in url else "?") + query
         text = "" if body is None else encode_body(body)
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) > 1024:
+                self._urls.clear()
+            parsed = self._urls[url] = (httpx.URL(url), str(httpx.URL(url)))
         headers = {"X-Ovh-Application": self._ak, "Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
-        request = self._http.build_request(method, url, headers=headers, content=text.encode("utf-8"))
         if auth:
             ts = timestamp if timestamp is not None else int(self._clock()) + self.time_delta()
-            # Sign the URL httpx will actually put on the wire, which is the one we built.
-            sent_url = str(request.url)
-            request.headers["X-Ovh-Consumer"] = self._ck
-            request.headers["X-Ovh-Timestamp"] = str(ts)
-            request.headers["X-Ovh-Signature"] = sign(self._as, self._ck, method, sent_url, text, ts)
-        return request
+            # Sign the URL httpx will actually put on the wire: the parsed URL, as httpx writes it.
+            headers["X-Ovh-Consumer"] = self._ck
+            headers["X-Ovh-Timestamp"] = str(ts)
+            headers["X-Ovh-Signature"] = sign(self._as, self._ck, method, parsed[1], text, ts)
+        return self._http.build_request(method, parsed[0], headers=headers, content=text.encode("utf-8"))
+
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        """Send a built request through the transport and read the whole answer."""
+        response = self._transport.handle_request(request)
+        try:
+            response.read()
+        finally:
+            response.close()
+        return response
 
     def _once(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any, auth: bool) -> Any:
         request = self.build_request(method, path, params, body, auth=auth)
@@ -493,7 +510,7 @@ class OvhClient:
             self.limiter.acquire()
         self.requests_sent += 1
         try:
-            response = self._http.send(request)
+            response = self._send(request)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise RetryableError(f"{what}: cannot connect ({type(exc).__name__}); nothing was sent") from exc
         except (httpx.TimeoutException, httpx.TransportError) as exc:
