@@ -84,10 +84,6 @@ class RecipientList:
         for e164, text, parts, region in zip(self.numbers, self.texts, self.parts, regions, strict=True):
             yield Recipient(e164, text, parts, region)
 
-    def rows(self) -> Iterator[tuple[str, str, int]]:
-        """(E.164, text, parts) of every recipient, for :meth:`Ledger.add_pending`."""
-        return zip(self.numbers, self.texts, self.parts, strict=True)
-
 
 @dataclass
 class Plan:

@@ -282,11 +282,10 @@ def _send_pending(ledger: Ledger, plan: Plan, provider: Provider, report: SendRe
     # (runner.send.writer); one that cannot keeps them inline, as does a rate-limited send, whose
     # claims must not be written long before their request leaves
     pipelined = provider.capabilities.can_reconcile and not limiter.interval
-    groups = _Groups(ledger, plan, provider, report, options, stop, limiter)
-    ledger.start_run(campaign.id, groups.run_id, len(groups.new))
     writer = LedgerWriter(ledger, background=pipelined)
-    groups.writer = writer
+    groups = _Groups(ledger, writer, plan, provider, report, options, stop, limiter)
     try:
+        ledger.start_run(campaign.id, groups.run_id, len(groups.new))
         _send_groups(groups, writer, plan, provider, report, options, stop, limiter, pipelined)
     except BaseException:
         writer.close(quiet=True)  # what was answered is still settled
@@ -308,7 +307,7 @@ def _send_groups(groups: _Groups, writer: LedgerWriter, plan: Plan, provider: Pr
     def release_ahead() -> None:  # claimed, never sent: back to pending
         while ahead:
             with contextlib.suppress(Exception):
-                writer.release([r for _, ids in groups.claimed(ahead.popleft()) for r in ids], "pending", None)
+                writer.release([r for _, ids in groups.claimed(ahead.popleft())[0] for r in ids], "pending", None)
 
     while True:
         if not ahead:
@@ -318,8 +317,7 @@ def _send_groups(groups: _Groups, writer: LedgerWriter, plan: Plan, provider: Pr
             if not pipelined:  # inline: wait for the rate limit, then claim
                 limiter.wait(_recipients(group))  # under a rate limit, a group is one request
             ahead.append(groups.claim(group))
-        claimed = groups.claimed(ahead.popleft())
-        claimed_at = groups.claimed_at
+        claimed, claimed_at = groups.claimed(ahead.popleft())
         _crash_point("after_claim")
         if stop.requested:  # claimed, never sent: back to pending
             writer.release([r for _, ids in claimed for r in ids], "pending", None)
@@ -378,11 +376,10 @@ class _Groups:
     (page by page), then the plan's recipients the ledger does not hold yet (written when claimed:
     :meth:`Ledger.claim_new`), then, if some were put back to pending, the ledger again (sweeps)."""
 
-    writer: LedgerWriter
-
-    def __init__(self, ledger: Ledger, plan: Plan, provider: Provider, report: SendReport,
+    def __init__(self, ledger: Ledger, writer: LedgerWriter, plan: Plan, provider: Provider, report: SendReport,
                  options: SendOptions, stop: _Stop, limiter: _RateLimiter) -> None:
-        self.ledger, self.plan, self.provider, self.report, self.stop = ledger, plan, provider, report, stop
+        self.ledger, self.writer, self.plan, self.report, self.stop = ledger, writer, plan, report, stop
+        self.provider = provider
         self.size = max(1, provider.capabilities.max_recipients_per_request)
         self.texts = ledger.texts(plan.campaign.id)
         self.run_id = uuid.uuid4().hex[:10]
@@ -398,9 +395,8 @@ class _Groups:
         known = recipients.in_ledger
         numbers = recipients.numbers
         # in the order of their numbers: see Ledger.claim_new
-        self.new: list[int] = sorted((i for i in range(len(numbers)) if numbers[i] not in known),
-                                     key=numbers.__getitem__) if known else sorted(range(len(numbers)),
-                                                                                   key=numbers.__getitem__)
+        unknown = [i for i in range(len(numbers)) if numbers[i] not in known] if known else range(len(numbers))
+        self.new: list[int] = sorted(unknown, key=numbers.__getitem__)
         self.new_at = 0
         self.new_done = not self.new
         self.phase = "ledger"  # then "new", then "done"; "sweep" while going over the ledger again
@@ -408,7 +404,6 @@ class _Groups:
         self.sequence = 0
         self.sweeps = 0
         self.ready: deque[tuple[bool, list[Request]]] = deque()
-        self.claimed_at = datetime.now(UTC)
         report.held = 0
         self.released_before = report.released
 
@@ -418,11 +413,11 @@ class _Groups:
         at = datetime.now(UTC)  # no later than the claim: reconciliation looks from here
         return (self.writer.claim(self.plan.campaign.id, requests, new=new, run_id=self.run_id), at, requests)
 
-    def claimed(self, claim: _PendingClaim) -> Group:
-        """Wait for the claim to be on disk; the requests' batches, with what was claimed."""
+    def claimed(self, claim: _PendingClaim) -> tuple[Group, datetime]:
+        """Wait for the claim to be on disk; the requests' batches, with what was claimed, and a time no
+        later than the claim (reconciliation looks from there)."""
         future, at, requests = claim
         rows = future.result()
-        self.claimed_at = at
         out: Group = []
         for (batch_id, asked), got in zip(requests, rows, strict=True):
             if not got:
@@ -435,7 +430,7 @@ class _Groups:
                     text_of = {number: text for text, _, numbers in asked for number in numbers}
                     got = [(rowid, recipient, text_of[recipient]) for rowid, recipient in got]
             out.append((_batch(self.plan, batch_id, got), [r[0] for r in got]))
-        return out
+        return out, at
 
     # -- what to claim next --------------------------------------------------------------------------
     def next(self, *, sweep: bool = True) -> tuple[bool, list[Request]] | None:
