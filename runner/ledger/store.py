@@ -59,6 +59,9 @@ class Status(str, enum.Enum):
     FAILED = "failed"  # the provider reported the delivery failed
 
 
+SettleUpdate = tuple[str, str | None, str | None, float | None, int]
+"""(status, provider_id, reason, cost, rowid) of one settled row."""
+
 SettleGroups = dict[tuple[str, str | None, float | None], list[tuple[int, str | None]]]
 """Settles grouped by (status, reason, cost): [(rowid, provider_id), ...] for each group."""
 
@@ -354,11 +357,7 @@ class Ledger:
             with self.transaction() as db:  # new texts and their rows in one commit: personalised texts
                 rows = []                   # are one per recipient, so never a commit per text
                 for recipient, text, parts, when in batch:
-                    text_id = text_ids.get(text)
-                    if text_id is None:
-                        cursor = db.execute("INSERT INTO texts (campaign_id, text) VALUES (?, ?)", (campaign_id, text))
-                        text_id = text_ids[text] = int(cursor.lastrowid or 0)
-                    rows.append((campaign_id, recipient, text_id, parts, when))
+                    rows.append((campaign_id, recipient, self._text_id(db, campaign_id, text, text_ids), parts, when))
                 before = db.total_changes
                 db.executemany("INSERT OR IGNORE INTO messages (campaign_id, recipient, status, text_id, parts, "
                                "updated_at) VALUES (?, ?, 'pending', ?, ?, ?)", rows)
@@ -402,7 +401,9 @@ class Ledger:
             db.execute("UPDATE runs SET unrecorded = max(0, unrecorded - ?) WHERE campaign_id = ? AND run_id = ?",
                        (added, campaign_id, run_id))
 
-    def _text_id(self, db: sqlite3.Connection, campaign_id: str, text: str, known: dict[str, int]) -> int:
+    @staticmethod
+    def _text_id(db: sqlite3.Connection, campaign_id: str, text: str, known: dict[str, int]) -> int:
+        """The id of a campaign's text, written on first use; ``known`` caches them (text -> id)."""
         text_id = known.get(text)
         if text_id is None:
             row = db.execute("SELECT id FROM texts WHERE campaign_id = ? AND text = ?", (campaign_id, text)).fetchone()
@@ -496,7 +497,7 @@ class Ledger:
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot write the ledger ({self.path}): {exc}") from None
 
-    def settle(self, updates: Sequence[tuple[str, str | None, str | None, float | None, int]] | SettleGroups, *,
+    def settle(self, updates: Sequence[SettleUpdate] | SettleGroups, *,
                opted_out: Sequence[str] = (), source: str = "provider") -> None:
         """(status, provider_id, reason, cost, rowid) for each settled row, in one transaction; numbers the
         provider reported as unsubscribed join the suppression list in the same transaction.

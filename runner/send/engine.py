@@ -45,7 +45,7 @@ from runner.errors import (
     RetryableError,
     TooManyFailuresError,
 )
-from runner.ledger.store import Ledger, SettleGroups
+from runner.ledger.store import Ledger, SettleGroups, SettleUpdate
 from runner.plan.build import Plan, content_hash
 from runner.providers import create_provider
 from runner.providers.base import Batch, Outcome, OutgoingMessage, Provider, RecipientResult
@@ -222,7 +222,7 @@ def _settle_previous_run(ledger: Ledger, plan: Plan, provider: Provider, report:
             if found is None:
                 continue
             _crash_point("after_reconcile")
-            updates: list[tuple[str, str | None, str | None, float | None, int]] = []
+            updates: list[SettleUpdate] = []
             for row in batch_rows:
                 result = found.get(row.recipient)
                 if result is not None and result.outcome == Outcome.SENT:
@@ -363,9 +363,12 @@ def _send_groups(groups: _Groups, writer: LedgerWriter, plan: Plan, provider: Pr
 
 def _recipients(group: tuple[bool, list[Request]]) -> int:
     new, requests = group
-    if new:  # rows are (text, parts, numbers)
-        return sum(len(numbers) for _, rows in requests for _, _, numbers in rows)
-    return sum(len(rows) for _, rows in requests)
+    return sum(_request_size(rows, new) for _, rows in requests)
+
+
+def _request_size(rows: list[Any], new: bool) -> int:
+    """Recipients of a request's rows: [(text, parts, numbers)] when new, else one row each."""
+    return sum(len(numbers) for _, _, numbers in rows) if new else len(rows)
 
 
 _PendingClaim = tuple["Future[list[list[tuple[Any, ...]]]]", datetime, list[tuple[str, list[tuple[Any, ...]]]]]
@@ -506,13 +509,14 @@ class _Groups:
                 for i in page[at:at + size]:
                     mixed.setdefault(texts[i], (texts[i], parts[i], []))[2].append(numbers[i])
                 chunks.append(list(mixed.values()))
-        self._requests(chunks, [sum(len(n) for _, _, n in chunk) for chunk in chunks], new=True)
+        self._requests(chunks, new=True)
         return True
 
-    def _requests(self, chunks: list[Any], sizes: list[int], *, new: bool) -> None:
+    def _requests(self, chunks: list[Any], *, new: bool) -> None:
         """Name the requests and put them in claim groups."""
         campaign_id = self.plan.campaign.id
-        for group in _claim_groups(list(zip(chunks, sizes, strict=True)), self.group_rows, self.together):
+        sized = [(chunk, _request_size(chunk, new)) for chunk in chunks]
+        for group in _claim_groups(sized, self.group_rows, self.together):
             requests: list[Request] = []
             for chunk, _ in group:
                 self.sequence += 1
@@ -529,7 +533,7 @@ class _Groups:
             chunks = [g[i:i + size] for g in by_text.values() for i in range(0, len(g), size)]
         else:
             chunks = [ready[i:i + size] for i in range(0, len(ready), size)]
-        self._requests(chunks, [len(chunk) for chunk in chunks], new=new)
+        self._requests(chunks, new=new)
 
 
 class _Settles:

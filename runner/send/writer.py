@@ -1,19 +1,21 @@
-"""The send loop's ledger writes, done by one thread while the next request is on the wire.
+"""The send loop's ledger writes, done by one thread while requests are on the wire.
 
 A bulk send spends as long writing the ledger as talking to the provider: one claim (``synchronous=FULL``,
-an fsync) and one settle per 500-recipient request. Both are single SQL statements (``UPDATE ... WHERE
-rowid IN``, ``UPDATE ... FROM json_each``), and SQLite runs a statement and its fsync without holding
-the GIL, so a second connection in a thread takes them off the send loop's path:
+an fsync) and one settle per 500-recipient request. Each is one SQL statement per request
+(``INSERT ... SELECT FROM json_each``, ``UPDATE ... WHERE rowid IN``, ``UPDATE ... FROM json_each``),
+and SQLite runs a statement and its fsync without holding the GIL, so a second connection in a thread
+takes them off the send loop's path:
 
-* the claim of the *next* request is committed while the current one is sent, and the send loop waits
-  for it (:meth:`LedgerWriter.claim_many` returns a future; :meth:`Claim.wait`) before calling the
-  provider: a claim is still on disk before its request leaves;
+* the claims of the next groups of requests are committed while the current group is sent
+  (:meth:`LedgerWriter.claim` returns a future), and the send loop waits for a group's claim before
+  calling the provider: a claim is still on disk before its request leaves;
 * a settle is queued and the loop goes on. Until it commits, the rows stay ``claimed``: a crash then
   leaves them to the next run, which turns them ``in_doubt`` and reconciles them with the provider,
   as after a crash between the provider's answer and the settle.
 
-Writes run in submission order on one thread, so a settle always commits before any later claim and
-a release before any later write. The first write that fails stops the run: every later call raises it.
+Writes run in submission order on one thread, and those queued together share one transaction (group
+commit), so a settle always commits no later than any later claim and a release waits for every write
+before it. The first write that fails stops the run: every later call raises it.
 
 ``background=False`` runs each write at once on the calling thread's ledger, for providers that cannot
 reconcile (a crash must leave at most the request in flight in doubt) and for rate-limited sends.
@@ -29,10 +31,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
 from typing import Any, TypeVar
 
-from runner.ledger.store import Ledger, SettleGroups
+from runner.ledger.store import Ledger, SettleGroups, SettleUpdate
 
 T = TypeVar("T")
-Update = tuple[str, str | None, str | None, float | None, int]
 
 SWITCH_INTERVAL = 0.0002  # seconds
 GROUP_COMMIT = 16  # queued writes committed in one transaction
@@ -59,10 +60,6 @@ class LedgerWriter:
             self._thread = threading.Thread(target=self._work, name="smsrun-ledger-writer", daemon=True)
             self._thread.start()
 
-    @property
-    def background(self) -> bool:
-        return self._thread is not None
-
     # -- the writes the send loop makes --------------------------------------------------------------
     def claim(self, campaign_id: str, requests: Sequence[tuple[str, Sequence[Any]]], *, new: bool,
               run_id: str | None = None) -> Future[list[list[tuple[Any, ...]]]]:
@@ -86,7 +83,7 @@ class LedgerWriter:
             self._submit(lambda ledger: ledger.add_pending(campaign_id, rows, run_id=run_id, checkpoint=False),
                          durable=False)
 
-    def settle(self, updates: Sequence[Update] | SettleGroups, *, opted_out: Sequence[str] = (),
+    def settle(self, updates: Sequence[SettleUpdate] | SettleGroups, *, opted_out: Sequence[str] = (),
                source: str = "provider", then: Callable[[], None] | None = None) -> Future[None]:
         """Queue a settle (``then`` runs once it is committed); wait on the future to have it on disk."""
         return self._submit(lambda ledger: ledger.settle(updates, opted_out=opted_out, source=source),
