@@ -162,15 +162,22 @@ def _uniform() -> dict[str, Locality]:
 
 
 _UNIFORM_BY_HEAD: dict[str, Locality | None] = {}  # "+331" -> France; a few hundred entries at most
-_UNSEEN = object()
+_HEAD = re.compile(r"\+[0-9]{3}")
 
 
-def _uniform_for(digits: str) -> Locality | None:
+def _uniform_head(head: str) -> Locality | None:
+    """The locality of every number that starts with ``head`` ("+" and three digits) when that covers a
+    uniform country code; None otherwise."""
+    try:
+        return _UNIFORM_BY_HEAD[head]
+    except KeyError:
+        pass
+    if _HEAD.fullmatch(head) is None:
+        return None
     uniform = _uniform()
-    for n in (1, 2, 3):
-        if digits[:n] in uniform:
-            return uniform[digits[:n]]
-    return None
+    found = next((uniform[head[1:1 + n]] for n in (1, 2, 3) if head[1:1 + n] in uniform), None)
+    _UNIFORM_BY_HEAD[head] = found
+    return found
 
 
 def locality_of(e164: str) -> Locality:
@@ -184,11 +191,7 @@ def locality_of(e164: str) -> Locality:
     and are cached.  A string that does not parse gets ``Locality(None, ())``.
     """
     if _E164.fullmatch(e164) is not None:
-        head = e164[:4]  # "+" and the longest country code
-        try:
-            uniform = _UNIFORM_BY_HEAD[head]
-        except KeyError:
-            uniform = _UNIFORM_BY_HEAD[head] = _uniform_for(head[1:])
+        uniform = _uniform_head(e164[:4])  # "+" and the longest country code
         if uniform is not None:
             return uniform
         fast = _locality_fast(e164)
@@ -231,10 +234,8 @@ def count_localities(numbers: Iterable[str]) -> Counter[Locality]:
     out: Counter[Locality] = Counter()
     one_by_one: set[str] = set()
     for head, count in Counter(number[:4] for number in numbers).items():
-        uniform = _UNIFORM_BY_HEAD.get(head, _UNSEEN)
-        if uniform is _UNSEEN and len(head) == 4 and head[0] == "+" and head[1:].isdigit() and head.isascii():
-            uniform = _UNIFORM_BY_HEAD[head] = _uniform_for(head[1:])
-        if isinstance(uniform, Locality):
+        uniform = _uniform_head(head)
+        if uniform is not None:
             out[uniform] += count
         else:
             one_by_one.add(head)
