@@ -481,7 +481,8 @@ class OvhClient:
         if parsed is None:
             if len(self._urls) > 1024:
                 self._urls.clear()
-            parsed = self._urls[url] = (httpx.URL(url), str(httpx.URL(url)))
+            built = httpx.URL(url)
+            parsed = self._urls[url] = (built, str(built))
         headers = {"X-Ovh-Application": self._ak, "Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
