@@ -106,3 +106,8 @@ class CredentialsError(ProviderError):
 
 class TooManyFailuresError(ProviderError):
     """The run stopped after too many consecutive failed requests."""
+
+
+class NotSentError(ProviderError):
+    """Nothing was accepted and sending again will not help now (a damaged local store...): the rows go
+    back to pending and the run stops (issue 15)."""

@@ -6,6 +6,7 @@ executes it. A plan with an error-level problem cannot be sent.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -16,7 +17,7 @@ from typing import Any
 
 from runner.audience.build import Audience, build_audience
 from runner.campaign.model import Campaign
-from runner.errors import PlanError, SourceError
+from runner.errors import PlanError
 from runner.ledger.store import FINAL_STATUSES, Ledger, state_dir_for
 from runner.message.template import TemplateProblem, compile_template
 from runner.sources import SourceContext
@@ -160,18 +161,19 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
     template = compile_template(campaign.message)
     ledger = open_ledger_if_exists(state_dir)
     try:
-        suppressed = _suppressed(ledger)
-        ctx = SourceContext(repo_root=repo_root, allow_private_urls=options.allow_private_urls,
-                            cache_dir=None)
-        try:
+        with ledger.reading() if ledger else contextlib.nullcontext():  # issue 15: a damaged page, a clear error
+            if ledger:
+                ledger.check_readable(campaign.id)  # issue 15: a newer smsrun's ledger is refused
+            suppressed = _suppressed(ledger)
+            ctx = SourceContext(repo_root=repo_root, allow_private_urls=options.allow_private_urls,
+                                cache_dir=None)
             audience = build_audience(campaign, ctx, wanted_fields=template.fields, suppressed=suppressed)
-        except SourceError:
-            raise
-        statuses = ledger.statuses(campaign.id) if ledger else {}
-        ledger_fingerprint = ledger.fingerprint(campaign.id) if ledger else "empty"
-        if ledger and ledger.content_changed(campaign.id, content_hash(campaign)):
-            problems.append(Problem("error", f"campaign {campaign.id!r} changed its message, sender or commercial "
-                                             "flag after sending started; give it a new `id` to make a new campaign"))
+            statuses = ledger.statuses(campaign.id) if ledger else {}
+            ledger_fingerprint = ledger.fingerprint(campaign.id) if ledger else "empty"
+            if ledger and ledger.content_changed(campaign.id, content_hash(campaign)):
+                problems.append(Problem("error", f"campaign {campaign.id!r} changed its message, sender or "
+                                                 "commercial flag after sending started; give it a new `id` to "
+                                                 "make a new campaign"))
     finally:
         if ledger:
             ledger.close()
@@ -444,8 +446,15 @@ def _invalid_problems(audience: Audience, problems: list[Problem]) -> None:
         problems.append(Problem("warning", f"{group.count} invalid number(s), {group.reason}: "
                                            + "; ".join(group.examples) + (f"; and {more} more" if more > 0 else "")))
     if audience.exclusion_invalid:
-        problems.append(Problem("warning", f"{audience.exclusion_invalid} number(s) in exclusion lists are invalid "
-                                           "and exclude nobody"))
+        problems.append(Problem("warning", f"{audience.exclusion_invalid} number(s) in exclusion lists are not "
+                                           "mobile numbers and exclude nobody"))
+    if audience.exclusion_unreadable:  # issue 15: a do-not-contact entry we cannot read fails the plan
+        more = audience.exclusion_unreadable - len(audience.exclusion_examples)
+        problems.append(Problem("error", f"{audience.exclusion_unreadable} exclusion(s) cannot be read as a phone "
+                                         "number, so the people they name could be messaged: "
+                                         + "; ".join(audience.exclusion_examples)
+                                         + (f"; and {more} more" if more > 0 else "")
+                                         + ". Fix them (or give the exclusion source its region)"))
 
 
 def _digest(campaign: Campaign, audience: Audience, ledger_fingerprint: str) -> str:

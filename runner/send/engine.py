@@ -49,6 +49,7 @@ from runner.ledger.store import Ledger, SettleGroups, SettleUpdate
 from runner.plan.build import Plan, content_hash
 from runner.providers import create_provider
 from runner.providers.base import Batch, Outcome, OutgoingMessage, Provider, RecipientResult
+from runner.send import guards
 from runner.send.writer import LedgerWriter
 
 Progress = Callable[["SendReport"], None]
@@ -104,6 +105,7 @@ class SendReport:
     retries: int = 0
     released: int = 0  # claimed rows put back to pending (not accepted): swept again in the same run
     interrupted: bool = False
+    stop_signal: int | None = None  # the signal that interrupted the run (issue 15: SIGTERM exits 143)
     stopped_reason: str | None = None
     started: float = field(default_factory=time.monotonic)
     rejections: dict[str, int] = field(default_factory=dict)
@@ -129,6 +131,7 @@ class _Stop:
 
     def __init__(self) -> None:
         self.requested = False
+        self.signum: int | None = None  # the signal that asked to stop (issue 15: SIGTERM too)
 
     @contextmanager
     def installed(self, enabled: bool) -> Iterator[None]:
@@ -140,12 +143,14 @@ class _Stop:
             if self.requested:
                 raise KeyboardInterrupt
             self.requested = True
+            self.signum = signum
 
-        previous = signal.signal(signal.SIGINT, handler)
+        previous = {signum: signal.signal(signum, handler) for signum in guards.STOP_SIGNALS}  # issue 15
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for signum, before in previous.items():
+                signal.signal(signum, before)
 
 
 def _backoff(attempt: int, options: SendOptions, retry_after: float | None) -> float:
@@ -181,6 +186,7 @@ def send_plan(plan: Plan, options: SendOptions | None = None, *, provider: Provi
     own_provider = provider is None
     try:
         ledger.lock_campaign(campaign.id)
+        guards.check_ledger(ledger, campaign.id)  # issue 15: damaged, or a newer smsrun's: refused
         ledger.register_campaign(campaign.id, content_hash(campaign), campaign.provider.name)
         if provider is None:
             provider = create_provider(campaign.provider.name, campaign.provider.settings, state_dir=plan.state_dir)
@@ -192,6 +198,7 @@ def send_plan(plan: Plan, options: SendOptions | None = None, *, provider: Provi
                     break
                 _send_pending(ledger, plan, provider, report, options, stop)
         report.interrupted = stop.requested
+        report.stop_signal = stop.signum
         if options.progress:
             options.progress(report)
         return report
@@ -338,6 +345,9 @@ def _send_groups(groups: _Groups, writer: LedgerWriter, plan: Plan, provider: Pr
                 if stop.requested:  # claimed, never sent: back to pending
                     writer.release([r for _, ids in claimed[index:] for r in ids], "pending", None)
                     break
+                batch, rowids = groups.optouts.filter(batch, rowids, writer, report)  # issue 15
+                if not rowids:
+                    continue
                 report.total += len(rowids)
                 try:
                     failures = _call(writer, provider, batch, rowids, report, options, failures, max_failures,
@@ -387,6 +397,7 @@ class _Groups:
         self.texts = ledger.texts(plan.campaign.id)
         self.run_id = uuid.uuid4().hex[:10]
         self.sendable = _sendable_checker(plan, options.clock)
+        self.optouts = guards.OptoutGuard(ledger)  # issue 15: opt-outs made while the send runs
         # requests are claimed together: one durable commit (one fsync) for up to CLAIM_GROUP requests
         # and CLAIM_ROWS recipients (or one request, if bigger), all before the first of them is sent;
         # not under a rate limit, where the claim would wait long before its send
@@ -630,6 +641,9 @@ def _call(writer: LedgerWriter, provider: Provider, batch: Batch, rowids: list[i
             if failures >= max_failures:
                 _too_many(failures, exc)
             return failures
+        except BaseException as exc:  # issue 15: unclassified: settled in doubt (or pending) before it goes on
+            guards.settle_unclassified(writer, rowids, report, exc)
+            raise
         else:
             _crash_point("after_send")
             _settle(writer, results, by_recipient, report, provider.name, sink)
