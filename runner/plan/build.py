@@ -7,6 +7,7 @@ executes it. A plan with an error-level problem cannot be sent.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -228,6 +229,7 @@ def _suppressed(ledger: Ledger | None) -> dict[str, str]:
 
 def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mention: str | None,
             appended: str | None, problems: list[Problem]) -> tuple[RecipientList, dict[str, Any]]:
+    from runner.message.checks import RenderBudget, RenderChecks, empty_problem
     from runner.message.encoding import check_text, measure
     from runner.message.transliterate import transliterate
 
@@ -236,7 +238,6 @@ def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mentio
     suffix_ours = f"\n{appended}" if appended else ""
     missing: dict[str, list[str]] = {}
     missing_count: Counter[str] = Counter()
-    bad_text: list[str] = []
     saved_parts = 0
     changes: Counter[str] = Counter()
     recipients = RecipientList()
@@ -267,17 +268,23 @@ def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mentio
             rendered_cache[raw_text] = (text, shown.parts, shown.encoding, shown.characters)
         return text, shown.parts, shown.encoding, shown.characters
 
+    checks = RenderChecks()  # issue 15: every rendered message is checked, not one example
     if template.constant:
         text, parts, encoding, characters = finish(campaign.message)
         example = text + suffix_phone
         problems.extend(Problem("error", f"message: {p}") for p in check_text(text))
+        empty = empty_problem(campaign.message)
+        if empty:
+            problems.append(Problem("error", f"message: {empty}"))
         recipients = RecipientList(todo, [text] * len(todo), [parts] * len(todo))
         if todo:
             distribution[parts] = len(todo)
             encodings[encoding] = len(todo)
             chars_min = chars_max = characters
     else:
-        for e164 in todo:
+        budget = RenderBudget(len(todo))  # issue 15: a total render time per plan
+        for done, e164 in enumerate(todo):
+            budget.check(done)
             fields = audience.fields.get(e164, {})
             try:
                 raw_text = template.render(fields)
@@ -289,11 +296,10 @@ def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mentio
                     named.append(audience.origin(e164))
                 continue
             text, parts, encoding, characters = finish(raw_text)
+            if not checks.check(raw_text, functools.partial(audience.origin, e164)):
+                continue
             if not example:
                 example = text + suffix_phone
-                bad = check_text(text)
-                if bad:
-                    bad_text.append(f"{audience.origin(e164)}: {bad[0]}")
             recipients.append(e164, text, parts)
             distribution[parts] += 1
             encodings[encoding] += 1
@@ -303,8 +309,8 @@ def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mentio
         more = missing_count[key] - len(rows)
         problems.append(Problem("error", f"message template: {key}, for {missing_count[key]} recipient(s): "
                                          + ", ".join(rows) + (f" and {more} more" if more > 0 else "")))
-    for message in bad_text:
-        problems.append(Problem("error", f"rendered message: {message}"))
+    for message in checks.problems():
+        problems.append(Problem("error", message))
     recipients.regions = _regions(recipients.numbers)
     encoding = "UCS-2" if encodings.get("UCS-2") else "GSM-7"
     if len(encodings) > 1:
