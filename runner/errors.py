@@ -78,9 +78,11 @@ class ProviderError(SmsrunError):
     """
 
     def __init__(self, message: str, *, query_id: str | None = None) -> None:
+        from runner.redaction import redact
+
         if query_id:
             message = f"{message} (query id {query_id})"
-        super().__init__(message)
+        super().__init__(redact(message))  # issue 15: a gateway may quote a secret back; reasons are stored
         self.query_id = query_id
 
 

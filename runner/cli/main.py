@@ -536,6 +536,9 @@ def ovh_lists_push(
 
 # -- entry point: the one error funnel ------------------------------------------------------------------
 def run(argv: list[str] | None = None) -> None:
+    from runner.redaction import install
+
+    install()  # issue 15: no secret value reaches the output, whatever prints it
     # typer's own exception types: typer >= 0.29 vendors click, which need not be installed
     try:
         code = app(args=argv, standalone_mode=False)
@@ -564,7 +567,7 @@ def run(argv: list[str] | None = None) -> None:
              "Restore it from a backup (or recover it with `sqlite3 FILE .recover`)")
         sys.exit(EXIT_ERROR)
     except Exception:
-        traceback.print_exc()
+        traceback.print_exc(file=sys.stderr)
         _err("smsrun: internal error (a bug): please report it with the traceback above")
         sys.exit(EXIT_BUG)
     sys.exit(code if isinstance(code, int) else 0)

@@ -668,6 +668,8 @@ def _settle(writer: LedgerWriter, results: list[RecipientResult], by_recipient: 
             continue
         seen.add(recipient)
         outcome = result.outcome
+        if result.reason:  # issue 15: a gateway's words may quote a secret; they are stored and printed
+            result = result._replace(reason=guards.clean_reason(result.reason))
         if outcome == Outcome.SENT:
             key: tuple[str, str | None, float | None] = ("sent", None, result.cost)
             sent += 1

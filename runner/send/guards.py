@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import signal
 from typing import TYPE_CHECKING
 
-from runner.errors import NotSentError
+from runner.errors import ConfigError, NotSentError
 
 if TYPE_CHECKING:
     from runner.ledger.store import Ledger
@@ -81,16 +82,24 @@ class OptoutGuard:
 
 def settle_unclassified(writer: LedgerWriter, rowids: list[int], report: SendReport, exc: BaseException) -> None:
     """The provider raised something unclassified after the claim: never leave the rows claimed."""
-    if isinstance(exc, NotSentError):
-        status, reason = "pending", f"not sent: {exc}"
+    if isinstance(exc, (NotSentError, ConfigError)):  # refused before anything was accepted
+        status, reason = "pending", clean_reason(f"not sent: {str(exc)[:300]}")
         report.total -= len(rowids)
     else:
         status = "in_doubt"
-        reason = f"the provider failed unexpectedly ({type(exc).__name__}: {str(exc)[:200]})"
+        reason = clean_reason(f"the provider failed unexpectedly ({type(exc).__name__}: {str(exc)[:200]})")
         report.in_doubt += len(rowids)
     with contextlib.suppress(Exception):  # the ledger failing too: the next run finds them claimed
         writer.release(rowids, status, reason)
         writer.flush()
+
+
+@functools.lru_cache(maxsize=4096)
+def clean_reason(reason: str) -> str:
+    """A provider's reason without secret values (cached: reasons repeat across a send)."""
+    from runner.redaction import redact
+
+    return redact(reason)
 
 
 def exit_code_for(signum: int | None) -> int:
