@@ -76,33 +76,15 @@ def _shown(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
-def _finite_numbers(doc: Document) -> list[Diagnostic]:
-    """YAML reads ``.nan``, ``.inf`` and ``1e400`` as numbers no schema bound can refuse (issue 15)."""
-    out: list[Diagnostic] = []
-
-    def walk(value: Any, path: PathKey) -> None:
-        if isinstance(value, float) and not math.isfinite(value):
-            out.append(doc.diag(path, f"{_name(path)}: {value!r} is not a finite number"))
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                walk(item, (*path, key))
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                walk(item, (*path, index))
-
-    walk(doc.data, ())
-    return out
-
-
 def validate(doc: Document, name: str) -> list[Diagnostic]:
     """Every schema problem of ``doc`` as positioned diagnostics (sorted by position, deduplicated)."""
     validator = _validator(name)
     found: dict[tuple[int, int, str], Diagnostic] = {}
     for error in validator.iter_errors(doc.data):
+        if isinstance(error.instance, float) and not math.isfinite(error.instance):
+            continue  # .inf, .nan: the loader says "not a finite number", once
         for diagnostic in _explain(error, doc, validator.schema):
             found.setdefault((diagnostic.line, diagnostic.col, diagnostic.message), diagnostic)
-    for diagnostic in _finite_numbers(doc):  # issue 15
-        found.setdefault((diagnostic.line, diagnostic.col, diagnostic.message), diagnostic)
     return sorted(found.values())
 
 
