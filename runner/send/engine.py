@@ -132,6 +132,7 @@ class _Stop:
     def __init__(self) -> None:
         self.requested = False
         self.signum: int | None = None  # the signal that asked to stop (issue 15: SIGTERM too)
+        self.event = threading.Event()  # set with it: a wait for a window ends at once
 
     @contextmanager
     def installed(self, enabled: bool) -> Iterator[None]:
@@ -144,6 +145,7 @@ class _Stop:
                 raise KeyboardInterrupt
             self.requested = True
             self.signum = signum
+            self.event.set()
 
         previous = {signum: signal.signal(signum, handler) for signum in guards.STOP_SIGNALS}  # issue 15
         try:
@@ -746,7 +748,7 @@ def _wait_for_next_window(plan: Plan, report: SendReport, options: SendOptions, 
     delay = (datetime.fromisoformat(opening) - options.clock()).total_seconds()
     while delay > 0 and not stop.requested:
         step = min(delay, 30.0)
-        options.sleep(step)
+        guards.pause(options.sleep, stop.event, step)  # issue 15: a stop ends the wait at once
         delay = (datetime.fromisoformat(opening) - options.clock()).total_seconds()
         if options.progress:
             options.progress(report)

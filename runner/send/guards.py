@@ -20,6 +20,9 @@ import contextlib
 import dataclasses
 import functools
 import signal
+import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from runner.errors import ConfigError, NotSentError
@@ -100,6 +103,14 @@ def clean_reason(reason: str) -> str:
     from runner.redaction import redact
 
     return redact(reason)
+
+
+def pause(sleep: Callable[[float], None], stop: threading.Event, seconds: float) -> None:
+    """Sleep ``seconds`` unless a stop comes first (the real sleep only: a test's sleep is its own clock)."""
+    if sleep is time.sleep:
+        stop.wait(seconds)
+    else:
+        sleep(seconds)
 
 
 def exit_code_for(signum: int | None) -> int:

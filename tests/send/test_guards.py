@@ -200,3 +200,20 @@ def test_sigterm_settles_exits_143_then_resumes(repo: Repo) -> None:
     assert sorted(sent) == sorted(numbers)
 
 
+
+
+def test_sigterm_during_send_wait_stops_the_wait_and_exits_143(repo: Repo) -> None:
+    numbers = french_mobiles(3)
+    make(repo, numbers)
+    later = (datetime.now(UTC) + timedelta(hours=3)).isoformat(timespec="seconds")
+    repo.write("campaign.yaml", CAMPAIGN.format(id="promo", message="Hello") + f"schedule: {{not_before: '{later}'}}\n")
+    proc = repo.popen("send", "campaign.yaml", "--yes", "--wait")
+    deadline = time.monotonic() + 60
+    while not _statuses_of(repo, "promo") and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)  # held: written as pending, then the send waits for the schedule
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, out + err
+    assert "Traceback" not in err and repo.outbox() == []
+    assert set(_statuses_of(repo, "promo").values()) == {"pending"}  # resumable: nothing claimed
