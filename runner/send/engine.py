@@ -353,7 +353,7 @@ def _send_groups(groups: _Groups, writer: LedgerWriter, plan: Plan, provider: Pr
                 report.total += len(rowids)
                 try:
                     failures = _call(writer, provider, batch, rowids, report, options, failures, max_failures,
-                                     claimed_at, sink)
+                                     claimed_at, sink, groups.optouts)
                 except BaseException:
                     unsent = [r for _, ids in claimed[index + 1:] for r in ids]
                     if unsent:  # the run stops: what it claimed and never sent goes back to pending
@@ -592,7 +592,7 @@ def _claim_groups(chunks: list[tuple[Any, int]], rows: int, requests: int) -> It
 
 def _call(writer: LedgerWriter, provider: Provider, batch: Batch, rowids: list[int], report: SendReport,
           options: SendOptions, failures: int, max_failures: int, claimed_at: datetime,
-          sink: _Settles | None = None) -> int:
+          sink: _Settles | None = None, optouts: guards.OptoutGuard | None = None) -> int:
     """Send one claimed batch with retries; settle it (an accepted answer into ``sink`` when given).
     Returns the updated consecutive-failure count."""
     by_recipient = {m.recipient: rowid for m, rowid in zip(batch.messages, rowids, strict=True)}
@@ -612,6 +612,13 @@ def _call(writer: LedgerWriter, provider: Provider, batch: Batch, rowids: list[i
             attempt += 1
             report.retries += 1
             options.sleep(_backoff(attempt, options, exc.retry_after))
+            if optouts is not None:  # issue 15: opt-outs made during the backoff
+                before = len(rowids)
+                batch, rowids = optouts.filter(batch, rowids, writer, report)
+                report.total -= before - len(rowids)
+                if not rowids:
+                    return failures
+                by_recipient = {m.recipient: rowid for m, rowid in zip(batch.messages, rowids, strict=True)}
             continue
         except CredentialsError:
             writer.release(rowids, "pending", "not sent: credentials refused")

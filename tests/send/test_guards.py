@@ -8,6 +8,7 @@ import json
 import signal
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -217,3 +218,43 @@ def test_sigterm_during_send_wait_stops_the_wait_and_exits_143(repo: Repo) -> No
     assert proc.returncode == 143, out + err
     assert "Traceback" not in err and repo.outbox() == []
     assert set(_statuses_of(repo, "promo").values()) == {"pending"}  # resumable: nothing claimed
+
+
+def test_an_optout_during_a_retry_backoff_is_honoured(repo: Repo) -> None:
+    from runner.errors import RetryableError
+
+    numbers = french_mobiles(2)
+
+    def sleep(seconds: float) -> None:  # the person replies STOP while the request waits to be retried
+        add_optouts(repo.state, [numbers[1]], reason="replied STOP", who="test")
+
+    provider = Scripted([RetryableError("429", retry_after=30.0)], size=2)
+    report = send_plan(_plan(repo, numbers), SendOptions(sleep=sleep, handle_sigint=False), provider=provider)
+    assert provider.accepted == [numbers[0]] and report.sent == 1 and report.rejected == 1
+    assert _rows(repo)[numbers[1]] == ("rejected", OPTED_OUT)
+
+
+def test_a_pending_row_of_a_number_opted_out_before_the_plan_is_not_sent(repo: Repo) -> None:
+    """A row held pending by an earlier run (outside its window) is read from the ledger by the next send,
+    whatever the plan excluded: the send's own look at the suppression list keeps it from going out."""
+    from runner.campaign.loader import load_campaign
+
+    paris = "+33612345678"
+    sunday = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
+    monday = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+    repo.write("list.csv", f"phone\n{paris}\n")
+    path = repo.write("c.yaml", "id: c\nmessage: promo\ncommercial: true\nopt_out_text: STOP 36111\n"
+                                "recipients:\n  - csv: list.csv\n")
+
+    def plan_at(moment: datetime) -> Any:
+        return build_plan(load_campaign(path), PlanOptions(state_dir=repo.state, at=moment, check_provider=False))
+
+    send_plan(plan_at(sunday), SendOptions(sleep=lambda s: None, clock=lambda: sunday, handle_sigint=False),
+              provider=Scripted([]))
+    assert _statuses(repo) == {paris: "pending"}
+    add_optouts(repo.state, [paris], reason="replied STOP", who="test")
+    provider = Scripted([])
+    send_plan(plan_at(monday), SendOptions(sleep=lambda s: None, clock=lambda: monday, handle_sigint=False),
+              provider=provider)
+    assert provider.accepted == []
+    assert _statuses(repo)[paris] == "rejected"
