@@ -134,7 +134,7 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
                     group = invalid[reason or "invalid"] = InvalidGroup(reason or "invalid")
                 group.count += 1
                 if len(group.examples) < MAX_EXAMPLES:
-                    group.examples.append(f"{source.label}:{line}: {raw!r}")
+                    group.examples.append(f"{source.label}:{line}: {_excerpt(raw)!r}")  # issue 15: bounded
                 continue
             if e164 in recipients:
                 duplicates += 1

@@ -109,3 +109,12 @@ def test_distinct_headers_still_work(repo: Repo) -> None:
     result = repo.run("send", "c.yaml", "--yes")
     assert result.code == 0, result.both
     assert repo.outbox()[0][2].startswith("Hi Zoé Roy")
+
+
+def test_error_and_warning_lines_quote_bounded_excerpts(repo: Repo) -> None:
+    repo.write("list.csv", "phone,name\n+33612345678," + "N" * 25_000 + "\n+33 6 12 CALL ME" + "x" * 25_000 + ",b\n")
+    repo.write("c.yaml", TEMPLATE.format(message="Hi {{ name }}") + "exclude:\n  - csv: list.csv\n")
+    for args in (["plan", "c.yaml"], ["plan", "c.yaml", "--format", "markdown"], ["send", "c.yaml", "--yes"]):
+        result = repo.run(*args)
+        assert result.code == 1, result.both
+        assert max(len(line) for line in result.both.splitlines()) < 2_000, args
