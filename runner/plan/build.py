@@ -166,6 +166,7 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
             if ledger:
                 ledger.check_readable(campaign.id)  # issue 15: a newer smsrun's ledger is refused
             suppressed = _suppressed(ledger)
+            _legacy_optouts(suppressed, problems)  # issue 15
             ctx = SourceContext(repo_root=repo_root, allow_private_urls=options.allow_private_urls,
                                 cache_dir=None)
             audience = build_audience(campaign, ctx, wanted_fields=template.fields, suppressed=suppressed)
@@ -225,6 +226,19 @@ def _suppressed(ledger: Ledger | None) -> dict[str, str]:
     if ledger is None:
         return {}
     return dict(ledger.db.execute("SELECT number, source FROM optouts"))
+
+
+def _legacy_optouts(suppressed: dict[str, str], problems: list[Problem]) -> None:
+    """Opt-outs an older smsrun stored as written (``0612340005``) match no recipient (issue 15)."""
+    legacy = [n for n in suppressed if not (n[:1] == "+" and n[1:].isdigit())]
+    if legacy:
+        from runner.masking import mask_number
+
+        shown = ", ".join(mask_number(n) for n in legacy[:5]) + (f" and {len(legacy) - 5} more" if len(legacy) > 5
+                                                                 else "")
+        problems.append(Problem("warning", f"{len(legacy)} opt-out(s) are not in international form and suppress "
+                                           f"nobody ({shown}): add them again with `smsrun optout add NUMBER "
+                                           "--region FR` (see `smsrun optout list --show-numbers`)"))
 
 
 def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mention: str | None,

@@ -122,3 +122,23 @@ def test_list_json_shows_stored_numbers(repo: Repo) -> None:
     assert repo.run("optout", "add", "+32 470 12 34 56").code == 0
     rows = json.loads(repo.run("optout", "list", "--json", "--show-numbers").out)
     assert [r["number"] for r in rows] == ["+32470123456"]
+
+
+def test_an_opt_out_stored_as_written_by_an_older_smsrun_is_reported(repo: Repo) -> None:
+    repo.write("list.csv", "phone\n+33612340005\n")
+    repo.write("c.yaml", "id: c\nsender: ACME\nmessage: Hi\ncommercial: false\nrecipients:\n  - csv: list.csv\n")
+    assert repo.run("optout", "add", "+33612340009").code == 0  # makes the ledger
+    _sql_insert(repo, "0612340005")
+    result = repo.run("plan", "c.yaml")
+    assert "1 opt-out(s) are not in international form" in result.both and "--region" in result.both
+    assert repo.run("optout", "add", "0612340005", "--region", "FR").code == 0
+    assert "to send          0" in repo.run("plan", "c.yaml").out
+
+
+def _sql_insert(repo: Repo, number: str) -> None:
+    db = sqlite3.connect(repo.state / "ledger.sqlite", isolation_level=None)
+    try:
+        db.execute("INSERT INTO optouts (number, added_at, added_by, reason, source) VALUES (?, 'x', 'x', 'x', 'x')",
+                   (number,))
+    finally:
+        db.close()
