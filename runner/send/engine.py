@@ -634,7 +634,11 @@ def _call(writer: LedgerWriter, provider: Provider, batch: Batch, rowids: list[i
             return failures
         except InDoubtError as exc:
             failures += 1
-            found = _reconcile(provider, batch, claimed_at, options)
+            try:
+                found = _reconcile(provider, batch, claimed_at, options)
+            except BaseException:  # issue 15: the rows stay in doubt, never claimed
+                guards.settle_unclassified(writer, rowids, report, exc)
+                raise
             if found is None:
                 writer.release(rowids, "in_doubt", str(exc))
                 report.in_doubt += len(rowids)
@@ -655,7 +659,11 @@ def _call(writer: LedgerWriter, provider: Provider, batch: Batch, rowids: list[i
             raise
         else:
             _crash_point("after_send")
-            _settle(writer, results, by_recipient, report, provider.name, sink)
+            try:
+                _settle(writer, results, by_recipient, report, provider.name, sink)
+            except Exception as exc:  # issue 15: an answer that cannot be read leaves the rows in doubt
+                guards.settle_unclassified(writer, rowids, report, exc)
+                raise
             return 0
 
 

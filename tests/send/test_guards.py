@@ -258,3 +258,30 @@ def test_a_pending_row_of_a_number_opted_out_before_the_plan_is_not_sent(repo: R
               provider=provider)
     assert provider.accepted == []
     assert _statuses(repo)[paris] == "rejected"
+
+
+@pytest.mark.parametrize("answer", ["not a list", None, [object()]])
+def test_an_unreadable_provider_answer_leaves_the_rows_in_doubt(repo: Repo, answer: Any) -> None:
+    numbers = french_mobiles(2)
+
+    def odd(batch: Batch) -> Any:
+        provider._accept(batch.messages)
+        return answer
+
+    provider = Scripted([odd], size=2)
+    with pytest.raises(Exception):  # noqa: B017 - whatever the answer makes fail, it is a bug: exit 3
+        send_plan(_plan(repo, numbers), NO_SLEEP, provider=provider)
+    assert set(_statuses(repo).values()) == {"in_doubt"}
+
+
+def test_a_failing_reconciliation_after_in_doubt_leaves_the_rows_in_doubt(repo: Repo) -> None:
+    from runner.errors import InDoubtError
+
+    class Broken(Scripted):
+        def reconcile(self, batch: Batch, since: datetime) -> Any:
+            raise RuntimeError("listing endpoint changed")
+
+    provider = Broken([InDoubtError("timeout after sending")], size=2)
+    with pytest.raises(RuntimeError):
+        send_plan(_plan(repo, french_mobiles(2)), NO_SLEEP, provider=provider)
+    assert set(_statuses(repo).values()) == {"in_doubt"}
