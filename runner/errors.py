@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+MAX_MESSAGE = 1_000  # characters of a diagnostic's message shown on its line
+
 
 @dataclass(frozen=True, order=True)
 class Diagnostic:
@@ -26,7 +28,10 @@ class Diagnostic:
             where += f":{self.line}"
             if self.col:
                 where += f":{self.col}"
-        return f"{where}: {self.severity}: {self.message}"
+        message = self.message
+        if len(message) > MAX_MESSAGE:  # issue 15: one readable line, whatever value it quotes
+            message = f"{message[:MAX_MESSAGE]}… ({len(message):,} characters)"
+        return f"{where}: {self.severity}: {message}"
 
 
 class SmsrunError(Exception):
