@@ -605,8 +605,10 @@ class Ledger:
         With no ``-wal`` beside it nothing is left out of the main file, so it is opened immutable (a
         read-only folder cannot hold the ``-shm`` a WAL reader needs). Writes then fail with a clear
         :class:`LedgerError` (``transaction``)."""
-        if not self.path.is_file():
-            return False
+        text = str(cause).lower()
+        if not self.path.is_file() or not (isinstance(cause, OSError) or "readonly" in text or "read-only" in text
+                                           or "unable to open" in text or "permission" in text):
+            return False  # a locked or damaged ledger is not a read-only one
         with contextlib.suppress(sqlite3.Error, AttributeError):
             self.db.close()
         wal = self.path.with_name(self.path.name + "-wal")
