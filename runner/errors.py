@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+MAX_MESSAGE = 1_000  # characters of a diagnostic's message shown on its line
+
 
 @dataclass(frozen=True, order=True)
 class Diagnostic:
@@ -26,7 +28,10 @@ class Diagnostic:
             where += f":{self.line}"
             if self.col:
                 where += f":{self.col}"
-        return f"{where}: {self.severity}: {self.message}"
+        message = self.message
+        if len(message) > MAX_MESSAGE:  # issue 15: one readable line, whatever value it quotes
+            message = f"{message[:MAX_MESSAGE]}… ({len(message):,} characters)"
+        return f"{where}: {self.severity}: {message}"
 
 
 class SmsrunError(Exception):
@@ -78,9 +83,11 @@ class ProviderError(SmsrunError):
     """
 
     def __init__(self, message: str, *, query_id: str | None = None) -> None:
+        from runner.redaction import redact
+
         if query_id:
             message = f"{message} (query id {query_id})"
-        super().__init__(message)
+        super().__init__(redact(message))  # issue 15: a gateway may quote a secret back; reasons are stored
         self.query_id = query_id
 
 
@@ -106,3 +113,8 @@ class CredentialsError(ProviderError):
 
 class TooManyFailuresError(ProviderError):
     """The run stopped after too many consecutive failed requests."""
+
+
+class NotSentError(ProviderError):
+    """Nothing was accepted and sending again will not help now (a damaged local store...): the rows go
+    back to pending and the run stops (issue 15)."""

@@ -62,7 +62,7 @@ def pull_replies(state_dir: Path, provider: str, settings: Mapping[str, Any] | N
     region = check_region(region)
     config = resolve_config(settings)
     out: dict[str, Any] = {"provider": provider, "service": None, "new": [], "already_known": 0, "opt_outs": 0,
-                           "suppressed": 0, "blacklist": 0}
+                           "suppressed": 0, "blacklist": 0, "unreadable": []}
     with client_from_env(settings) as client, Ledger(state_dir) as ledger:
         service = api.find_service_name(client, config.service_name)
         out["service"] = service
@@ -84,11 +84,27 @@ def pull_replies(state_dir: Path, provider: str, settings: Mapping[str, Any] | N
         if blacklists:
             numbers = api.list_blacklists(client, service)
             out["blacklist"] = len(numbers)
-            if numbers:
-                out["suppressed"] += add_optouts(state_dir, [normalise_sender(n, region) for n in numbers],
+            readable, out["unreadable"] = _readable_optouts([normalise_sender(n, region) for n in numbers], region)
+            if readable:
+                out["suppressed"] += add_optouts(state_dir, readable,
                                                  reason="on the OVHcloud STOP list (blacklists)",
                                                  source=f"{provider}:blacklists", who=WHO)
     return out
+
+
+def _readable_optouts(numbers: list[str], region: str | None) -> tuple[list[str], list[str]]:
+    """(E.164 numbers, why each other one was not added): issue 15, an opt-out is E.164 or reported."""
+    from runner.errors import SmsrunError
+    from runner.optout.numbers import optout_number
+
+    readable: list[str] = []
+    unreadable: list[str] = []
+    for number in numbers:
+        try:
+            readable.append(optout_number(number, region))
+        except SmsrunError as exc:
+            unreadable.append(exc.message)
+    return readable, unreadable
 
 
 def replies_source(campaign: Path | None, provider: str | None) -> tuple[str, dict[str, Any]]:

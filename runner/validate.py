@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,14 +62,18 @@ def _collect(paths: list[Path]) -> tuple[list[Path], list[FileResult]]:
         elif path.is_file():
             files.append(path)
         else:
-            missing.append(FileResult(str(path), "?", [Diagnostic(str(path), 0, 0, "no such file or folder")]))
+            what = "not a regular file" if path.exists() else "no such file or folder"  # e.g. /dev/zero
+            missing.append(FileResult(str(path), "?", [Diagnostic(str(path), 0, 0, what)]))
     return files, missing
 
 
 def _kind(path: Path) -> str:
     """An address book has `contacts:` and no `recipients:` at the top level."""
+    from runner.campaign.yamldoc import MAX_BYTES
+
     try:
-        head = path.read_text("utf-8", errors="replace")
+        with path.open("rb") as handle:  # issue 15: read with the cap (a symlink to /dev/zero)
+            head = handle.read(MAX_BYTES + 1).decode("utf-8", errors="replace")
     except OSError:
         return "campaign"
     lines = [line for line in head.splitlines() if line and not line[0].isspace() and not line.startswith("#")]
@@ -81,6 +86,7 @@ def validate_paths(paths: list[Path]) -> ValidationResult:
 
     files, missing = _collect(paths)
     result = ValidationResult(missing)
+    ids: list[tuple[str, FileResult, str]] = []  # (campaign id, its file, its text): issue 15
     for path in files:
         shown = os.path.relpath(path) if path.is_absolute() else str(path)
         kind = _kind(path)
@@ -93,10 +99,31 @@ def validate_paths(paths: list[Path]) -> ValidationResult:
             else:
                 campaign = load_campaign(path)
                 entry.diagnostics.extend(campaign.warnings)
+                ids.append((campaign.id, entry, campaign.source_text))
         except SmsrunError as exc:
             entry.diagnostics.extend(exc.diagnostics or [Diagnostic(shown, 0, 0, _strip(exc.message, shown))])
         result.files.append(entry)
+    _duplicate_ids(ids)
     return result
+
+
+def _duplicate_ids(ids: list[tuple[str, FileResult, str]]) -> None:
+    """Two campaign files with one ``id`` are one campaign to the ledger: the second is refused as "changed
+    after sending started", or, before that, both send to one audience record (issue 15). Each file
+    holding a shared id gets an error naming the others."""
+    by_id: dict[str, list[tuple[FileResult, str]]] = {}
+    for campaign_id, entry, text in ids:
+        by_id.setdefault(campaign_id, []).append((entry, text))
+    for campaign_id, entries in by_id.items():
+        if len(entries) < 2:
+            continue
+        for entry, text in entries:
+            others = ", ".join(e.path for e, _ in entries if e is not entry)
+            found = re.search(r"^id[ \t]*:", text, re.MULTILINE)
+            line = text.count("\n", 0, found.start()) + 1 if found else 0
+            entry.diagnostics.append(Diagnostic(entry.path, line, 1 if line else 0,
+                                                f"id {campaign_id!r} is also the id of {others}: each campaign "
+                                                "needs its own id (the ledger knows campaigns by it)"))
 
 
 def _strip(message: str, shown: str) -> str:

@@ -36,6 +36,9 @@ class Audience:
     suppressed: int = 0
     suppressed_by: dict[str, int] = field(default_factory=dict)  # opt-out list source -> count
     exclusion_invalid: int = 0
+    # issue 15: exclusions that cannot be read as a number fail the plan ("file:line: 'raw': why", a few)
+    exclusion_unreadable: int = 0
+    exclusion_examples: list[str] = field(default_factory=list)
 
     @property
     def invalid_count(self) -> int:
@@ -64,21 +67,31 @@ def normaliser_for(region: str | None) -> Any:
 
 
 def _exclusions(specs: tuple[SourceSpec, ...], ctx: SourceContext, normalisers: dict[str | None, Any],
-                digests: list[str]) -> tuple[set[str], int]:
+                digests: list[str], unreadable: list[str] | None = None) -> tuple[set[str], int]:
+    """The excluded numbers and how many were not mobile numbers (they exclude nobody). Issue 15: an
+    entry that cannot be read as a number (a do-not-contact person we cannot recognise) goes to
+    ``unreadable`` as "file:line: 'raw': why" instead; the plan fails on it."""
     numbers: set[str] = set()
     invalid = 0
     for spec in specs:
         source = open_source(spec, ctx)
         classify = _normaliser(source.region, normalisers).classify
         for row in source.rows():
-            e164, _reason = classify(row.raw)
+            e164, reason = classify(row.raw)
             if e164 is None:
-                invalid += 1
+                if unreadable is not None and row.raw.strip() and not (reason or "").startswith("not a mobile"):
+                    unreadable.append(f"{source.label}:{row.line}: {_excerpt(row.raw)!r}: {reason}")
+                else:
+                    invalid += 1
             else:
                 numbers.add(e164)
         digests.append(source.digest())
         _close(source)
     return numbers, invalid
+
+
+def _excerpt(raw: str, limit: int = 40) -> str:
+    return raw if len(raw) <= limit else raw[:limit] + "…"
 
 
 def _close(source: Any) -> None:
@@ -94,8 +107,10 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
     """Read every source once, streaming, and keep the first occurrence of each valid number."""
     normalisers: dict[str | None, Any] = {}
     digests: list[str] = []
-    excluded_numbers, exclusion_invalid = _exclusions(campaign.exclude, ctx, normalisers, digests)
-    audience = Audience({}, {}, [], digests, exclusion_invalid=exclusion_invalid)
+    unreadable: list[str] = []
+    excluded_numbers, exclusion_invalid = _exclusions(campaign.exclude, ctx, normalisers, digests, unreadable)
+    audience = Audience({}, {}, [], digests, exclusion_invalid=exclusion_invalid,
+                        exclusion_unreadable=len(unreadable), exclusion_examples=unreadable[:MAX_EXAMPLES])
     recipients = audience.recipients
     keep_fields = bool(wanted_fields)
     for index, spec in enumerate(campaign.sources):
@@ -119,7 +134,7 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
                     group = invalid[reason or "invalid"] = InvalidGroup(reason or "invalid")
                 group.count += 1
                 if len(group.examples) < MAX_EXAMPLES:
-                    group.examples.append(f"{source.label}:{line}: {raw!r}")
+                    group.examples.append(f"{source.label}:{line}: {_excerpt(raw)!r}")  # issue 15: bounded
                 continue
             if e164 in recipients:
                 duplicates += 1

@@ -24,6 +24,7 @@ phonenumbers (about 17 ms).
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 import phonenumbers
@@ -88,8 +89,32 @@ def _needs_region(raw: str) -> bool:
     return phonenumbers.phonenumberutil._PLUS_CHARS_PATTERN.match(extracted) is None
 
 
+# -- issue 15: refused before phonenumbers sees them ------------------------------------------------------
+# phonenumbers reads letters as a keypad (``+33 6 12 CALL ME`` -> +33612225563, a stranger's phone) and
+# drops extensions (``+33612345678;ext=2``, ``... ext. 5``, ``... x5``, ``#5``) to the main line. A number
+# must be written with digits, separators (space . - ( ) /) and one leading "+"; nothing else. The fast
+# path (runner.audience.phonefast) only ever accepts digits and those separators, so it cannot accept them.
+LETTERS_IN_NUMBER: Final = "letters in a number (vanity letters are not converted)"
+HAS_EXTENSION: Final = "has an extension or dial codes (; # , * or ext)"
+_EXTENSION = re.compile(r"(?i)(?:[;#,*~]|ext|(?<![a-z])x\s*\d)")
+
+
+def refused_reason(raw: str) -> str | None:
+    """Why ``raw`` is refused before parsing (an extension, letters), or None."""
+    if _EXTENSION.search(raw):
+        return HAS_EXTENSION
+    if any(ch.isalpha() for ch in raw):
+        # "n/a", "unknown": not a number at all; "+33 6 12 CALL ME": letters read as a keypad
+        return LETTERS_IN_NUMBER if any(ch.isdigit() for ch in raw) else NOT_A_PHONE_NUMBER
+    return None
+# -- end issue 15 -------------------------------------------------------------------------------------------
+
+
 def _plain_classify(raw: str, default_region: str | None = None) -> Classification:
     """The reference answer: phonenumbers' plain path (also the fast path's fallback)."""
+    refused = refused_reason(raw)  # issue 15
+    if refused is not None:
+        return (None, refused)
     try:
         number = phonenumbers.parse(raw, default_region)
     except NumberParseException as exc:

@@ -45,14 +45,20 @@ def find_repo_root(start: Path) -> Path:
 def read_text(path: Path, shown: str | None = None) -> str:
     """The file's text (UTF-8, with or without BOM); problems are named with ``shown`` (the path as the
     other diagnostics of the file show it)."""
+    from runner.campaign.yamldoc import MAX_BYTES
+
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:  # issue 15: read with the cap, not after (a symlink to /dev/zero)
+            data = handle.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise CampaignError(f"{path}: error: no such file") from None
     except IsADirectoryError:
         raise CampaignError(f"{path}: error: is a folder, not a campaign file") from None
     except OSError as exc:
         raise CampaignError(f"{path}: error: cannot read: {exc.strerror}") from None
+    if len(data) > MAX_BYTES:
+        raise CampaignError("file too large", [Diagnostic(shown or str(path), 1, 1,
+                                                          f"file is larger than {MAX_BYTES // 1024} KiB")])
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -210,6 +216,14 @@ def _semantic_checks(campaign: Campaign, doc: yamldoc.Document, root: Path, *, c
 
     for problem in check_text(campaign.message):
         problems.append(doc.diag(("message",), f"message: {problem}"))
+    if not campaign.message.strip():  # issue 15: nothing to say is not a message
+        problems.append(doc.diag(("message",), "message: the message is empty or only white space"))
+    # issue 15: the schema's patterns are anchored, and so is this: an id or a sender with a newline or any
+    # other control character breaks lock files, provider requests (Kannel) and logs, after the claim
+    for key, value in (("id", campaign.id), ("sender", campaign.sender.value or "")):
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in value) or value != value.strip():
+            problems.append(doc.diag((key,), f"{key}: {value[:60]!r} has a control character or surrounding "
+                                             "white space"))
     if campaign.opt_out_text:
         for problem in check_text(campaign.opt_out_text):
             problems.append(doc.diag(("opt_out_text",), f"opt_out_text: {problem}"))

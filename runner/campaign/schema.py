@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
+import re
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -28,9 +30,50 @@ def load_schema(name: str) -> dict[str, Any]:
 
 @cache
 def _validator(name: str) -> Any:
-    from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
+    from jsonschema import Draft202012Validator, FormatChecker, validators  # type: ignore[import-untyped]
 
-    return Draft202012Validator(load_schema(name), format_checker=FormatChecker())
+    # issue 15: JSON Schema patterns are ECMA-262, where "$" is the end of the text; Python's "$" also
+    # matches before a final newline, so `id: "x\n"` and a sender ending in a newline passed
+    strict = validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})  # type: ignore[no-untyped-call]
+    return strict(load_schema(name), format_checker=FormatChecker())
+
+
+def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Any:
+    from jsonschema import ValidationError
+
+    if validator.is_type(instance, "string") and _ecma_regex(pattern).search(instance) is None:
+        yield ValidationError(f"{_shown(instance)} does not match {pattern!r}")
+
+
+@cache
+def _ecma_regex(pattern: str) -> re.Pattern[str]:
+    """``pattern`` with each "$" outside a character class made ``\\Z`` (ECMA-262's end of input)."""
+    out: list[str] = []
+    escaped = in_class = False
+    for ch in pattern:
+        if escaped:
+            out.append(ch)
+            escaped = False
+        elif ch == "\\":
+            out.append(ch)
+            escaped = True
+        elif ch == "[":
+            in_class = True
+            out.append(ch)
+        elif ch == "]":
+            in_class = False
+            out.append(ch)
+        elif ch == "$" and not in_class:
+            out.append(r"\Z")
+        else:
+            out.append(ch)
+    return re.compile("".join(out))
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A bounded repr: an error line quotes an excerpt, never a 25,000-character value (issue 15)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
 def validate(doc: Document, name: str) -> list[Diagnostic]:
@@ -38,6 +81,8 @@ def validate(doc: Document, name: str) -> list[Diagnostic]:
     validator = _validator(name)
     found: dict[tuple[int, int, str], Diagnostic] = {}
     for error in validator.iter_errors(doc.data):
+        if isinstance(error.instance, float) and not math.isfinite(error.instance):
+            continue  # .inf, .nan: the loader says "not a finite number", once
         for diagnostic in _explain(error, doc, validator.schema):
             found.setdefault((diagnostic.line, diagnostic.col, diagnostic.message), diagnostic)
     return sorted(found.values())
@@ -94,7 +139,7 @@ def _explain(error: Any, doc: Document, root: dict[str, Any]) -> list[Diagnostic
                                     f"this source takes: {', '.join(names)}", prefer_key=True))
         if out:
             return out
-        return [doc.diag(path, f"{where}: {error.message}")]
+        return [doc.diag(path, f"{where}: {_bounded(error.message)}")]
     if kind == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         return [doc.diag(path, f"missing required key {missing!r} in {where}", prefer_key=True)]
@@ -123,21 +168,21 @@ def _explain(error: Any, doc: Document, root: dict[str, Any]) -> list[Diagnostic
         hint = [upper] if upper in values else difflib.get_close_matches(str(error.instance), values, n=1)
         what = error.schema.get("description") or "not one of the allowed values"
         suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
-        return [doc.diag(path, f"{where}: {error.instance!r} is not valid: {what}{suffix}")]
+        return [doc.diag(path, f"{where}: {_shown(error.instance)} is not valid: {what}{suffix}")]
     if kind == "enum":
         choices = ", ".join(repr(c) for c in error.validator_value)
         hint = difflib.get_close_matches(str(error.instance), [str(c) for c in error.validator_value], n=1)
         suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
-        return [doc.diag(path, f"{where} must be one of {choices}, not {error.instance!r}{suffix}")]
+        return [doc.diag(path, f"{where} must be one of {choices}, not {_shown(error.instance)}{suffix}")]
     if kind == "pattern":
         description = error.schema.get("description") or f"must match {error.validator_value}"
-        return [doc.diag(path, f"{where}: {error.instance!r} is not valid: {description}")]
+        return [doc.diag(path, f"{where}: {_shown(error.instance)} is not valid: {description}")]
     if kind == "format":
-        return [doc.diag(path, f"{where}: {error.instance!r} is not a valid {error.validator_value} "
+        return [doc.diag(path, f"{where}: {_shown(error.instance)} is not a valid {error.validator_value} "
                                "(ISO 8601 with an offset, e.g. 2026-12-01T09:00:00+01:00)")]
     if kind in ("minItems", "minLength") and not error.instance:
         return [doc.diag(path, f"{where} must not be empty")]
-    return [doc.diag(path, f"{where}: {error.message}")]
+    return [doc.diag(path, f"{where}: {_bounded(error.message)}")]
 
 
 def _is_source(path: PathKey) -> bool:
@@ -147,12 +192,12 @@ def _is_source(path: PathKey) -> bool:
 def _alternatives_message(error: Any, where: str, path: PathKey) -> str:
     descr = error.schema.get("description")
     if path and path[-1] == "sender":
-        return (f"sender {error.instance!r} is not valid: use 'short-code', a virtual number in international "
+        return (f"sender {_shown(error.instance)} is not valid: use 'short-code', a virtual number in international "
                 "format (+33...), or an alphanumeric name of 3 to 11 letters, digits or spaces with at least "
                 "one letter")
     if descr:
-        return f"{where}: {error.instance!r} is not valid: {descr}"
-    return f"{where}: {error.instance!r} is not valid"
+        return f"{where}: {_shown(error.instance)} is not valid: {descr}"
+    return f"{where}: {_shown(error.instance)} is not valid"
 
 
 def _type_name(value: Any) -> str:
@@ -176,3 +221,7 @@ def _type_name(value: Any) -> str:
 def _article(word: str) -> str:
     word = {"object": "mapping", "array": "list"}.get(word, word)
     return ("an " if word[:1] in "aeiou" else "a ") + word
+
+
+def _bounded(message: str, limit: int = 300) -> str:
+    return message if len(message) <= limit else f"{message[:limit]}… ({len(message):,} characters)"

@@ -230,6 +230,11 @@ def _check_shape(root: yaml.Node, path: str, loader: Any, lines: _Lines) -> list
                 elif key_node.value in seen and key_node.value != "<<":
                     at(key_node, f"duplicate key {key_node.value!r} "
                                  f"(first at line {lines.mark(seen[key_node.value].start_mark)[0]})")
+                elif key_node.value == "<<" and isinstance(value_node, yaml.SequenceNode):
+                    twice = _merged_twice(value_node)  # issue 15
+                    if twice:
+                        at(key_node, f"the merge (<<) sets {', '.join(repr(k) for k in twice)} more than once: "
+                                     "YAML readers disagree on which one wins; set each key once")
                 else:
                     seen.setdefault(key_node.value, key_node)
                 total += size(key_node, depth + 1) + size(value_node, depth + 1)
@@ -255,6 +260,33 @@ def _check_shape(root: yaml.Node, path: str, loader: Any, lines: _Lines) -> list
         return [Diagnostic(path, *lines.mark(exc.node.start_mark),
                            f"document expands to more than {MAX_NODES} nodes (alias bomb?)")]
     return problems
+
+
+def _merged_keys(node: yaml.Node, depth: int = 0) -> set[str]:
+    """The keys a mapping gives a merge (its own and those it merges itself)."""
+    keys: set[str] = set()
+    if not isinstance(node, yaml.MappingNode) or depth > MAX_DEPTH:
+        return keys
+    for key_node, value_node in node.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.tag == _MERGE_TAG:
+            for item in value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]:
+                keys |= _merged_keys(item, depth + 1)
+        elif isinstance(key_node, yaml.ScalarNode):
+            keys.add(key_node.value)
+    return keys
+
+
+def _merged_twice(sequence: yaml.SequenceNode) -> list[str]:
+    """Keys two mappings of one merge list both set (issue 15): the YAML merge spec says the first wins,
+    PyYAML's order has differed; a campaign's legal flag must not depend on the reader."""
+    seen: set[str] = set()
+    twice: list[str] = []
+    for item in sequence.value:
+        for key in sorted(_merged_keys(item)):
+            if key in seen and key not in twice:
+                twice.append(key)
+            seen.add(key)
+    return twice
 
 
 class _TooBig(Exception):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 import traceback
 from datetime import datetime
@@ -216,8 +217,10 @@ def send(
         reporter.close()
     data = outcome.as_dict()
     _json(data) if json_ else _echo(report_text(data))
-    if outcome.interrupted:
-        raise typer.Exit(EXIT_INTERRUPTED)
+    if outcome.interrupted:  # issue 15: 143 after SIGTERM, 130 after Ctrl-C
+        from runner.send.guards import exit_code_for
+
+        raise typer.Exit(exit_code_for(outcome.stop_signal))
 
 
 # -- status, outbox, schema -----------------------------------------------------------------------------
@@ -375,7 +378,12 @@ def optout_import(
     from runner.optout.store import import_optouts
 
     added, invalid = import_optouts(_state_here(state_dir), file, reason=reason, who=by, region=region)
-    _echo(f"{added} number(s) added, {invalid} invalid line(s) skipped")
+    for line in invalid[:20]:  # issue 15: say which lines, and fail
+        _err(line)
+    _echo(f"{added} number(s) added, {len(invalid)} invalid line(s) skipped")
+    if invalid:
+        raise SmsrunError(f"{len(invalid)} line(s) of {file} are not phone numbers and were not added"
+                          + (" (the first 20 are shown)" if len(invalid) > 20 else ""))
 
 
 # == receiving: delivery reports and replies, OVHcloud recipient lists =====================================
@@ -466,6 +474,8 @@ def replies(
          f"{result['service']} ({result['already_known']} already stored); {result['opt_outs']} opt-out(s); "
          f"{result['blacklist']} number(s) on the provider's STOP list; {result['suppressed']} number(s) added "
          "to the opt-out list")
+    for why in result.get("unreadable", []):  # issue 15: a STOP-list number that could not be stored
+        _err(f"warning: not added to the opt-out list: {why}")
 
 
 def _reply_line(row: dict[str, Any]) -> str:
@@ -526,6 +536,9 @@ def ovh_lists_push(
 
 # -- entry point: the one error funnel ------------------------------------------------------------------
 def run(argv: list[str] | None = None) -> None:
+    from runner.redaction import install
+
+    install()  # issue 15: no secret value reaches the output, whatever prints it
     # typer's own exception types: typer >= 0.29 vendors click, which need not be installed
     try:
         code = app(args=argv, standalone_mode=False)
@@ -549,8 +562,12 @@ def run(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
         sys.exit(0)
+    except sqlite3.DatabaseError as exc:  # issue 15: a damaged ledger or outbox page the command did not expect
+        _err(f"error: a database in the state folder is damaged or unreadable ({exc}); nothing was changed. "
+             "Restore it from a backup (or recover it with `sqlite3 FILE .recover`)")
+        sys.exit(EXIT_ERROR)
     except Exception:
-        traceback.print_exc()
+        traceback.print_exc(file=sys.stderr)
         _err("smsrun: internal error (a bug): please report it with the traceback above")
         sys.exit(EXIT_BUG)
     sys.exit(code if isinstance(code, int) else 0)

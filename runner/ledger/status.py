@@ -17,7 +17,8 @@ def campaign_status(state_dir: Path, campaign_id: str, *, show_numbers: bool = F
                            "in_doubt_rows": []}
     if not (state_dir / "ledger.sqlite").exists():
         return out
-    with Ledger(state_dir) as ledger:
+    with Ledger(state_dir) as ledger, ledger.reading():  # issue 15: damaged pages, a newer smsrun's ledger
+        ledger.check_readable(campaign_id)
         counts = ledger.counts(campaign_id)
         out.update({k: counts.get(k, 0) for k in ("sent", "delivered", "failed", "pending", "rejected")})
         # recipients the last send planned and had not written yet (it writes each one when it claims it)

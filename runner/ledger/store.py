@@ -139,18 +139,34 @@ CREATE INDEX IF NOT EXISTS messages_provider_id ON messages (provider_id) WHERE 
 """
 
 
+SCHEMA_VERSION = 1  # PRAGMA user_version: a ledger with a higher one was written by a newer smsrun (issue 15)
+EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {  # what this smsrun reads (issue 15: refuse a renamed column)
+    "campaigns": ("id", "content_hash", "provider", "created_at"),
+    "texts": ("id", "campaign_id", "text"),
+    "messages": ("campaign_id", "recipient", "status", "attempts", "text_id", "parts", "batch_id", "provider_id",
+                 "reason", "cost", "claimed_at", "updated_at"),
+    "optouts": ("number", "added_at", "added_by", "reason", "source"),
+    "optout_log": ("id", "number", "action", "at", "who", "reason", "source"),
+    "runs": ("campaign_id", "run_id", "started_at", "unrecorded"),
+}
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def state_dir_for(explicit: Path | str | None, repo_root: Path | None) -> Path:
-    """``--state-dir``, else ``$SMSRUN_STATE_DIR``, else ``.smsrun/`` at the repository root."""
-    if explicit:
-        return Path(explicit)
-    env = os.environ.get("SMSRUN_STATE_DIR")
-    if env:
-        return Path(env)
-    return (repo_root or Path.cwd()) / ".smsrun"
+    """``--state-dir``, else ``$SMSRUN_STATE_DIR``, else ``.smsrun/`` at the repository root.
+
+    A relative folder is taken from the repository root, not the working directory (issue 15): the same
+    ``SMSRUN_STATE_DIR=state`` used from the root and from ``campaigns/`` must be one ledger, not two
+    (two ledgers send everything twice)."""
+    root = repo_root or Path.cwd()
+    chosen = explicit or os.environ.get("SMSRUN_STATE_DIR")
+    if chosen:
+        folder = Path(chosen).expanduser()
+        return folder if folder.is_absolute() else root / folder
+    return root / ".smsrun"
 
 
 @dataclass(frozen=True)
@@ -180,9 +196,14 @@ class Ledger:
             self.db.execute("PRAGMA busy_timeout=30000")
             self.db.execute("PRAGMA cache_size=-65536")
             self.db.execute("PRAGMA wal_autocheckpoint=100000")  # pages (~400 MB); see add_pending
+            self._check_version()  # issue 15: before the schema touches a newer smsrun's ledger
             self.db.executescript(SCHEMA)
+            self._stamp_version()
+        except LedgerError:
+            raise
         except (OSError, sqlite3.Error) as exc:
-            raise LedgerError(f"cannot open the ledger in {state_dir}: {exc}") from None
+            if not self._open_read_only(exc):  # issue 15: status and plan still read a read-only ledger
+                raise LedgerError(f"cannot open the ledger in {state_dir}: {exc}") from None
         self._locks: dict[str, IO[str]] = {}
         self._text_ids: dict[str, dict[str, int]] = {}  # campaign -> text -> id, for claim_new
         self._depth = 0  # nesting of transaction()
@@ -574,3 +595,110 @@ class Ledger:
                                 "AND status IN ('sent', 'delivered', 'failed')",
                                 (mapped, reason, now_iso(), provider_id))
             return cursor.rowcount > 0
+
+    # == issue 15: integrity, versions, read-only ledgers, the opt-out generation ===========================
+    # Plain SQL where it applies (PostgreSQL can run it); PRAGMAs and the read-only fallback are SQLite's
+    # own (a PostgreSQL backend has no page checks to run and keeps its version in a table of its own).
+
+    def _open_read_only(self, cause: BaseException) -> bool:
+        """The ledger exists but cannot be opened for writing (a read-only folder or file): open it to read.
+        With no ``-wal`` beside it nothing is left out of the main file, so it is opened immutable (a
+        read-only folder cannot hold the ``-shm`` a WAL reader needs). Writes then fail with a clear
+        :class:`LedgerError` (``transaction``)."""
+        text = str(cause).lower()
+        if not self.path.is_file() or not (isinstance(cause, OSError) or "readonly" in text or "read-only" in text
+                                           or "unable to open" in text or "permission" in text):
+            return False  # a locked or damaged ledger is not a read-only one
+        with contextlib.suppress(sqlite3.Error, AttributeError):
+            self.db.close()
+        wal = self.path.with_name(self.path.name + "-wal")
+        modes = ["mode=ro"] + ([] if wal.exists() and wal.stat().st_size else ["immutable=1"])
+        for mode in modes:
+            try:
+                db = sqlite3.connect(f"{self.path.resolve().as_uri()}?{mode}", uri=True, timeout=30.0,
+                                     isolation_level=None, check_same_thread=False)
+                self.db = db
+                self._check_version()
+                db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except LedgerError:
+                raise
+            except sqlite3.Error:
+                continue
+            self.read_only = True
+            return True
+        return False
+
+    read_only: bool = False  # opened read-only (issue 15)
+
+    def _check_version(self) -> None:
+        """Refuse a ledger written by a newer smsrun (a higher ``user_version``)."""
+        found = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        if found > SCHEMA_VERSION:
+            raise LedgerError(f"the ledger {self.path} was written by a newer smsrun (ledger format {found}, this "
+                              f"smsrun reads up to {SCHEMA_VERSION}): upgrade smsrun; nothing was read or changed")
+
+    def _stamp_version(self) -> None:
+        if int(self.db.execute("PRAGMA user_version").fetchone()[0]) < SCHEMA_VERSION:
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def check_readable(self, campaign_id: str | None = None) -> None:
+        """Refuse a ledger this smsrun does not understand: a table without a column it expects (renamed by
+        a newer smsrun), a status value it does not know. Reading it anyway makes counts disagree between
+        commands and treats unknown rows as in doubt, or as never sent."""
+        try:
+            for table, columns in EXPECTED_COLUMNS.items():
+                try:
+                    self.db.execute(f"SELECT {', '.join(columns)} FROM {table} LIMIT 0").fetchall()
+                except sqlite3.OperationalError as exc:
+                    if "no such" not in str(exc):
+                        raise
+                    raise LedgerError(f"the ledger {self.path} was written by a newer smsrun (or altered by hand): "
+                                      f"{exc} in table {table}; upgrade smsrun, or restore the ledger from a "
+                                      "backup") from None
+            known = tuple(s.value for s in Status)
+            marks = ", ".join("?" * len(known))
+            where, params = ("campaign_id = ? AND ", (campaign_id, *known)) if campaign_id else ("", known)
+            unknown = [row[0] for row in self.db.execute(
+                f"SELECT DISTINCT status FROM messages WHERE {where}status NOT IN ({marks}) LIMIT 5", params)]
+        except sqlite3.DatabaseError as exc:
+            raise self.damaged(exc) from None
+        if unknown:
+            shown = ", ".join(repr(str(u)[:40]) for u in unknown)
+            raise LedgerError(f"the ledger {self.path} was written by a newer smsrun: unknown status {shown}; "
+                              "upgrade smsrun (nothing was read or changed)")
+
+    def check_integrity(self) -> None:
+        """``PRAGMA quick_check`` before a send: a damaged index can hide sent rows (and resend them)."""
+        try:
+            rows = [str(r[0]) for r in self.db.execute("PRAGMA quick_check(5)")]
+        except sqlite3.DatabaseError as exc:
+            raise self.damaged(exc) from None
+        if rows != ["ok"]:
+            raise self.damaged("; ".join(r[:200] for r in rows))
+
+    def damaged(self, detail: object) -> LedgerError:
+        return LedgerError(f"the ledger {self.path} is damaged ({detail}); nothing was sent. Restore it from a "
+                           "backup, or recover what can be read into a new file (`sqlite3 ledger.sqlite .recover "
+                           "| sqlite3 recovered.sqlite`), check it, and put it in its place")
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Reads whose SQLite errors (a damaged page, an unreadable file) become a clear :class:`LedgerError`."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise self.damaged(exc) from None
+
+    def optout_generation(self) -> int:
+        """Grows whenever the suppression list changes (every change is logged in ``optout_log``)."""
+        row = self.db.execute("SELECT coalesce(max(id), 0) FROM optout_log").fetchone()
+        return int(row[0])
+
+    def optout_numbers(self) -> set[str]:
+        return {str(r[0]) for r in self.db.execute("SELECT number FROM optouts")}
+
+    def optout_changes(self, since: int) -> list[tuple[int, str, str]]:
+        """(id, number, action 'add'|'remove') of the suppression-list changes after generation ``since``."""
+        return [(int(i), str(n), str(a)) for i, n, a in self.db.execute(
+            "SELECT id, number, action FROM optout_log WHERE id > ? ORDER BY id", (since,))]
+    # == end issue 15 =========================================================================================

@@ -37,16 +37,10 @@ def _who(explicit: str | None) -> str:
 
 
 def _normalise(number: str, region: str | None) -> str:
-    from runner.audience.build import normaliser_for
+    """E.164, or a clear error (issue 15: never stored as written, where it would match nobody)."""
+    from runner.optout.numbers import optout_number
 
-    e164, reason = normaliser_for(region).classify(number)
-    if e164 is None:
-        # an opt-out must be honoured even for a number we would not send to: keep it as digits
-        digits = "".join(ch for ch in number if ch.isdigit() or ch == "+")
-        if not digits.strip("+"):
-            raise SmsrunError(f"{number!r} is not a phone number ({reason})")
-        return digits
-    return str(e164)
+    return optout_number(number, region)
 
 
 def add_optouts(state_dir: Path, numbers: Iterable[str], *, reason: str, source: str = "manual",
@@ -55,9 +49,9 @@ def add_optouts(state_dir: Path, numbers: Iterable[str], *, reason: str, source:
     by = _who(who)
     stamp = now_iso()
     added = 0
+    normalised = [_normalise(raw, region) for raw in numbers]  # all readable, or none added
     with Ledger(state_dir) as ledger, ledger.transaction() as db:
-        for raw in numbers:
-            number = _normalise(raw, region)
+        for number in normalised:
             cursor = db.execute("INSERT OR IGNORE INTO optouts (number, added_at, added_by, reason, source) "
                                 "VALUES (?, ?, ?, ?, ?)", (number, stamp, by, reason, source))
             if cursor.rowcount:
@@ -89,20 +83,22 @@ def list_optouts(state_dir: Path) -> list[OptOut]:
 
 
 def import_optouts(state_dir: Path, path: Path, *, reason: str, who: str | None = None,
-                   region: str | None = None) -> tuple[int, int]:
-    """Import a CSV/text file of numbers; returns (added, invalid)."""
-    from runner.audience.build import normaliser_for
+                   region: str | None = None) -> tuple[int, list[str]]:
+    """Import a CSV/text file of numbers; returns (added, invalid lines as "file:line: 'raw': why").
+    The readable numbers are added even when some lines are not (an opt-out is honoured at once); the
+    caller reports the invalid lines and fails."""
+    from runner.optout.numbers import default_region
     from runner.sources.csvfile import CsvSource
 
     if not path.is_file():
         raise SmsrunError(f"{path}: error: no such file")
-    normaliser = normaliser_for(region)
+    region = default_region(region)
     numbers: list[str] = []
-    invalid = 0
+    invalid: list[str] = []
     for row in CsvSource(path, label=str(path), region=region).rows():
-        e164, _ = normaliser.classify(row.raw)
-        if e164 is None:
-            invalid += 1
-        else:
-            numbers.append(e164)
-    return add_optouts(state_dir, numbers, reason=reason, source=f"import:{path.name}", who=who), invalid
+        try:
+            numbers.append(_normalise(row.raw, region))
+        except SmsrunError as exc:
+            invalid.append(f"{path}:{row.line}: error: {exc.message}")
+    added = add_optouts(state_dir, numbers, reason=reason, source=f"import:{path.name}", who=who) if numbers else 0
+    return added, invalid

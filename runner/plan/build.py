@@ -6,6 +6,8 @@ executes it. A plan with an error-level problem cannot be sent.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -16,7 +18,7 @@ from typing import Any
 
 from runner.audience.build import Audience, build_audience
 from runner.campaign.model import Campaign
-from runner.errors import PlanError, SourceError
+from runner.errors import PlanError
 from runner.ledger.store import FINAL_STATUSES, Ledger, state_dir_for
 from runner.message.template import TemplateProblem, compile_template
 from runner.sources import SourceContext
@@ -160,18 +162,20 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
     template = compile_template(campaign.message)
     ledger = open_ledger_if_exists(state_dir)
     try:
-        suppressed = _suppressed(ledger)
-        ctx = SourceContext(repo_root=repo_root, allow_private_urls=options.allow_private_urls,
-                            cache_dir=None)
-        try:
+        with ledger.reading() if ledger else contextlib.nullcontext():  # issue 15: a damaged page, a clear error
+            if ledger:
+                ledger.check_readable(campaign.id)  # issue 15: a newer smsrun's ledger is refused
+            suppressed = _suppressed(ledger)
+            _legacy_optouts(suppressed, problems)  # issue 15
+            ctx = SourceContext(repo_root=repo_root, allow_private_urls=options.allow_private_urls,
+                                cache_dir=None)
             audience = build_audience(campaign, ctx, wanted_fields=template.fields, suppressed=suppressed)
-        except SourceError:
-            raise
-        statuses = ledger.statuses(campaign.id) if ledger else {}
-        ledger_fingerprint = ledger.fingerprint(campaign.id) if ledger else "empty"
-        if ledger and ledger.content_changed(campaign.id, content_hash(campaign)):
-            problems.append(Problem("error", f"campaign {campaign.id!r} changed its message, sender or commercial "
-                                             "flag after sending started; give it a new `id` to make a new campaign"))
+            statuses = ledger.statuses(campaign.id) if ledger else {}
+            ledger_fingerprint = ledger.fingerprint(campaign.id) if ledger else "empty"
+            if ledger and ledger.content_changed(campaign.id, content_hash(campaign)):
+                problems.append(Problem("error", f"campaign {campaign.id!r} changed its message, sender or "
+                                                 "commercial flag after sending started; give it a new `id` to "
+                                                 "make a new campaign"))
     finally:
         if ledger:
             ledger.close()
@@ -224,8 +228,22 @@ def _suppressed(ledger: Ledger | None) -> dict[str, str]:
     return dict(ledger.db.execute("SELECT number, source FROM optouts"))
 
 
+def _legacy_optouts(suppressed: dict[str, str], problems: list[Problem]) -> None:
+    """Opt-outs an older smsrun stored as written (``0612340005``) match no recipient (issue 15)."""
+    legacy = [n for n in suppressed if not (n[:1] == "+" and n[1:].isdigit())]
+    if legacy:
+        from runner.masking import mask_number
+
+        shown = ", ".join(mask_number(n) for n in legacy[:5]) + (f" and {len(legacy) - 5} more" if len(legacy) > 5
+                                                                 else "")
+        problems.append(Problem("warning", f"{len(legacy)} opt-out(s) are not in international form and suppress "
+                                           f"nobody ({shown}): add them again with `smsrun optout add NUMBER "
+                                           "--region FR` (see `smsrun optout list --show-numbers`)"))
+
+
 def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mention: str | None,
             appended: str | None, problems: list[Problem]) -> tuple[RecipientList, dict[str, Any]]:
+    from runner.message.checks import RenderBudget, RenderChecks, empty_problem
     from runner.message.encoding import check_text, measure
     from runner.message.transliterate import transliterate
 
@@ -234,7 +252,6 @@ def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mentio
     suffix_ours = f"\n{appended}" if appended else ""
     missing: dict[str, list[str]] = {}
     missing_count: Counter[str] = Counter()
-    bad_text: list[str] = []
     saved_parts = 0
     changes: Counter[str] = Counter()
     recipients = RecipientList()
@@ -265,17 +282,23 @@ def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mentio
             rendered_cache[raw_text] = (text, shown.parts, shown.encoding, shown.characters)
         return text, shown.parts, shown.encoding, shown.characters
 
+    checks = RenderChecks()  # issue 15: every rendered message is checked, not one example
     if template.constant:
         text, parts, encoding, characters = finish(campaign.message)
         example = text + suffix_phone
         problems.extend(Problem("error", f"message: {p}") for p in check_text(text))
+        empty = empty_problem(campaign.message)
+        if empty:
+            problems.append(Problem("error", f"message: {empty}"))
         recipients = RecipientList(todo, [text] * len(todo), [parts] * len(todo))
         if todo:
             distribution[parts] = len(todo)
             encodings[encoding] = len(todo)
             chars_min = chars_max = characters
     else:
-        for e164 in todo:
+        budget = RenderBudget(len(todo))  # issue 15: a total render time per plan
+        for done, e164 in enumerate(todo):
+            budget.check(done)
             fields = audience.fields.get(e164, {})
             try:
                 raw_text = template.render(fields)
@@ -287,11 +310,10 @@ def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mentio
                     named.append(audience.origin(e164))
                 continue
             text, parts, encoding, characters = finish(raw_text)
+            if not checks.check(raw_text, functools.partial(audience.origin, e164)):
+                continue
             if not example:
                 example = text + suffix_phone
-                bad = check_text(text)
-                if bad:
-                    bad_text.append(f"{audience.origin(e164)}: {bad[0]}")
             recipients.append(e164, text, parts)
             distribution[parts] += 1
             encodings[encoding] += 1
@@ -301,8 +323,8 @@ def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mentio
         more = missing_count[key] - len(rows)
         problems.append(Problem("error", f"message template: {key}, for {missing_count[key]} recipient(s): "
                                          + ", ".join(rows) + (f" and {more} more" if more > 0 else "")))
-    for message in bad_text:
-        problems.append(Problem("error", f"rendered message: {message}"))
+    for message in checks.problems():
+        problems.append(Problem("error", message))
     recipients.regions = _regions(recipients.numbers)
     encoding = "UCS-2" if encodings.get("UCS-2") else "GSM-7"
     if len(encodings) > 1:
@@ -444,8 +466,15 @@ def _invalid_problems(audience: Audience, problems: list[Problem]) -> None:
         problems.append(Problem("warning", f"{group.count} invalid number(s), {group.reason}: "
                                            + "; ".join(group.examples) + (f"; and {more} more" if more > 0 else "")))
     if audience.exclusion_invalid:
-        problems.append(Problem("warning", f"{audience.exclusion_invalid} number(s) in exclusion lists are invalid "
-                                           "and exclude nobody"))
+        problems.append(Problem("warning", f"{audience.exclusion_invalid} number(s) in exclusion lists are not "
+                                           "mobile numbers and exclude nobody"))
+    if audience.exclusion_unreadable:  # issue 15: a do-not-contact entry we cannot read fails the plan
+        more = audience.exclusion_unreadable - len(audience.exclusion_examples)
+        problems.append(Problem("error", f"{audience.exclusion_unreadable} exclusion(s) cannot be read as a phone "
+                                         "number, so the people they name could be messaged: "
+                                         + "; ".join(audience.exclusion_examples)
+                                         + (f"; and {more} more" if more > 0 else "")
+                                         + ". Fix them (or give the exclusion source its region)"))
 
 
 def _digest(campaign: Campaign, audience: Audience, ledger_fingerprint: str) -> str:

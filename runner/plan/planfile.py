@@ -7,21 +7,43 @@ the campaign. ``send FILE`` rebuilds the plan and refuses it when the digest dif
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from runner.errors import SmsrunError, StalePlanError
 
 FORMAT = "smsrun-plan/1"
+MAX_PLAN_BYTES = 256 * 1024 * 1024
 
 
 def save_plan(summary: dict[str, Any], campaign_path: Path, digest: str, out: Path) -> None:
     document = {"format": FORMAT, "campaign_file": str(campaign_path), "digest": digest, "plan": summary}
-    try:
-        out.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    _check_overwrite(out)
+    temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:  # a new file put in place: an existing plan is replaced whole, a symlink is replaced, not followed
+        temporary.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(temporary, out)
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
         raise SmsrunError(f"{out}: error: cannot write the plan: {exc.strerror}") from None
+
+
+def _check_overwrite(out: Path) -> None:
+    """``--out`` replaces a plan file or makes a new file; never a campaign, a source or anything else
+    (issue 15: ``plan --out c.yaml`` overwrote the campaign)."""
+    if out.is_symlink():
+        raise SmsrunError(f"{out}: error: is a symbolic link; --out writes a plan file, give a new path")
+    if not out.exists():
+        return
+    if out.is_dir():
+        raise SmsrunError(f"{out}: error: is a folder; --out writes a plan file")
+    if not is_plan_file(out):
+        raise SmsrunError(f"{out}: error: exists and is not an smsrun plan file: refusing to overwrite it "
+                          "(--out writes a new .json plan file, or replaces an earlier plan)")
 
 
 def is_plan_file(path: Path) -> bool:
@@ -37,7 +59,11 @@ def is_plan_file(path: Path) -> bool:
 
 def read_plan(path: Path) -> dict[str, Any]:
     try:
-        document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as handle:  # issue 15: read with a cap
+            data = handle.read(MAX_PLAN_BYTES + 1)
+        if len(data) > MAX_PLAN_BYTES:
+            raise ValueError(f"larger than {MAX_PLAN_BYTES // (1024 * 1024)} MiB")
+        document: dict[str, Any] = json.loads(data.decode("utf-8"))
     except (OSError, ValueError) as exc:
         raise SmsrunError(f"{path}: error: not a readable plan file: {exc}") from None
     if document.get("format") != FORMAT or "digest" not in document or "campaign_file" not in document:

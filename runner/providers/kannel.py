@@ -166,8 +166,8 @@ class KannelProvider(Provider):
         if self.dlr_mask > 31:
             raise ConfigError("provider kannel: settings.dlr_mask must be between 1 and 31")
         timeout = s.get("timeout", DEFAULT_TIMEOUT)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ConfigError("provider kannel: settings.timeout must be a positive number of seconds")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0.1 <= timeout <= 3600:
+            raise ConfigError("provider kannel: settings.timeout must be a number of seconds from 0.1 to 3600")
         self.timeout = float(timeout)
         smsc = s.get("smsc")
         if smsc is not None and (not isinstance(smsc, str) or not smsc.strip()):

@@ -11,6 +11,7 @@ batch tag), so the quick start needs no account and still exercises exactly-once
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sqlite3
@@ -19,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runner.errors import ConfigError, InDoubtError, RetryableError
+from runner.errors import ConfigError, InDoubtError, NotSentError, RetryableError, SmsrunError
 from runner.providers.base import Batch, Capabilities, Outcome, Provider, RecipientResult
 
 SCHEMA = """
@@ -74,15 +75,28 @@ class OutboxProvider(Provider):
         self._db: sqlite3.Connection | None = None
         self._faults = _faults()
         self._random = random.Random(self._faults.get("seed"))
+        self._first = 0  # the id of the last batch's first message
+        if self.path.exists():
+            _ = self.db  # issue 15: a damaged outbox is refused before anything is claimed
 
     @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(SCHEMA)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")
+                db.executescript(SCHEMA)
+                checked = [str(r[0]) for r in db.execute("PRAGMA quick_check(3)")]  # issue 15
+            except (OSError, sqlite3.Error) as exc:
+                raise NotSentError(f"the outbox {self.path} cannot be opened ({exc}): nothing was sent; move "
+                                   "it away (or restore it) and run again") from None
+            if checked != ["ok"]:
+                db.close()
+                raise NotSentError(f"the outbox {self.path} is damaged ({'; '.join(checked)[:300]}): nothing "
+                                   "was sent; move it away (or restore it) and run again")
+            self._db = db
         return self._db
 
     def send(self, batch: Batch) -> list[RecipientResult]:
@@ -91,6 +105,17 @@ class OutboxProvider(Provider):
         stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
         sender = batch.sender.value or "short-code"
         db = self.db
+        try:
+            self._insert(db, batch, sender, stamp)
+        except sqlite3.Error as exc:  # issue 15: rolled back, so nothing was recorded: not sent
+            raise NotSentError(f"cannot write the outbox {self.path} ({exc}): nothing was sent") from None
+        first = self._first
+        if self._random.random() < self._faults.get("in_doubt_after_accept", 0.0):
+            raise InDoubtError("outbox: injected connection drop after the batch was accepted")
+        return [RecipientResult(m.recipient, Outcome.SENT, provider_id=f"outbox-{first + i}", cost=None)
+                for i, m in enumerate(batch.messages)]
+
+    def _insert(self, db: sqlite3.Connection, batch: Batch, sender: str, stamp: str) -> None:
         db.execute("BEGIN IMMEDIATE")
         try:
             cursor = db.execute("SELECT coalesce(max(id), 0) FROM outbox")
@@ -102,12 +127,10 @@ class OutboxProvider(Provider):
                   batch.encoding, m.text, stamp) for i, m in enumerate(batch.messages)])
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
             raise
-        if self._random.random() < self._faults.get("in_doubt_after_accept", 0.0):
-            raise InDoubtError("outbox: injected connection drop after the batch was accepted")
-        return [RecipientResult(m.recipient, Outcome.SENT, provider_id=f"outbox-{first + i}", cost=None)
-                for i, m in enumerate(batch.messages)]
+        self._first = first
 
     def reconcile(self, batch: Batch, since: datetime) -> dict[str, RecipientResult] | None:
         found: dict[str, RecipientResult] = {}
@@ -127,6 +150,13 @@ def list_outbox(state_dir: Path, *, campaign_id: str | None = None, limit: int |
     path = outbox_path(state_dir)
     if not path.exists():
         return []
+    try:
+        return _list_outbox(path, campaign_id, limit)
+    except sqlite3.DatabaseError as exc:  # issue 15: a damaged outbox, a clear error
+        raise SmsrunError(f"the outbox {path} is damaged or unreadable ({exc}); move it away or restore it") from None
+
+
+def _list_outbox(path: Path, campaign_id: str | None, limit: int | None) -> list[dict[str, Any]]:
     db = sqlite3.connect(path, timeout=30.0)
     try:
         if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'").fetchone() is None:

@@ -49,6 +49,7 @@ from runner.ledger.store import Ledger, SettleGroups, SettleUpdate
 from runner.plan.build import Plan, content_hash
 from runner.providers import create_provider
 from runner.providers.base import Batch, Outcome, OutgoingMessage, Provider, RecipientResult
+from runner.send import guards
 from runner.send.writer import LedgerWriter
 
 Progress = Callable[["SendReport"], None]
@@ -104,6 +105,7 @@ class SendReport:
     retries: int = 0
     released: int = 0  # claimed rows put back to pending (not accepted): swept again in the same run
     interrupted: bool = False
+    stop_signal: int | None = None  # the signal that interrupted the run (issue 15: SIGTERM exits 143)
     stopped_reason: str | None = None
     started: float = field(default_factory=time.monotonic)
     rejections: dict[str, int] = field(default_factory=dict)
@@ -129,6 +131,8 @@ class _Stop:
 
     def __init__(self) -> None:
         self.requested = False
+        self.signum: int | None = None  # the signal that asked to stop (issue 15: SIGTERM too)
+        self.event = threading.Event()  # set with it: a wait for a window ends at once
 
     @contextmanager
     def installed(self, enabled: bool) -> Iterator[None]:
@@ -140,12 +144,15 @@ class _Stop:
             if self.requested:
                 raise KeyboardInterrupt
             self.requested = True
+            self.signum = signum
+            self.event.set()
 
-        previous = signal.signal(signal.SIGINT, handler)
+        previous = {signum: signal.signal(signum, handler) for signum in guards.STOP_SIGNALS}  # issue 15
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for signum, before in previous.items():
+                signal.signal(signum, before)
 
 
 def _backoff(attempt: int, options: SendOptions, retry_after: float | None) -> float:
@@ -181,6 +188,7 @@ def send_plan(plan: Plan, options: SendOptions | None = None, *, provider: Provi
     own_provider = provider is None
     try:
         ledger.lock_campaign(campaign.id)
+        guards.check_ledger(ledger, campaign.id)  # issue 15: damaged, or a newer smsrun's: refused
         ledger.register_campaign(campaign.id, content_hash(campaign), campaign.provider.name)
         if provider is None:
             provider = create_provider(campaign.provider.name, campaign.provider.settings, state_dir=plan.state_dir)
@@ -192,6 +200,7 @@ def send_plan(plan: Plan, options: SendOptions | None = None, *, provider: Provi
                     break
                 _send_pending(ledger, plan, provider, report, options, stop)
         report.interrupted = stop.requested
+        report.stop_signal = stop.signum
         if options.progress:
             options.progress(report)
         return report
@@ -338,10 +347,13 @@ def _send_groups(groups: _Groups, writer: LedgerWriter, plan: Plan, provider: Pr
                 if stop.requested:  # claimed, never sent: back to pending
                     writer.release([r for _, ids in claimed[index:] for r in ids], "pending", None)
                     break
+                batch, rowids = groups.optouts.filter(batch, rowids, writer, report)  # issue 15
+                if not rowids:
+                    continue
                 report.total += len(rowids)
                 try:
                     failures = _call(writer, provider, batch, rowids, report, options, failures, max_failures,
-                                     claimed_at, sink)
+                                     claimed_at, sink, groups.optouts)
                 except BaseException:
                     unsent = [r for _, ids in claimed[index + 1:] for r in ids]
                     if unsent:  # the run stops: what it claimed and never sent goes back to pending
@@ -387,6 +399,7 @@ class _Groups:
         self.texts = ledger.texts(plan.campaign.id)
         self.run_id = uuid.uuid4().hex[:10]
         self.sendable = _sendable_checker(plan, options.clock)
+        self.optouts = guards.OptoutGuard(ledger)  # issue 15: opt-outs made while the send runs
         # requests are claimed together: one durable commit (one fsync) for up to CLAIM_GROUP requests
         # and CLAIM_ROWS recipients (or one request, if bigger), all before the first of them is sent;
         # not under a rate limit, where the claim would wait long before its send
@@ -579,7 +592,7 @@ def _claim_groups(chunks: list[tuple[Any, int]], rows: int, requests: int) -> It
 
 def _call(writer: LedgerWriter, provider: Provider, batch: Batch, rowids: list[int], report: SendReport,
           options: SendOptions, failures: int, max_failures: int, claimed_at: datetime,
-          sink: _Settles | None = None) -> int:
+          sink: _Settles | None = None, optouts: guards.OptoutGuard | None = None) -> int:
     """Send one claimed batch with retries; settle it (an accepted answer into ``sink`` when given).
     Returns the updated consecutive-failure count."""
     by_recipient = {m.recipient: rowid for m, rowid in zip(batch.messages, rowids, strict=True)}
@@ -599,6 +612,13 @@ def _call(writer: LedgerWriter, provider: Provider, batch: Batch, rowids: list[i
             attempt += 1
             report.retries += 1
             options.sleep(_backoff(attempt, options, exc.retry_after))
+            if optouts is not None:  # issue 15: opt-outs made during the backoff
+                before = len(rowids)
+                batch, rowids = optouts.filter(batch, rowids, writer, report)
+                report.total -= before - len(rowids)
+                if not rowids:
+                    return failures
+                by_recipient = {m.recipient: rowid for m, rowid in zip(batch.messages, rowids, strict=True)}
             continue
         except CredentialsError:
             writer.release(rowids, "pending", "not sent: credentials refused")
@@ -614,7 +634,11 @@ def _call(writer: LedgerWriter, provider: Provider, batch: Batch, rowids: list[i
             return failures
         except InDoubtError as exc:
             failures += 1
-            found = _reconcile(provider, batch, claimed_at, options)
+            try:
+                found = _reconcile(provider, batch, claimed_at, options)
+            except BaseException:  # issue 15: the rows stay in doubt, never claimed
+                guards.settle_unclassified(writer, rowids, report, exc)
+                raise
             if found is None:
                 writer.release(rowids, "in_doubt", str(exc))
                 report.in_doubt += len(rowids)
@@ -630,9 +654,16 @@ def _call(writer: LedgerWriter, provider: Provider, batch: Batch, rowids: list[i
             if failures >= max_failures:
                 _too_many(failures, exc)
             return failures
+        except BaseException as exc:  # issue 15: unclassified: settled in doubt (or pending) before it goes on
+            guards.settle_unclassified(writer, rowids, report, exc)
+            raise
         else:
             _crash_point("after_send")
-            _settle(writer, results, by_recipient, report, provider.name, sink)
+            try:
+                _settle(writer, results, by_recipient, report, provider.name, sink)
+            except Exception as exc:  # issue 15: an answer that cannot be read leaves the rows in doubt
+                guards.settle_unclassified(writer, rowids, report, exc)
+                raise
             return 0
 
 
@@ -654,6 +685,8 @@ def _settle(writer: LedgerWriter, results: list[RecipientResult], by_recipient: 
             continue
         seen.add(recipient)
         outcome = result.outcome
+        if result.reason:  # issue 15: a gateway's words may quote a secret; they are stored and printed
+            result = result._replace(reason=guards.clean_reason(result.reason))
         if outcome == Outcome.SENT:
             key: tuple[str, str | None, float | None] = ("sent", None, result.cost)
             sent += 1
@@ -730,7 +763,7 @@ def _wait_for_next_window(plan: Plan, report: SendReport, options: SendOptions, 
     delay = (datetime.fromisoformat(opening) - options.clock()).total_seconds()
     while delay > 0 and not stop.requested:
         step = min(delay, 30.0)
-        options.sleep(step)
+        guards.pause(options.sleep, stop.event, step)  # issue 15: a stop ends the wait at once
         delay = (datetime.fromisoformat(opening) - options.clock()).total_seconds()
         if options.progress:
             options.progress(report)

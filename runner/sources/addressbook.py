@@ -28,12 +28,19 @@ class Contact:
     line: int
 
 
+MAX_ADDRESSBOOK_BYTES = 64 * 1024 * 1024
+
+
 def read_addressbook(path: Path, label: str) -> tuple[list[Contact], str | None, str]:
     """(contacts, region, sha256) of an address book; raise SourceError with positions."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:  # issue 15: read with a cap, not after
+            data = handle.read(MAX_ADDRESSBOOK_BYTES + 1)
     except OSError as exc:
         raise SourceError(f"{label}: error: cannot read: {exc.strerror}") from None
+    if len(data) > MAX_ADDRESSBOOK_BYTES:
+        raise SourceError(f"{label}: error: larger than {MAX_ADDRESSBOOK_BYTES // (1024 * 1024)} MiB: an address "
+                          "book that large belongs in a CSV source")
     digest = hashlib.sha256(data).hexdigest()
     try:
         text = data.decode("utf-8-sig")

@@ -273,8 +273,16 @@ class CsvSource(Source):
 
     def _field_indexes(self, names: list[str]) -> list[tuple[int, list[str]]]:
         keep: list[tuple[int, list[str]]] = []
+        answering: dict[str, list[int]] = {}  # template field -> the columns that answer to it
         for i, name in enumerate(names):
-            keys = [k for k in {name, slug(name)} if k in self.wanted_fields]
+            keys = sorted(k for k in {name, slug(name)} if k in self.wanted_fields)
             if keys:
                 keep.append((i, keys))
+                for key in keys:
+                    answering.setdefault(key, []).append(i)
+        for key, columns in answering.items():  # issue 15: never a silent "the last column wins"
+            if len(columns) > 1:
+                shown = ", ".join(f"{names[i][:40]!r} (column {i + 1})" for i in columns)
+                raise SourceError(f"{self.label}:1:1: error: the template field {key!r} matches several columns: "
+                                  f"{shown}; rename them so that exactly one matches")
         return keep

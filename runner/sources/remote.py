@@ -71,9 +71,33 @@ def _scrub(text: str, url: str) -> str:
 def address_refused(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     """Whether a remote CSV may not be fetched from ``address``: anything but a global unicast address
     (private, loopback, link-local such as 169.254.169.254, shared, reserved, multicast...)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif any(address in net for net in _REFUSED_V6):
+            return True
+        else:  # issue 15: an IPv6 form of an IPv4 address is judged as that address too
+            embedded = _embedded_ipv4(address)
+            if embedded is not None and address_refused(embedded):
+                return True
     return not address.is_global or address.is_multicast
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052 well-known prefix: the last 32 bits are the IPv4
+_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated IPv4-compatible addresses (::a.b.c.d)
+_REFUSED_V6 = (ipaddress.IPv6Network("64:ff9b:1::/48"),)  # RFC 8215 local-use NAT64: any IPv4 behind it
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for: NAT64 (64:ff9b::/96), 6to4 (2002::/16), Teredo's
+    client, IPv4-compatible (::a.b.c.d); None for a plain IPv6 address."""
+    if address in _NAT64 or (address in _COMPATIBLE and int(address) > 1):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    return None
 
 
 def check_address(url: str, *, allow_http: bool, allow_private: bool) -> list[str] | None:
