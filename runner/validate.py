@@ -47,7 +47,7 @@ class ValidationResult:
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "files": [
             {"path": f.path, "kind": f.kind, "ok": f.ok,
-             "problems": [{"line": d.line, "col": d.col, "severity": d.severity, "message": d.message}
+             "problems": [{k: v for k, v in d.as_dict().items() if k != "path"}
                           for d in f.diagnostics]} for f in self.files]}
 
 
@@ -77,6 +77,7 @@ def _kind(path: Path) -> str:
 
 
 def validate_paths(paths: list[Path]) -> ValidationResult:
+    from runner.campaign.checks import offline_checks
     from runner.campaign.loader import load_campaign
 
     files, missing = _collect(paths)
@@ -93,10 +94,22 @@ def validate_paths(paths: list[Path]) -> ValidationResult:
             else:
                 campaign = load_campaign(path)
                 entry.diagnostics.extend(campaign.warnings)
+                entry.diagnostics.extend(_dedupe(offline_checks(campaign), entry.diagnostics))
         except SmsrunError as exc:
             entry.diagnostics.extend(exc.diagnostics or [Diagnostic(shown, 0, 0, _strip(exc.message, shown))])
         result.files.append(entry)
     return result
+
+
+def _dedupe(new: list[Diagnostic], seen: list[Diagnostic]) -> list[Diagnostic]:
+    """One problem listed once, even when two checks find it."""
+    known = {(d.path, d.line, d.col, d.message) for d in seen}
+    out = []
+    for d in new:
+        if (d.path, d.line, d.col, d.message) not in known:
+            known.add((d.path, d.line, d.col, d.message))
+            out.append(d)
+    return out
 
 
 def _strip(message: str, shown: str) -> str:

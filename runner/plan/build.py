@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.audience.build import Audience, build_audience
-from runner.campaign.model import Campaign
+from runner.campaign.model import Campaign, Position
 from runner.errors import PlanError, SourceError
 from runner.ledger.store import FINAL_STATUSES, Ledger, state_dir_for
 from runner.message.template import TemplateProblem, compile_template
@@ -28,9 +28,19 @@ MAX_NAMED = 5
 class Problem:
     severity: str  # error | warning | info
     message: str
+    path: str = ""  # where it is caused in the campaign file, when known (for annotations)
+    line: int = 0
+    col: int = 0
 
-    def as_dict(self) -> dict[str, str]:
-        return {"severity": self.severity, "message": self.message}
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"severity": self.severity, "message": self.message}
+        if self.path:
+            out.update(file=self.path, line=self.line, col=self.col)
+        return out
+
+    @classmethod
+    def at(cls, where: Position, severity: str, message: str) -> Problem:
+        return cls(severity, message, where.path, where.line, where.col)
 
 
 @dataclass
@@ -149,7 +159,7 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
         raise PlanError("--at needs a UTC offset (e.g. 2026-11-28T19:30:00+01:00)")
     repo_root = campaign.repo_root or campaign.path.parent
     state_dir = state_dir_for(options.state_dir, repo_root)
-    problems: list[Problem] = [Problem(d.severity, str(d)) for d in campaign.warnings]
+    problems: list[Problem] = [Problem(d.severity, str(d), d.path, d.line, d.col) for d in campaign.warnings]
 
     from runner.providers import provider_class
 
@@ -268,7 +278,7 @@ def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mentio
     if template.constant:
         text, parts, encoding, characters = finish(campaign.message)
         example = text + suffix_phone
-        problems.extend(Problem("error", f"message: {p}") for p in check_text(text))
+        problems.extend(Problem.at(campaign.where("message"), "error", f"message: {p}") for p in check_text(text))
         recipients = RecipientList(todo, [text] * len(todo), [parts] * len(todo))
         if todo:
             distribution[parts] = len(todo)
@@ -299,10 +309,11 @@ def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mentio
             chars_max = max(chars_max, characters)
     for key, rows in missing.items():
         more = missing_count[key] - len(rows)
-        problems.append(Problem("error", f"message template: {key}, for {missing_count[key]} recipient(s): "
-                                         + ", ".join(rows) + (f" and {more} more" if more > 0 else "")))
+        problems.append(Problem.at(campaign.where("message"), "error",
+                                   f"message template: {key}, for {missing_count[key]:,} recipient(s): "
+                                   + ", ".join(rows) + (f" and {more:,} more" if more > 0 else "")))
     for message in bad_text:
-        problems.append(Problem("error", f"rendered message: {message}"))
+        problems.append(Problem.at(campaign.where("message"), "error", f"rendered message: {message}"))
     recipients.regions = _regions(recipients.numbers)
     encoding = "UCS-2" if encodings.get("UCS-2") else "GSM-7"
     if len(encodings) > 1:
@@ -423,19 +434,22 @@ def _cost(campaign: Campaign, recipients: RecipientList, problems: list[Problem]
 def _limits(campaign: Campaign, recipients: RecipientList, cost: dict[str, Any], problems: list[Problem]) -> None:
     limits = campaign.limits
     if limits.max_recipients is not None and len(recipients) > limits.max_recipients:
-        problems.append(Problem("error", f"{len(recipients)} recipients to send exceed limits.max_recipients "
-                                         f"({limits.max_recipients})"))
+        problems.append(Problem.at(campaign.where("limits.max_recipients"), "error",
+                                   f"{len(recipients):,} recipients to send exceed limits.max_recipients "
+                                   f"({limits.max_recipients:,})"))
     over: list[Recipient] = []
     if max(recipients.parts, default=0) > limits.max_parts:
         over = [r for r in recipients if r.parts > limits.max_parts]
     if over:
         named = ", ".join(f"{r.e164} ({r.parts} parts)" for r in over[:MAX_NAMED])
-        more = f" and {len(over) - MAX_NAMED} more" if len(over) > MAX_NAMED else ""
-        problems.append(Problem("error", f"{len(over)} message(s) need more than limits.max_parts "
-                                         f"({limits.max_parts}) SMS parts: {named}{more}"))
+        more = f" and {len(over) - MAX_NAMED:,} more" if len(over) > MAX_NAMED else ""
+        problems.append(Problem.at(campaign.where("message"), "error",
+                                   f"{len(over):,} message(s) need more than limits.max_parts "
+                                   f"({limits.max_parts}) SMS parts: {named}{more}"))
     if limits.max_cost is not None and cost["total"] > limits.max_cost:
-        problems.append(Problem("error", f"estimated cost {cost['total']:g} {cost['unit']} exceeds limits.max_cost "
-                                         f"({limits.max_cost:g})"))
+        problems.append(Problem.at(campaign.where("limits.max_cost"), "error",
+                                   f"estimated cost {cost['total']:,g} {cost['unit']} exceeds limits.max_cost "
+                                   f"({limits.max_cost:,g})"))
 
 
 def _invalid_problems(audience: Audience, problems: list[Problem]) -> None:
