@@ -44,6 +44,12 @@ class Format(str, Enum):
     markdown = "markdown"
 
 
+class ListFormat(str, Enum):
+    text = "text"
+    csv = "csv"
+    json = "json"
+
+
 class ValidateFormat(str, Enum):
     text = "text"
     json = "json"
@@ -240,12 +246,30 @@ def status(
                                                             "first.")] = False,
     state_dir: StateDir = None,
     show_numbers: ShowNumbers = False,
+    recipients: Annotated[bool, typer.Option("--recipients", help="One line per recipient (status, reason, "
+                                             "provider id, cost, parts, times), streamed.")] = False,
+    format: Annotated[ListFormat, typer.Option("--format", help="With --recipients: text, csv or json.")]
+    = ListFormat.text,
+    only: Annotated[str | None, typer.Option("--status", help="With --recipients: only these statuses, e.g. "
+                                             "failed,in_doubt.")] = None,
 ) -> None:
     """Ledger counts for a campaign (sent, delivered, failed, pending, in doubt, rejected)."""
     from runner.cli.render import status_text
     from runner.ledger.status import campaign_status
 
     campaign_id, folder = _campaign_and_state(campaign, state_dir)
+    if recipients:  # issue 13: per-recipient results
+        from runner.cli.listing import write_csv, write_json, write_text
+        from runner.ledger.recipients import FIELDS, iter_recipients, parse_statuses
+
+        rows = iter_recipients(folder, campaign_id, statuses=parse_statuses(only), show_numbers=show_numbers)
+        if format is ListFormat.csv:
+            write_csv(rows, FIELDS, sys.stdout)
+        elif format is ListFormat.json:
+            write_json(rows, sys.stdout)
+        else:
+            write_text(rows, sys.stdout)
+        return
     extra: dict[str, Any] = {}
     if refresh:
         from runner.reports import refresh_delivery_reports

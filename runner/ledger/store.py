@@ -574,3 +574,23 @@ class Ledger:
                                 "AND status IN ('sent', 'delivered', 'failed')",
                                 (mapped, reason, now_iso(), provider_id))
             return cursor.rowcount > 0
+
+    # -- issue 13: per-recipient listing (`status --recipients`) ---------------------------------------------------
+    # Plain SQL PostgreSQL also runs: keyset pages over the primary key (campaign_id, recipient), so a million
+    # rows list in constant memory (one page at a time) without OFFSET scans.
+    RECIPIENT_COLUMNS = ("recipient", "status", "reason", "provider_id", "cost", "parts", "attempts", "batch_id",
+                         "claimed_at", "updated_at")
+
+    def recipients_page(self, campaign_id: str, after: str, limit: int,
+                        statuses: Sequence[str] | None = None) -> list[tuple[Any, ...]]:
+        """Up to ``limit`` rows of ``campaign_id`` whose recipient sorts after ``after``, in recipient order
+        (columns: :attr:`RECIPIENT_COLUMNS`)."""
+        sql = ("SELECT recipient, status, reason, provider_id, cost, parts, attempts, batch_id, claimed_at, updated_at "
+               "FROM messages WHERE campaign_id = ? AND recipient > ?")
+        params: list[Any] = [campaign_id, after]
+        if statuses:
+            sql += " AND status IN (" + ", ".join("?" for _ in statuses) + ")"
+            params += list(statuses)
+        sql += " ORDER BY recipient LIMIT ?"
+        params.append(limit)
+        return self.db.execute(sql, params).fetchall()
