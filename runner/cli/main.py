@@ -185,8 +185,22 @@ def send(
     show_numbers: ShowNumbers = False,
     allow_private_urls: Annotated[bool, typer.Option("--allow-private-urls", help="Let remote CSV sources "
                                                      "fetch from private or loopback addresses.")] = False,
+    test_to: Annotated[list[str] | None, typer.Option("--test-to", help="Send only a test, to this number "
+                       "(repeatable), through the campaign's provider; recorded apart, counted for nobody.")] = None,
+    as_row: Annotated[str | None, typer.Option("--as", help="With --test-to: render as this recipient (a "
+                      "position, a file:line or a number; default: the first).")] = None,
 ) -> None:
     """Send a campaign (or a saved plan) exactly once per recipient; resumable after any interruption."""
+    if test_to or as_row:  # issue 13: a test send, apart from the campaign
+        from runner.cli.render import test_send_text
+        from runner.send.testsend import run_test_send
+
+        test = run_test_send(target, test_to or [], as_row=as_row, state_dir=state_dir, show_numbers=show_numbers,
+                             allow_private_urls=allow_private_urls)
+        _json(test.as_dict()) if json_ else _echo(test_send_text(test.as_dict()))
+        if not test.ok:
+            raise typer.Exit(EXIT_ERROR)
+        return
     from runner.campaign.loader import load_campaign
     from runner.cli.progress import progress_reporter
     from runner.cli.render import plan_text, report_text

@@ -134,4 +134,24 @@ def status_text(d: dict[str, Any]) -> str:
     for row in d.get("in_doubt_rows", []):
         lines.append(f"  in doubt: {row['recipient']} (batch {row['batch_id']}, claimed {row['claimed_at']}): "
                      f"{row['reason']}")
+    tests = d.get("test_sends") or []
+    if tests:
+        lines.append("Test sends (not counted above)")
+        for t in tests:
+            lines.append(f"  {t['sent_at']}  {t['to']}  {t['status']}"
+                         + (f"  id {t['provider_id']}" if t["provider_id"] else "")
+                         + (f"  ({t['reason']})" if t["reason"] else ""))
+    return "\n".join(lines)
+
+
+def test_send_text(d: dict[str, Any]) -> str:
+    """A test send (``send --test-to``): what was sent, rendered as whom, and each number's answer."""
+    lines = [f"Test send of {d['campaign']} (not counted as sent to anyone)",
+             f"  rendered as  {d['as']}  ({d['origin']})",
+             f"  message      {d['parts']} part(s), {d['encoding']}", ""]
+    lines += ["  " + line for line in d["text"].splitlines()]
+    lines.append("")
+    for r in d["results"]:
+        lines.append(f"  {r['to']}: {r['status']}" + (f", id {r['provider_id']}" if r["provider_id"] else "")
+                     + (f" ({r['reason']})" if r["reason"] else ""))
     return "\n".join(lines)

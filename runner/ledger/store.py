@@ -594,3 +594,33 @@ class Ledger:
         sql += " ORDER BY recipient LIMIT ?"
         params.append(limit)
         return self.db.execute(sql, params).fetchall()
+
+    # -- issue 13: test sends (`send --test-to`), kept apart from the campaign's messages --------------------------
+    # Never in `messages`, never registering the campaign: a test send counts for nobody and blocks nothing.
+    TEST_SENDS_TABLE = ("CREATE TABLE IF NOT EXISTS test_sends (campaign_id TEXT NOT NULL, recipient TEXT NOT NULL, "
+                        "as_recipient TEXT, text TEXT NOT NULL, status TEXT NOT NULL, provider_id TEXT, reason TEXT, "
+                        "sent_at TEXT NOT NULL)")
+
+    def record_test_sends(self, campaign_id: str, rows: Sequence[tuple[str, str, str | None, str | None]], *,
+                          text: str, as_recipient: str | None, at: str) -> None:
+        """Store one test send: (recipient, status, provider_id, reason) per test number."""
+        with self.transaction() as db:
+            db.execute(self.TEST_SENDS_TABLE)
+            db.executemany("INSERT INTO test_sends (campaign_id, recipient, as_recipient, text, status, provider_id, "
+                           "reason, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           [(campaign_id, n, as_recipient, text, status, pid, reason, at)
+                            for n, status, pid, reason in rows])
+
+    def test_sends(self, campaign_id: str, limit: int = 10) -> list[tuple[str, str, str | None, str | None, str]]:
+        """The last test sends of a campaign, newest first: (recipient, status, provider_id, reason, sent_at)."""
+        self.db.execute(self.TEST_SENDS_TABLE)  # as SCHEMA's tables: created when the ledger is opened
+        return self.db.execute("SELECT recipient, status, provider_id, reason, sent_at FROM test_sends "
+                               "WHERE campaign_id = ? ORDER BY sent_at DESC LIMIT ?", (campaign_id, limit)).fetchall()
+
+    def opted_out(self, numbers: Sequence[str]) -> set[str]:
+        """Which of ``numbers`` are on the suppression list."""
+        if not numbers:
+            return set()
+        marks = ", ".join("?" for _ in numbers)
+        return {row[0] for row in self.db.execute(f"SELECT number FROM optouts WHERE number IN ({marks})",
+                                                  list(numbers))}
