@@ -42,6 +42,7 @@ class Format(str, Enum):
     text = "text"
     json = "json"
     markdown = "markdown"
+    github = "github"
 
 
 class ListFormat(str, Enum):
@@ -98,10 +99,10 @@ def validate(
     if chosen is ValidateFormat.json:
         _json(result.as_dict())
     elif chosen is ValidateFormat.github:
-        for d in result.diagnostics:
-            level = "error" if d.severity == "error" else "warning"
-            message = d.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-            _echo(f"::{level} file={d.path},line={d.line},col={d.col}::{message}")
+        from runner.cli.annotations import diagnostic_annotations
+
+        for line in diagnostic_annotations(result.diagnostics):
+            _echo(line)
         _err(result.summary())
     else:
         for d in result.diagnostics:
@@ -116,8 +117,8 @@ def validate(
 def plan(
     campaign: Annotated[Path, typer.Argument(help="The campaign file.")],
     json_: Annotated[bool, typer.Option("--json", help="Print the plan as JSON (same as --format json).")] = False,
-    format: Annotated[Format, typer.Option("--format", help="text, json or markdown (for a pull-request "
-                                                            "comment).")] = Format.text,
+    format: Annotated[Format, typer.Option("--format", help="text, json, markdown (for a pull-request comment) "
+                                                            "or github (annotations, then the text).")] = Format.text,
     out: Annotated[Path | None, typer.Option("--out", help="Save the plan; `smsrun send FILE` sends exactly "
                                                            "it.")] = None,
     detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode", help="Exit 2 when there is something "
@@ -139,6 +140,12 @@ def plan(
     loaded = load_campaign(campaign)
     result = build_plan(loaded, PlanOptions(state_dir=state_dir, at=moment, allow_private_urls=allow_private_urls))
     summary = plan_summary(result, show_numbers=show_numbers)
+    from runner.cli.annotations import in_github_actions, problem_annotations
+
+    if format is Format.github or in_github_actions():  # issue 13: problems as annotations on the diff
+        emit = _echo if format is Format.github else _err
+        for line in problem_annotations(result.problems, loaded.where("id").path):
+            emit(line)
     if json_ or format is Format.json:
         _json(summary)
     elif format is Format.markdown:
@@ -569,6 +576,11 @@ def run(argv: list[str] | None = None) -> None:
         code = app(args=argv, standalone_mode=False)
     except SmsrunError as exc:
         _err(str(exc) if "error:" in str(exc) or exc.diagnostics else f"error: {exc}")
+        from runner.cli.annotations import annotation, diagnostic_annotations, in_github_actions
+
+        if in_github_actions():  # the refusal on the pull request's diff too
+            _err("\n".join(diagnostic_annotations(exc.diagnostics)) if exc.diagnostics
+                 else annotation("error", exc.message))
         sys.exit(EXIT_ERROR)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
