@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from runner.errors import CampaignLockedError, LedgerError
+from runner.ledger.statedir import ensure_state_dir
 
 
 class Status(str, enum.Enum):
@@ -173,7 +174,7 @@ class Ledger:
         self.state_dir = state_dir
         self.path = state_dir / "ledger.sqlite"
         try:
-            state_dir.mkdir(parents=True, exist_ok=True)
+            ensure_state_dir(state_dir)  # with a .gitignore: the ledger holds phone numbers
             self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
@@ -613,9 +614,14 @@ class Ledger:
 
     def test_sends(self, campaign_id: str, limit: int = 10) -> list[tuple[str, str, str | None, str | None, str]]:
         """The last test sends of a campaign, newest first: (recipient, status, provider_id, reason, sent_at)."""
-        self.db.execute(self.TEST_SENDS_TABLE)  # as SCHEMA's tables: created when the ledger is opened
-        return self.db.execute("SELECT recipient, status, provider_id, reason, sent_at FROM test_sends "
-                               "WHERE campaign_id = ? ORDER BY sent_at DESC LIMIT ?", (campaign_id, limit)).fetchall()
+        try:
+            return self.db.execute("SELECT recipient, status, provider_id, reason, sent_at FROM test_sends "
+                                   "WHERE campaign_id = ? ORDER BY sent_at DESC LIMIT ?",
+                                   (campaign_id, limit)).fetchall()
+        except sqlite3.OperationalError as exc:  # no test send yet: the first one makes the table
+            if "no such table" not in str(exc):
+                raise
+            return []
 
     def opted_out(self, numbers: Sequence[str]) -> set[str]:
         """Which of ``numbers`` are on the suppression list."""

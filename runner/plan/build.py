@@ -223,6 +223,12 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
                 pending_in_ledger=pending, stop_mention=stop_mention, appended_opt_out=appended,
                 window=window, sendable=sendable, cost=cost, problems=problems, **message_info)
     plan.digest = _digest(campaign, audience, ledger_fingerprint)
+    from runner.ledger.statedir import tracked_state_files  # issue 13: phone numbers must not end up in git
+
+    for name in tracked_state_files(state_dir, repo_root):
+        plan.problems.append(Problem("warning", f"git tracks {name}, which holds phone numbers: run "
+                                                f"`git rm --cached {name}` and commit (the state folder ignores "
+                                                "itself from now on)"))
     if options.check_provider and plan.ok and recipients:
         _provider_preflight(plan, provider_cls)
     return plan

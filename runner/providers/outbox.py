@@ -78,7 +78,9 @@ class OutboxProvider(Provider):
     @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            from runner.ledger.statedir import ensure_state_dir
+
+            ensure_state_dir(self.path.parent)  # with a .gitignore: the outbox holds phone numbers
             self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
