@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -250,3 +251,20 @@ def test_invalid_files_send_nothing(workspace: Repo, action_dir: Path, python_bi
                      env={"SMSRUN_STATE_DIR": str(tmp_path / "s")})
     assert job.failed and "nothing sent" in job.log
     assert not (tmp_path / "s" / "outbox.sqlite").exists()
+def test_the_readme_workflow_uses_this_action_at_a_commit_that_has_it() -> None:
+    readme = (ROOT / "README.md").read_text()
+    workflow = textwrap.dedent(readme.split("## CI example (GitHub Actions)", 1)[1].split("```yaml", 1)[1]
+                               .split("```", 1)[0])
+    steps = yaml.safe_load(workflow)["jobs"]["sms"]["steps"]
+    uses = [s["uses"] for s in steps if "smsrun" in s.get("uses", "")]
+    assert uses and all(re.fullmatch(r"[\w.-]+/smsrun@[0-9a-f]{40}", u) for u in uses), uses
+    pre_commit = re.search(r"rev: ([0-9a-f]{40})", readme)
+    assert pre_commit, "the pre-commit example pins a full commit"
+    for ref in {u.split("@")[1] for u in uses} | {pre_commit.group(1)}:
+        found = subprocess.run(["git", "cat-file", "-e", f"{ref}:action.yml"], cwd=ROOT, capture_output=True)
+        if found.returncode and subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=ROOT,
+                                               capture_output=True, text=True).stdout.strip() == "true":
+            pytest.skip("a shallow clone cannot tell whether the pinned commit exists")
+        assert found.returncode == 0, f"{ref} is not a commit of this repository with action.yml"
+        hooks = subprocess.run(["git", "cat-file", "-e", f"{ref}:.pre-commit-hooks.yaml"], cwd=ROOT)
+        assert hooks.returncode == 0
