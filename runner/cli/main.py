@@ -32,6 +32,7 @@ optout_app = typer.Typer(help="The suppression list every campaign excludes.", n
 app.add_typer(optout_app, name="optout")
 
 EXIT_ERROR, EXIT_CHANGES, EXIT_BUG, EXIT_INTERRUPTED = 1, 2, 3, 130
+OUTBOX_LIMIT = 20  # `smsrun outbox` shows the last 20 messages unless --limit says otherwise
 
 StateDir = Annotated[Path | None, typer.Option("--state-dir", help="Ledger folder (default: $SMSRUN_STATE_DIR, "
                                                                      "else .smsrun/ at the repository root).")]
@@ -121,8 +122,8 @@ def plan(
                                                             "or github (annotations, then the text).")] = Format.text,
     out: Annotated[Path | None, typer.Option("--out", help="Save the plan; `smsrun send FILE` sends exactly "
                                                            "it.")] = None,
-    detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode", help="Exit 2 when there is something "
-                                                                                "to send, 0 when nothing.")] = False,
+    detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode", help="Exit 2 when something can be "
+                                                    "sent now, 0 when nothing can (and say why).")] = False,
     at: Annotated[str | None, typer.Option("--at", help="Plan as if run at this instant (ISO 8601 with "
                                                        "offset).")] = None,
     state_dir: StateDir = None,
@@ -162,7 +163,11 @@ def plan(
         save_plan(summary, loaded.path, result.digest, out)
         _err(f"plan saved to {out}")
     if detailed_exitcode and result.to_send:
-        raise typer.Exit(EXIT_CHANGES)
+        if result.sendable_now:
+            raise typer.Exit(EXIT_CHANGES)
+        from runner.cli.render import nothing_now_reason  # issue 13: 0 when nothing can go now, and why
+
+        _err(nothing_now_reason(summary))
 
 
 def _parse_at(at: str | None, option: str = "--at") -> datetime | None:
@@ -306,7 +311,8 @@ def status(
 @app.command()
 def outbox(
     campaign: Annotated[str | None, typer.Option("--campaign", help="Only this campaign id.")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="Only the last N messages.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Only the last N messages (default: the last 20 "
+                                              "as text, all as JSON; 0: all).")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
     state_dir: StateDir = None,
     show_numbers: ShowNumbers = False,
@@ -318,7 +324,8 @@ def outbox(
     from runner.providers.outbox import list_outbox
 
     folder = state_dir_for(state_dir, find_repo_root(Path.cwd()))
-    messages = list_outbox(folder, campaign_id=campaign, limit=limit)
+    shown = limit if limit is not None else (None if json_ else OUTBOX_LIMIT)
+    messages = list_outbox(folder, campaign_id=campaign, limit=shown or None)
     if not show_numbers:
         for m in messages:
             m["recipient"] = mask_number(m["recipient"])
@@ -328,9 +335,10 @@ def outbox(
     if not messages:
         _err(f"the outbox in {folder} is empty")
         return
-    for m in messages:
-        text = m["text"].replace("\n", "⏎")
-        _echo(f"{m['id']:>7}  {m['created_at']}  {m['campaign_id']}  {m['recipient']}  {text}")
+    from runner.cli.render import outbox_text
+    from runner.providers.outbox import count_outbox
+
+    _echo(outbox_text(messages, count_outbox(folder, campaign_id=campaign)))
 
 
 @app.command()

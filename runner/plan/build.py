@@ -204,7 +204,7 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
         else:
             in_doubt += 1
     if in_doubt:
-        problems.append(Problem("warning", f"{in_doubt} recipient(s) are in doubt from an interrupted run: they "
+        problems.append(Problem("warning", f"{in_doubt:,} recipient(s) are in doubt from an interrupted run: they "
                                            "will be reconciled with the provider, or resent only with "
                                            "--resend-in-doubt (see `smsrun status`)"))
 
@@ -323,8 +323,8 @@ def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mentio
     recipients.regions = _regions(recipients.numbers)
     encoding = "UCS-2" if encodings.get("UCS-2") else "GSM-7"
     if len(encodings) > 1:
-        problems.append(Problem("info", f"{encodings['UCS-2']} message(s) need UCS-2 and "
-                                        f"{encodings['GSM-7']} fit GSM-7"))
+        problems.append(Problem("info", f"{encodings['UCS-2']:,} message(s) need UCS-2 and "
+                                        f"{encodings['GSM-7']:,} fit GSM-7"))
     transliteration = None
     if campaign.transliterate:
         transliteration = {"changes": dict(changes), "parts_saved": saved_parts}
@@ -334,7 +334,7 @@ def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mentio
         if result.changed:
             saved = measure(sample + suffix_phone).parts - measure(result.text + suffix_phone).parts
             if saved > 0:
-                problems.append(Problem("warning", f"transliterate: true would save {saved} part(s) per message "
+                problems.append(Problem("warning", f"transliterate: true would save {saved:,} part(s) per message "
                                                    f"(replacing {', '.join(repr(c[0]) for c in result.changes)})"))
     non_gsm = measure(example).non_gsm if example else ()
     if non_gsm and encoding == "UCS-2":
@@ -411,15 +411,29 @@ def _windows(campaign: Campaign, recipients: RecipientList, at: datetime,
         sendable_now=summary.sendable_now, held=summary.held,
         next_opening=next_opening.isoformat() if next_opening else None,
         by_locality=[{"region": lw.region, "zones": list(lw.zones), "count": lw.count, "open_now": lw.open_now,
-                      "next_opening": lw.next_opening.isoformat() if lw.next_opening else None}
+                      "next_opening": lw.next_opening.isoformat() if lw.next_opening else None,
+                      "next_opening_local": _local_time(lw.next_opening, lw.zones)}
                      for lw in summary.localities],
     )
     for warning in summary.warnings:
         problems.append(Problem("warning", f"send window: {warning}"))
     if summary.held:
-        when = f"; the next opens at {next_opening.isoformat()}" if next_opening else ""
-        problems.append(Problem("info", f"{summary.held} recipient(s) are outside their send window now{when}"))
+        held = [lw for lw in summary.localities if not lw.open_now and lw.next_opening is not None]
+        first = min(held, key=lambda lw: lw.next_opening or at) if held else None
+        when = ""
+        if first is not None and first.zones:  # in the locality's own time, as its recipients live it
+            when = f"; the next opens {_local_time(first.next_opening, first.zones)} {first.zones[0]}"
+        problems.append(Problem("info", f"{summary.held:,} recipient(s) are outside their send window now{when}"))
     return info, sendable
+
+
+def _local_time(moment: datetime | None, zones: tuple[str, ...] | list[str]) -> str | None:
+    """``moment`` on the wall clock of the locality's (first) zone: ``Mon 2026-12-07 08:00``."""
+    if moment is None or not zones:
+        return None
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo(zones[0])).strftime("%a %Y-%m-%d %H:%M")
 
 
 def _cost(campaign: Campaign, recipients: RecipientList, problems: list[Problem]) -> dict[str, Any]:
@@ -461,10 +475,10 @@ def _limits(campaign: Campaign, recipients: RecipientList, cost: dict[str, Any],
 def _invalid_problems(audience: Audience, problems: list[Problem]) -> None:
     for group in sorted(audience.invalid.values(), key=lambda g: -g.count):
         more = group.count - len(group.examples)
-        problems.append(Problem("warning", f"{group.count} invalid number(s), {group.reason}: "
-                                           + "; ".join(group.examples) + (f"; and {more} more" if more > 0 else "")))
+        problems.append(Problem("warning", f"{group.count:,} invalid number(s), {group.reason}: "
+                                           + "; ".join(group.examples) + (f"; and {more:,} more" if more > 0 else "")))
     if audience.exclusion_invalid:
-        problems.append(Problem("warning", f"{audience.exclusion_invalid} number(s) in exclusion lists are invalid "
+        problems.append(Problem("warning", f"{audience.exclusion_invalid:,} number(s) in exclusion lists are invalid "
                                            "and exclude nobody"))
 
 

@@ -146,3 +146,19 @@ def list_outbox(state_dir: Path, *, campaign_id: str | None = None, limit: int |
         return [dict(r) | {"commercial": bool(r["commercial"])} for r in db.execute(sql, params)]
     finally:
         db.close()
+
+
+def count_outbox(state_dir: Path, *, campaign_id: str | None = None) -> int:
+    """How many messages the outbox recorded (for one campaign, or all)."""
+    path = outbox_path(state_dir)
+    if not path.exists():
+        return 0
+    db = sqlite3.connect(path, timeout=30.0)
+    try:
+        if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'").fetchone() is None:
+            return 0
+        if campaign_id:
+            return int(db.execute("SELECT count(*) FROM outbox WHERE campaign_id = ?", (campaign_id,)).fetchone()[0])
+        return int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
+    finally:
+        db.close()
