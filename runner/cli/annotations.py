@@ -51,6 +51,8 @@ def diagnostic_annotations(diagnostics: Iterable[Any]) -> list[str]:
     return out
 
 
-def problem_annotations(problems: Iterable[Any], default_path: str) -> list[str]:
-    """Annotations of plan problems: at the campaign key that causes them, else on the campaign file."""
-    return [annotation(p.severity, p.message, p.path or default_path, p.line, p.col) for p in problems]
+def problem_annotations(problems: Iterable[dict[str, Any]], default_path: str) -> list[str]:
+    """Annotations of a plan summary's problems (numbers masked as in the plan): at the campaign key that
+    causes them, else on the campaign file."""
+    return [annotation(p["severity"], p["message"], p.get("file") or default_path, p.get("line", 0),
+                       p.get("col", 0)) for p in problems]

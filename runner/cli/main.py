@@ -145,7 +145,7 @@ def plan(
 
     if format is Format.github or in_github_actions():  # issue 13: problems as annotations on the diff
         emit = _echo if format is Format.github else _err
-        for line in problem_annotations(result.problems, loaded.where("id").path):
+        for line in problem_annotations(summary["problems"], loaded.where("id").path):
             emit(line)
     if json_ or format is Format.json:
         _json(summary)

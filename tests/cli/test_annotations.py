@@ -59,3 +59,13 @@ def test_a_plan_refused_by_a_source_is_annotated_at_the_key_at_fault(repo: Repo)
     result = repo.run("plan", "c.yaml", GITHUB_ACTIONS="true")
     assert result.code == 1
     assert "::error file=c.yaml,line=7,col=13::list.csv: no column named 'phon'" in result.err, result.err
+
+
+def test_annotations_mask_numbers_as_the_plan_does(repo: Repo) -> None:
+    repo.write("list.csv", "phone,name\n+33611111111,Alice\n01 23 45 67 89,Fixed\n")
+    repo.write("c.yaml", CAMPAIGN.format(message="Hi", column="    region: FR\n"))
+    result = repo.run("plan", "c.yaml", "--format", "github")
+    assert "::warning file=c.yaml::1 invalid number(s)" in result.out, result.out
+    assert "01 23 45 67 89" not in result.out + result.err
+    shown = repo.run("plan", "c.yaml", "--format", "github", "--show-numbers")
+    assert "01 23 45 67 89" in shown.out
