@@ -3,11 +3,15 @@
 A busy CI machine makes any clock-based limit flaky; a call count and an allocation peak do not change with
 load. ``with budget(calls=..., peak_bytes=...) as spent:`` aborts the block with an AssertionError as soon as
 it makes more Python or C function calls than allowed (so a runaway loop is stopped, not waited for) and
-checks the traced allocation peak when the block ends. Hangs in C code are left to pytest-timeout.
+checks the traced allocation peak when the block ends. tracemalloc makes allocation-heavy code several
+times slower: ``rss_growth`` is the cheap alternative, how far the block raised the process's peak
+resident size (a high-water mark: it catches a blow-up, not a small rise under an earlier peak). Hangs in
+C code are left to pytest-timeout.
 """
 
 from __future__ import annotations
 
+import resource
 import sys
 import tracemalloc
 from collections.abc import Iterator
@@ -28,8 +32,10 @@ class Spent:
 
 
 @contextmanager
-def budget(*, calls: int | None = None, peak_bytes: int | None = None) -> Iterator[Spent]:
+def budget(*, calls: int | None = None, peak_bytes: int | None = None,
+           rss_growth: int | None = None) -> Iterator[Spent]:
     spent = Spent()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
     previous = sys.getprofile()
 
     def count(frame: FrameType, event: str, arg: Any) -> None:
@@ -52,3 +58,6 @@ def budget(*, calls: int | None = None, peak_bytes: int | None = None) -> Iterat
             tracemalloc.stop()
     if peak_bytes is not None and tracing:
         assert spent.peak_bytes <= peak_bytes, f"peak {spent.peak_bytes:,} bytes > {peak_bytes:,}"
+    if rss_growth is not None:
+        grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - rss_before
+        assert grown <= rss_growth, f"peak resident size grew by {grown:,} bytes > {rss_growth:,}"
