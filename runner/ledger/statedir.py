@@ -8,8 +8,6 @@ that ignores everything in it (``.smsrun/`` at the repository root never shows a
 from __future__ import annotations
 
 import contextlib
-import shutil
-import subprocess
 from pathlib import Path
 
 GITIGNORE = "# smsrun's state: the ledger and outbox hold phone numbers; never commit them\n*\n"
@@ -32,6 +30,9 @@ def ensure_state_dir(folder: Path) -> None:
 def tracked_state_files(folder: Path, repo_root: Path) -> list[str]:
     """The ledger or outbox files git tracks in ``repo_root`` (empty when git is absent or it is no
     repository)."""
+    import shutil
+    import subprocess
+
     git = shutil.which("git")
     if git is None or not (repo_root / ".git").exists():
         return []
