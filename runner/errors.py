@@ -7,31 +7,49 @@ retry, stop, reject the recipients, or mark them "in doubt".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+
+def _where(path: str, line: int, col: int) -> str:
+    where = path
+    if line:
+        where += f":{line}"
+        if col:
+            where += f":{col}"
+    return where
 
 MAX_MESSAGE = 1_000  # characters of a diagnostic's message shown on its line
 
 
 @dataclass(frozen=True, order=True)
 class Diagnostic:
-    """One problem at a position in a file: rendered ``PATH:LINE:COL: severity: MESSAGE``."""
+    """One problem at a position in a file: rendered ``PATH:LINE:COL: severity: MESSAGE``.
+
+    ``related`` is a second location (path, line, col, what is there), e.g. the data row behind a problem
+    reported at the campaign key that causes it; rendered on its own ``note:`` line."""
 
     path: str
     line: int  # 1-based; 0 when unknown
     col: int  # 1-based; 0 when unknown
     message: str
     severity: str = "error"
+    related: tuple[tuple[str, int, int, str], ...] = field(default=(), compare=False)
 
     def __str__(self) -> str:
-        where = self.path
-        if self.line:
-            where += f":{self.line}"
-            if self.col:
-                where += f":{self.col}"
         message = self.message
         if len(message) > MAX_MESSAGE:  # issue 15: one readable line, whatever value it quotes
             message = f"{message[:MAX_MESSAGE]}… ({len(message):,} characters)"
-        return f"{where}: {self.severity}: {message}"
+        text = f"{_where(self.path, self.line, self.col)}: {self.severity}: {message}"
+        for path, line, col, what in self.related:
+            text += f"\n  {_where(path, line, col)}: note: {what}"
+        return text
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"path": self.path, "line": self.line, "col": self.col, "severity": self.severity,
+                                  "message": self.message}
+        if self.related:
+            out["related"] = [{"path": p, "line": n, "col": c, "note": w} for p, n, c, w in self.related]
+        return out
 
 
 class SmsrunError(Exception):
@@ -53,7 +71,14 @@ class CampaignError(SmsrunError):
 
 
 class SourceError(SmsrunError):
-    """A recipient source cannot be read (missing file, bad CSV, refused URL, hash mismatch)."""
+    """A recipient source cannot be read (missing file, bad CSV, refused URL, hash mismatch).
+
+    ``key`` names the source option that causes it (``column``, ``encoding``, ``fields.first_name``...), so
+    the problem can be shown at that key in the campaign file, the source's own position second."""
+
+    def __init__(self, message: str, diagnostics: list[Diagnostic] | None = None, *, key: str | None = None) -> None:
+        super().__init__(message, diagnostics)
+        self.key = key
 
 
 class PlanError(SmsrunError):

@@ -48,7 +48,7 @@ class ValidationResult:
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "files": [
             {"path": f.path, "kind": f.kind, "ok": f.ok,
-             "problems": [{"line": d.line, "col": d.col, "severity": d.severity, "message": d.message}
+             "problems": [{k: v for k, v in d.as_dict().items() if k != "path"}
                           for d in f.diagnostics]} for f in self.files]}
 
 
@@ -82,6 +82,7 @@ def _kind(path: Path) -> str:
 
 
 def validate_paths(paths: list[Path]) -> ValidationResult:
+    from runner.campaign.checks import offline_checks
     from runner.campaign.loader import load_campaign
 
     files, missing = _collect(paths)
@@ -100,6 +101,7 @@ def validate_paths(paths: list[Path]) -> ValidationResult:
                 campaign = load_campaign(path)
                 entry.diagnostics.extend(campaign.warnings)
                 ids.append((campaign.id, entry, campaign.source_text))
+                entry.diagnostics.extend(_dedupe(offline_checks(campaign), entry.diagnostics))
         except SmsrunError as exc:
             entry.diagnostics.extend(exc.diagnostics or [Diagnostic(shown, 0, 0, _strip(exc.message, shown))])
         result.files.append(entry)
@@ -124,6 +126,17 @@ def _duplicate_ids(ids: list[tuple[str, FileResult, str]]) -> None:
             entry.diagnostics.append(Diagnostic(entry.path, line, 1 if line else 0,
                                                 f"id {campaign_id!r} is also the id of {others}: each campaign "
                                                 "needs its own id (the ledger knows campaigns by it)"))
+
+
+def _dedupe(new: list[Diagnostic], seen: list[Diagnostic]) -> list[Diagnostic]:
+    """One problem listed once, even when two checks find it."""
+    known = {(d.path, d.line, d.col, d.message) for d in seen}
+    out = []
+    for d in new:
+        if (d.path, d.line, d.col, d.message) not in known:
+            known.add((d.path, d.line, d.col, d.message))
+            out.append(d)
+    return out
 
 
 def _strip(message: str, shown: str) -> str:

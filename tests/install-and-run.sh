@@ -3,7 +3,8 @@
 #   - Debian packages: Kannel (bearerbox, smsbox) and kannel-extras (fakesmsc) for the real-gateway tests;
 #   - a virtual environment in .venv with smsrun and its `test` extra (pytest, hypothesis, mypy, ruff,
 #     the official `ovh` package to check request signatures, uvicorn/starlette for loopback providers,
-#     openapi-core to check requests against Twilio's OpenAPI spec, smpp34 for the SMSC simulator).
+#     openapi-core to check requests against Twilio's OpenAPI spec, smpp34 for the SMSC simulator);
+#   - ajv (npm, pinned in tests/tools/ajv/package-lock.json) to compile the schemas in strict mode.
 # Extra arguments go to pytest, e.g. `bash tests/install-and-run.sh -k ledger`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,13 @@ bash .ci/install-kannel.sh
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
+
+# test tools outside Python: ajv checks the JSON Schemas under strict mode (tests/test_schemas_ajv.py)
+if command -v npm >/dev/null 2>&1; then
+  (cd tests/tools/ajv && npm ci --silent --no-audit --no-fund)
+else
+  echo "npm not found: the ajv schema test will be skipped (it fails under CI=true)"
+fi
 
 echo "== ruff"
 .venv/bin/ruff check runner tests bench

@@ -109,7 +109,10 @@ def _build(doc: yamldoc.Document, path: Path, text: str, root: Path) -> tuple[Ca
                 options["region"] = default_region
             if kind == "numbers":
                 options["_lines"] = [doc.mark((name, index, "numbers", i))[0] for i in range(len(item["numbers"]))]
-            out.append(SourceSpec(kind, options, base, pos(name, index, kind)))
+            keys = {str(k): pos(name, index, k) for k in item}
+            for field_name in item.get("fields") or {}:
+                keys[f"fields.{field_name}"] = pos(name, index, "fields", field_name)
+            out.append(SourceSpec(kind, options, base, pos(name, index, kind), keys))
         return tuple(out)
 
     raw_sender = data.get("sender", "short-code")
@@ -176,6 +179,9 @@ def _build(doc: yamldoc.Document, path: Path, text: str, root: Path) -> tuple[Ca
 
     cost = data.get("cost", {})
     positions = {key: pos(key) for key in data}
+    for key, value in data.items():  # one level down too (limits.max_parts, provider.batch_size...)
+        if isinstance(value, dict):
+            positions.update({f"{key}.{sub}": pos(key, sub) for sub in value})
     campaign = Campaign(
         id=data["id"],
         path=path.resolve(),

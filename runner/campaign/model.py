@@ -55,6 +55,16 @@ class SourceSpec:
     options: dict[str, Any]
     base_dir: Path  # folder of the campaign file, for relative paths
     position: Position
+    # where each option is written (``column``, ``fields.first_name``...): problems point at the key at fault
+    keys: dict[str, Position] = field(default_factory=dict, compare=False, hash=False)
+
+    def at(self, key: str | None) -> Position:
+        """Where ``key`` (or its parent option) is written, else where the source is."""
+        while key:
+            if key in self.keys:
+                return self.keys[key]
+            key = key.rpartition(".")[0]
+        return self.position
 
 
 @dataclass(frozen=True)
@@ -113,4 +123,6 @@ class Campaign:
     warnings: tuple[Diagnostic, ...] = ()
 
     def where(self, key: str) -> Position:
-        return self.positions.get(key, Position(str(self.path)))
+        """Where ``key`` (``message``, or one level down: ``limits.max_parts``) is written, else its parent."""
+        found = self.positions.get(key) or self.positions.get(key.partition(".")[0])
+        return found or Position(str(self.path))

@@ -191,6 +191,11 @@ def _is_source(path: PathKey) -> bool:
 
 def _alternatives_message(error: Any, where: str, path: PathKey) -> str:
     descr = error.schema.get("description")
+    branches = error.validator_value if isinstance(error.validator_value, list) else []
+    if branches and all(isinstance(b, dict) and set(b) == {"type"} for b in branches):
+        # a union of types, written as anyOf so ajv's strict mode takes the schema
+        expected = " or ".join(str(b["type"]) for b in branches)
+        return f"{where} must be {_article(expected)}, not {_article(_type_name(error.instance))}"
     if path and path[-1] == "sender":
         return (f"sender {_shown(error.instance)} is not valid: use 'short-code', a virtual number in international "
                 "format (+33...), or an alphanumeric name of 3 to 11 letters, digits or spaces with at least "

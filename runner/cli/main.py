@@ -33,6 +33,7 @@ optout_app = typer.Typer(help="The suppression list every campaign excludes.", n
 app.add_typer(optout_app, name="optout")
 
 EXIT_ERROR, EXIT_CHANGES, EXIT_BUG, EXIT_INTERRUPTED = 1, 2, 3, 130
+OUTBOX_LIMIT = 20  # `smsrun outbox` shows the last 20 messages unless --limit says otherwise
 
 StateDir = Annotated[Path | None, typer.Option("--state-dir", help="Ledger folder (default: $SMSRUN_STATE_DIR, "
                                                                      "else .smsrun/ at the repository root).")]
@@ -43,6 +44,13 @@ class Format(str, Enum):
     text = "text"
     json = "json"
     markdown = "markdown"
+    github = "github"
+
+
+class ListFormat(str, Enum):
+    text = "text"
+    csv = "csv"
+    json = "json"
 
 
 class ValidateFormat(str, Enum):
@@ -93,10 +101,10 @@ def validate(
     if chosen is ValidateFormat.json:
         _json(result.as_dict())
     elif chosen is ValidateFormat.github:
-        for d in result.diagnostics:
-            level = "error" if d.severity == "error" else "warning"
-            message = d.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-            _echo(f"::{level} file={d.path},line={d.line},col={d.col}::{message}")
+        from runner.cli.annotations import diagnostic_annotations
+
+        for line in diagnostic_annotations(result.diagnostics):
+            _echo(line)
         _err(result.summary())
     else:
         for d in result.diagnostics:
@@ -111,12 +119,12 @@ def validate(
 def plan(
     campaign: Annotated[Path, typer.Argument(help="The campaign file.")],
     json_: Annotated[bool, typer.Option("--json", help="Print the plan as JSON (same as --format json).")] = False,
-    format: Annotated[Format, typer.Option("--format", help="text, json or markdown (for a pull-request "
-                                                            "comment).")] = Format.text,
+    format: Annotated[Format, typer.Option("--format", help="text, json, markdown (for a pull-request comment) "
+                                                            "or github (annotations, then the text).")] = Format.text,
     out: Annotated[Path | None, typer.Option("--out", help="Save the plan; `smsrun send FILE` sends exactly "
                                                            "it.")] = None,
-    detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode", help="Exit 2 when there is something "
-                                                                                "to send, 0 when nothing.")] = False,
+    detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode", help="Exit 2 when something can be "
+                                                    "sent now, 0 when nothing can (and say why).")] = False,
     at: Annotated[str | None, typer.Option("--at", help="Plan as if run at this instant (ISO 8601 with "
                                                        "offset).")] = None,
     state_dir: StateDir = None,
@@ -134,6 +142,12 @@ def plan(
     loaded = load_campaign(campaign)
     result = build_plan(loaded, PlanOptions(state_dir=state_dir, at=moment, allow_private_urls=allow_private_urls))
     summary = plan_summary(result, show_numbers=show_numbers)
+    from runner.cli.annotations import in_github_actions, problem_annotations
+
+    if format is Format.github or in_github_actions():  # issue 13: problems as annotations on the diff
+        emit = _echo if format is Format.github else _err
+        for line in problem_annotations(summary["problems"], loaded.where("id").path):
+            emit(line)
     if json_ or format is Format.json:
         _json(summary)
     elif format is Format.markdown:
@@ -150,7 +164,11 @@ def plan(
         save_plan(summary, loaded.path, result.digest, out)
         _err(f"plan saved to {out}")
     if detailed_exitcode and result.to_send:
-        raise typer.Exit(EXIT_CHANGES)
+        if result.sendable_now:
+            raise typer.Exit(EXIT_CHANGES)
+        from runner.cli.render import nothing_now_reason  # issue 13: 0 when nothing can go now, and why
+
+        _err(nothing_now_reason(summary))
 
 
 def _parse_at(at: str | None, option: str = "--at") -> datetime | None:
@@ -180,8 +198,22 @@ def send(
     show_numbers: ShowNumbers = False,
     allow_private_urls: Annotated[bool, typer.Option("--allow-private-urls", help="Let remote CSV sources "
                                                      "fetch from private or loopback addresses.")] = False,
+    test_to: Annotated[list[str] | None, typer.Option("--test-to", help="Send only a test, to this number "
+                       "(repeatable), through the campaign's provider; recorded apart, counted for nobody.")] = None,
+    as_row: Annotated[str | None, typer.Option("--as", help="With --test-to: render as this recipient (a "
+                      "position, a file:line or a number; default: the first).")] = None,
 ) -> None:
     """Send a campaign (or a saved plan) exactly once per recipient; resumable after any interruption."""
+    if test_to or as_row:  # issue 13: a test send, apart from the campaign
+        from runner.cli.render import test_send_text
+        from runner.send.testsend import run_test_send
+
+        test = run_test_send(target, test_to or [], as_row=as_row, state_dir=state_dir, show_numbers=show_numbers,
+                             allow_private_urls=allow_private_urls)
+        _json(test.as_dict()) if json_ else _echo(test_send_text(test.as_dict()))
+        if not test.ok:
+            raise typer.Exit(EXIT_ERROR)
+        return
     from runner.campaign.loader import load_campaign
     from runner.cli.progress import progress_reporter
     from runner.cli.render import plan_text, report_text
@@ -243,12 +275,30 @@ def status(
                                                             "first.")] = False,
     state_dir: StateDir = None,
     show_numbers: ShowNumbers = False,
+    recipients: Annotated[bool, typer.Option("--recipients", help="One line per recipient (status, reason, "
+                                             "provider id, cost, parts, times), streamed.")] = False,
+    format: Annotated[ListFormat, typer.Option("--format", help="With --recipients: text, csv or json.")]
+    = ListFormat.text,
+    only: Annotated[str | None, typer.Option("--status", help="With --recipients: only these statuses, e.g. "
+                                             "failed,in_doubt.")] = None,
 ) -> None:
     """Ledger counts for a campaign (sent, delivered, failed, pending, in doubt, rejected)."""
     from runner.cli.render import status_text
     from runner.ledger.status import campaign_status
 
     campaign_id, folder = _campaign_and_state(campaign, state_dir)
+    if recipients:  # issue 13: per-recipient results
+        from runner.cli.listing import write_csv, write_json, write_text
+        from runner.ledger.recipients import FIELDS, iter_recipients, parse_statuses
+
+        rows = iter_recipients(folder, campaign_id, statuses=parse_statuses(only), show_numbers=show_numbers)
+        if format is ListFormat.csv:
+            write_csv(rows, FIELDS, sys.stdout)
+        elif format is ListFormat.json:
+            write_json(rows, sys.stdout)
+        else:
+            write_text(rows, sys.stdout)
+        return
     extra: dict[str, Any] = {}
     if refresh:
         from runner.reports import refresh_delivery_reports
@@ -264,7 +314,8 @@ def status(
 @app.command()
 def outbox(
     campaign: Annotated[str | None, typer.Option("--campaign", help="Only this campaign id.")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="Only the last N messages.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Only the last N messages (default: the last 20 "
+                                              "as text, all as JSON; 0: all).")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
     state_dir: StateDir = None,
     show_numbers: ShowNumbers = False,
@@ -276,7 +327,8 @@ def outbox(
     from runner.providers.outbox import list_outbox
 
     folder = state_dir_for(state_dir, find_repo_root(Path.cwd()))
-    messages = list_outbox(folder, campaign_id=campaign, limit=limit)
+    shown = limit if limit is not None else (None if json_ else OUTBOX_LIMIT)
+    messages = list_outbox(folder, campaign_id=campaign, limit=shown or None)
     if not show_numbers:
         for m in messages:
             m["recipient"] = mask_number(m["recipient"])
@@ -286,9 +338,10 @@ def outbox(
     if not messages:
         _err(f"the outbox in {folder} is empty")
         return
-    for m in messages:
-        text = m["text"].replace("\n", "⏎")
-        _echo(f"{m['id']:>7}  {m['created_at']}  {m['campaign_id']}  {m['recipient']}  {text}")
+    from runner.cli.render import outbox_text
+    from runner.providers.outbox import count_outbox
+
+    _echo(outbox_text(messages, count_outbox(folder, campaign_id=campaign)))
 
 
 @app.command()
@@ -544,6 +597,11 @@ def run(argv: list[str] | None = None) -> None:
         code = app(args=argv, standalone_mode=False)
     except SmsrunError as exc:
         _err(str(exc) if "error:" in str(exc) or exc.diagnostics else f"error: {exc}")
+        from runner.cli.annotations import annotation, diagnostic_annotations, in_github_actions
+
+        if in_github_actions():  # the refusal on the pull request's diff too
+            _err("\n".join(diagnostic_annotations(exc.diagnostics)) if exc.diagnostics
+                 else annotation("error", exc.message))
         sys.exit(EXIT_ERROR)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

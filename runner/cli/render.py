@@ -6,7 +6,29 @@ from typing import Any
 
 
 def _n(value: Any) -> str:
-    return f"{value:,}" if isinstance(value, int) else str(value)
+    """One number format everywhere: ``45,597``; ``1,234.56`` (at most 4 decimals, trailing zeros dropped)."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.4f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def _held_until(w: dict[str, Any]) -> str:
+    """When each held locality opens, in its own time: ``FR Mon 2026-12-07 08:00 Europe/Paris``."""
+    held = [lw for lw in w.get("by_locality", []) if not lw.get("open_now")]
+    parts = []
+    for lw in held:
+        local = lw.get("next_opening_local")
+        when = f"{local} {lw['zones'][0]}" if local and lw.get("zones") else "not within a year"
+        parts.append(f"{lw['region'] or '?'} ×{_n(lw['count'])} until {when}")
+    if parts:
+        return "; ".join(parts)
+    return f"until {w['next_opening']}" if w.get("next_opening") else ""
 
 
 def _parts_line(m: dict[str, Any]) -> str:
@@ -42,10 +64,9 @@ def plan_text(s: dict[str, Any]) -> str:
     lines.append(f"  to send          {_n(r['to_send'])}")
     if w.get("applies") or w.get("held"):
         lines.append(f"    now            {_n(w['sendable_now'])}")
-        lines.append(f"    held           {_n(w['held'])}"
-                     + (f" (next opening {w['next_opening']})" if w.get("next_opening") else ""))
-    for group in s["invalid"]:
-        lines.append(f"  invalid: {group['reason']} ×{_n(group['count'])}: " + "; ".join(group["examples"][:3]))
+        until = _held_until(w)
+        lines.append(f"    held           {_n(w['held'])}" + (f" ({until})" if until else ""))
+    # invalid numbers by reason are listed once, with the problems below
     lines += [
         "",
         "Message",
@@ -65,9 +86,9 @@ def plan_text(s: dict[str, Any]) -> str:
     if m["example"]:
         lines.append("  example:")
         lines += [f"  │ {line}" for line in m["example"].split("\n")]
-    lines += ["", f"Cost       {cost['total']:g} {cost['unit']}"]
+    lines += ["", f"Cost       {_n(cost['total'])} {cost['unit']}"]
     for country, item in cost["by_country"].items():
-        lines.append(f"  {country}  {_n(item['parts'])} part(s) × {item['price']:g} = {item['cost']:g}")
+        lines.append(f"  {country}  {_n(item['parts'])} part(s) × {_n(item['price'])} = {_n(item['cost'])}")
     if s["problems"]:
         lines.append("")
         for p in s["problems"]:
@@ -92,11 +113,12 @@ def plan_markdown(s: dict[str, Any]) -> str:
         f"{_n(r['suppressed'])} | {_n(r['already_sent'])} | {_n(r['in_doubt'])} | **{_n(r['to_send'])}** |",
         "",
         f"**Message** {m['encoding']}, {_parts_line(m)}, **{_n(s['total_parts'])} SMS** in total; "
-        f"estimated cost **{cost['total']:g} {cost['unit']}**.",
+        f"estimated cost **{_n(cost['total'])} {cost['unit']}**.",
     ]
     if w.get("applies") or w.get("held"):
+        until = _held_until(w)
         out.append(f"**Window** {_n(w['sendable_now'])} sendable now, {_n(w['held'])} held"
-                   + (f" until {w['next_opening']}" if w.get("next_opening") else "") + ".")
+                   + (f" ({until})" if until else "") + ".")
     if m["example"]:
         out += ["", "<details><summary>Example message</summary>", "", "```text", m["example"], "```", "",
                 "</details>"]
@@ -111,12 +133,37 @@ def plan_markdown(s: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def nothing_now_reason(s: dict[str, Any]) -> str:
+    """Why a plan with recipients left can send none of them now (for ``--detailed-exitcode``)."""
+    w = s["window"]
+    to_send = _n(s["recipients"]["to_send"])
+    if w.get("schedule_ended"):
+        return f"nothing can be sent now: the schedule ended; {to_send} recipient(s) will not be sent"
+    if w.get("not_before"):
+        return f"nothing can be sent now: the schedule starts at {w['not_before']} ({to_send} recipient(s) waiting)"
+    until = _held_until(w)
+    return (f"nothing can be sent now: all {to_send} recipient(s) are outside their send window"
+            + (f" ({until})" if until else ""))
+
+
+def outbox_text(messages: list[dict[str, Any]], total: int) -> str:
+    """The outbox's last messages under a header, then how many older ones are not shown."""
+    lines = [f"{'id':>7}  {'recorded at (UTC)':<29}  {'campaign':<16}  {'to':<16}  text"]
+    for m in messages:
+        text = m["text"].replace("\n", "⏎")
+        lines.append(f"{m['id']:>7}  {m['created_at']:<29}  {m['campaign_id']:<16}  {m['recipient']:<16}  {text}")
+    more = total - len(messages)
+    if more > 0:
+        lines.append(f"… {_n(more)} more (older; --limit N shows the last N, --limit 0 all)")
+    return "\n".join(lines)
+
+
 def report_text(d: dict[str, Any]) -> str:
     line = (f"{d['campaign']}: sent {_n(d['sent'])}, rejected {_n(d['rejected'])}, in doubt {_n(d['in_doubt'])}, "
             f"skipped {_n(d['skipped'])}, held {_n(d['held'])}")
     if d.get("reconciled"):
         line += f", reconciled {_n(d['reconciled'])}"
-    line += f" ({d['requests']} request(s), {d['retries']} retried, {d['elapsed_s']:.1f} s)"
+    line += f" ({_n(d['requests'])} request(s), {_n(d['retries'])} retried, {d['elapsed_s']:.1f} s)"
     for reason, count in d.get("rejections", {}).items():
         line += f"\n  rejected ×{_n(count)}: {reason}"
     if d["in_doubt"]:
@@ -134,4 +181,24 @@ def status_text(d: dict[str, Any]) -> str:
     for row in d.get("in_doubt_rows", []):
         lines.append(f"  in doubt: {row['recipient']} (batch {row['batch_id']}, claimed {row['claimed_at']}): "
                      f"{row['reason']}")
+    tests = d.get("test_sends") or []
+    if tests:
+        lines.append("Test sends (not counted above)")
+        for t in tests:
+            lines.append(f"  {t['sent_at']}  {t['to']}  {t['status']}"
+                         + (f"  id {t['provider_id']}" if t["provider_id"] else "")
+                         + (f"  ({t['reason']})" if t["reason"] else ""))
+    return "\n".join(lines)
+
+
+def test_send_text(d: dict[str, Any]) -> str:
+    """A test send (``send --test-to``): what was sent, rendered as whom, and each number's answer."""
+    lines = [f"Test send of {d['campaign']} (not counted as sent to anyone)",
+             f"  rendered as  {d['as']}  ({d['origin']})",
+             f"  message      {d['parts']} part(s), {d['encoding']}", ""]
+    lines += ["  " + line for line in d["text"].splitlines()]
+    lines.append("")
+    for r in d["results"]:
+        lines.append(f"  {r['to']}: {r['status']}" + (f", id {r['provider_id']}" if r["provider_id"] else "")
+                     + (f" ({r['reason']})" if r["reason"] else ""))
     return "\n".join(lines)

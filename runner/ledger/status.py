@@ -14,7 +14,7 @@ MAX_IN_DOUBT_ROWS = 50
 def campaign_status(state_dir: Path, campaign_id: str, *, show_numbers: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"campaign": campaign_id, "sent": 0, "delivered": 0, "failed": 0, "pending": 0,
                            "in_doubt": 0, "rejected": 0, "claimed": 0, "unrecorded": 0, "known": False,
-                           "in_doubt_rows": []}
+                           "in_doubt_rows": [], "test_sends": []}
     if not (state_dir / "ledger.sqlite").exists():
         return out
     with Ledger(state_dir) as ledger, ledger.reading():  # issue 15: damaged pages, a newer smsrun's ledger
@@ -33,4 +33,7 @@ def campaign_status(state_dir: Path, campaign_id: str, *, show_numbers: bool = F
                                  "batch_id": r.batch_id, "claimed_at": r.claimed_at,
                                  "reason": r.reason or ("in flight or interrupted" if r.status == "claimed" else "")}
                                 for r in rows]
+        out["test_sends"] = [{"to": n if show_numbers else mask_number(n), "status": status, "provider_id": pid,
+                              "reason": reason, "sent_at": at}
+                             for n, status, pid, reason, at in ledger.test_sends(campaign_id)]  # issue 13
     return out

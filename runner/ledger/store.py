@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from runner.errors import CampaignLockedError, LedgerError
+from runner.ledger.statedir import ensure_state_dir
 
 
 class Status(str, enum.Enum):
@@ -189,7 +190,7 @@ class Ledger:
         self.state_dir = state_dir
         self.path = state_dir / "ledger.sqlite"
         try:
-            state_dir.mkdir(parents=True, exist_ok=True)
+            ensure_state_dir(state_dir)  # with a .gitignore: the ledger holds phone numbers
             self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
@@ -702,3 +703,58 @@ class Ledger:
         return [(int(i), str(n), str(a)) for i, n, a in self.db.execute(
             "SELECT id, number, action FROM optout_log WHERE id > ? ORDER BY id", (since,))]
     # == end issue 15 =========================================================================================
+
+    # -- issue 13: per-recipient listing (`status --recipients`) ---------------------------------------------------
+    # Plain SQL PostgreSQL also runs: keyset pages over the primary key (campaign_id, recipient), so a million
+    # rows list in constant memory (one page at a time) without OFFSET scans.
+    RECIPIENT_COLUMNS = ("recipient", "status", "reason", "provider_id", "cost", "parts", "attempts", "batch_id",
+                         "claimed_at", "updated_at")
+
+    def recipients_page(self, campaign_id: str, after: str, limit: int,
+                        statuses: Sequence[str] | None = None) -> list[tuple[Any, ...]]:
+        """Up to ``limit`` rows of ``campaign_id`` whose recipient sorts after ``after``, in recipient order
+        (columns: :attr:`RECIPIENT_COLUMNS`)."""
+        sql = ("SELECT recipient, status, reason, provider_id, cost, parts, attempts, batch_id, claimed_at, updated_at "
+               "FROM messages WHERE campaign_id = ? AND recipient > ?")
+        params: list[Any] = [campaign_id, after]
+        if statuses:
+            sql += " AND status IN (" + ", ".join("?" for _ in statuses) + ")"
+            params += list(statuses)
+        sql += " ORDER BY recipient LIMIT ?"
+        params.append(limit)
+        return self.db.execute(sql, params).fetchall()
+
+    # -- issue 13: test sends (`send --test-to`), kept apart from the campaign's messages --------------------------
+    # Never in `messages`, never registering the campaign: a test send counts for nobody and blocks nothing.
+    TEST_SENDS_TABLE = ("CREATE TABLE IF NOT EXISTS test_sends (campaign_id TEXT NOT NULL, recipient TEXT NOT NULL, "
+                        "as_recipient TEXT, text TEXT NOT NULL, status TEXT NOT NULL, provider_id TEXT, reason TEXT, "
+                        "sent_at TEXT NOT NULL)")
+
+    def record_test_sends(self, campaign_id: str, rows: Sequence[tuple[str, str, str | None, str | None]], *,
+                          text: str, as_recipient: str | None, at: str) -> None:
+        """Store one test send: (recipient, status, provider_id, reason) per test number."""
+        with self.transaction() as db:
+            db.execute(self.TEST_SENDS_TABLE)
+            db.executemany("INSERT INTO test_sends (campaign_id, recipient, as_recipient, text, status, provider_id, "
+                           "reason, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           [(campaign_id, n, as_recipient, text, status, pid, reason, at)
+                            for n, status, pid, reason in rows])
+
+    def test_sends(self, campaign_id: str, limit: int = 10) -> list[tuple[str, str, str | None, str | None, str]]:
+        """The last test sends of a campaign, newest first: (recipient, status, provider_id, reason, sent_at)."""
+        try:
+            return self.db.execute("SELECT recipient, status, provider_id, reason, sent_at FROM test_sends "
+                                   "WHERE campaign_id = ? ORDER BY sent_at DESC LIMIT ?",
+                                   (campaign_id, limit)).fetchall()
+        except sqlite3.OperationalError as exc:  # no test send yet: the first one makes the table
+            if "no such table" not in str(exc):
+                raise
+            return []
+
+    def opted_out(self, numbers: Sequence[str]) -> set[str]:
+        """Which of ``numbers`` are on the suppression list."""
+        if not numbers:
+            return set()
+        marks = ", ".join("?" for _ in numbers)
+        return {row[0] for row in self.db.execute(f"SELECT number FROM optouts WHERE number IN ({marks})",
+                                                  list(numbers))}

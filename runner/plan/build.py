@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.audience.build import Audience, build_audience
-from runner.campaign.model import Campaign
+from runner.campaign.model import Campaign, Position
 from runner.errors import PlanError
 from runner.ledger.store import FINAL_STATUSES, Ledger, state_dir_for
 from runner.message.template import TemplateProblem, compile_template
@@ -30,9 +30,19 @@ MAX_NAMED = 5
 class Problem:
     severity: str  # error | warning | info
     message: str
+    path: str = ""  # where it is caused in the campaign file, when known (for annotations)
+    line: int = 0
+    col: int = 0
 
-    def as_dict(self) -> dict[str, str]:
-        return {"severity": self.severity, "message": self.message}
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"severity": self.severity, "message": self.message}
+        if self.path:
+            out.update(file=self.path, line=self.line, col=self.col)
+        return out
+
+    @classmethod
+    def at(cls, where: Position, severity: str, message: str) -> Problem:
+        return cls(severity, message, where.path, where.line, where.col)
 
 
 @dataclass
@@ -151,7 +161,7 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
         raise PlanError("--at needs a UTC offset (e.g. 2026-11-28T19:30:00+01:00)")
     repo_root = campaign.repo_root or campaign.path.parent
     state_dir = state_dir_for(options.state_dir, repo_root)
-    problems: list[Problem] = [Problem(d.severity, str(d)) for d in campaign.warnings]
+    problems: list[Problem] = [Problem(d.severity, str(d), d.path, d.line, d.col) for d in campaign.warnings]
 
     from runner.providers import provider_class
 
@@ -198,7 +208,7 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
         else:
             in_doubt += 1
     if in_doubt:
-        problems.append(Problem("warning", f"{in_doubt} recipient(s) are in doubt from an interrupted run: they "
+        problems.append(Problem("warning", f"{in_doubt:,} recipient(s) are in doubt from an interrupted run: they "
                                            "will be reconciled with the provider, or resent only with "
                                            "--resend-in-doubt (see `smsrun status`)"))
 
@@ -217,6 +227,12 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
                 pending_in_ledger=pending, stop_mention=stop_mention, appended_opt_out=appended,
                 window=window, sendable=sendable, cost=cost, problems=problems, **message_info)
     plan.digest = _digest(campaign, audience, ledger_fingerprint)
+    from runner.ledger.statedir import tracked_state_files  # issue 13: phone numbers must not end up in git
+
+    for name in tracked_state_files(state_dir, repo_root):
+        plan.problems.append(Problem("warning", f"git tracks {name}, which holds phone numbers: run "
+                                                f"`git rm --cached {name}` and commit (the state folder ignores "
+                                                "itself from now on)"))
     if options.check_provider and plan.ok and recipients:
         _provider_preflight(plan, provider_cls)
     return plan
@@ -286,10 +302,10 @@ def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mentio
     if template.constant:
         text, parts, encoding, characters = finish(campaign.message)
         example = text + suffix_phone
-        problems.extend(Problem("error", f"message: {p}") for p in check_text(text))
+        problems.extend(Problem.at(campaign.where("message"), "error", f"message: {p}") for p in check_text(text))
         empty = empty_problem(campaign.message)
         if empty:
-            problems.append(Problem("error", f"message: {empty}"))
+            problems.append(Problem.at(campaign.where("message"), "error", f"message: {empty}"))
         recipients = RecipientList(todo, [text] * len(todo), [parts] * len(todo))
         if todo:
             distribution[parts] = len(todo)
@@ -321,15 +337,16 @@ def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mentio
             chars_max = max(chars_max, characters)
     for key, rows in missing.items():
         more = missing_count[key] - len(rows)
-        problems.append(Problem("error", f"message template: {key}, for {missing_count[key]} recipient(s): "
-                                         + ", ".join(rows) + (f" and {more} more" if more > 0 else "")))
+        problems.append(Problem.at(campaign.where("message"), "error",
+                                   f"message template: {key}, for {missing_count[key]:,} recipient(s): "
+                                   + ", ".join(rows) + (f" and {more:,} more" if more > 0 else "")))
     for message in checks.problems():
-        problems.append(Problem("error", message))
+        problems.append(Problem.at(campaign.where("message"), "error", message))
     recipients.regions = _regions(recipients.numbers)
     encoding = "UCS-2" if encodings.get("UCS-2") else "GSM-7"
     if len(encodings) > 1:
-        problems.append(Problem("info", f"{encodings['UCS-2']} message(s) need UCS-2 and "
-                                        f"{encodings['GSM-7']} fit GSM-7"))
+        problems.append(Problem("info", f"{encodings['UCS-2']:,} message(s) need UCS-2 and "
+                                        f"{encodings['GSM-7']:,} fit GSM-7"))
     transliteration = None
     if campaign.transliterate:
         transliteration = {"changes": dict(changes), "parts_saved": saved_parts}
@@ -339,7 +356,7 @@ def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mentio
         if result.changed:
             saved = measure(sample + suffix_phone).parts - measure(result.text + suffix_phone).parts
             if saved > 0:
-                problems.append(Problem("warning", f"transliterate: true would save {saved} part(s) per message "
+                problems.append(Problem("warning", f"transliterate: true would save {saved:,} part(s) per message "
                                                    f"(replacing {', '.join(repr(c[0]) for c in result.changes)})"))
     non_gsm = measure(example).non_gsm if example else ()
     if non_gsm and encoding == "UCS-2":
@@ -416,15 +433,29 @@ def _windows(campaign: Campaign, recipients: RecipientList, at: datetime,
         sendable_now=summary.sendable_now, held=summary.held,
         next_opening=next_opening.isoformat() if next_opening else None,
         by_locality=[{"region": lw.region, "zones": list(lw.zones), "count": lw.count, "open_now": lw.open_now,
-                      "next_opening": lw.next_opening.isoformat() if lw.next_opening else None}
+                      "next_opening": lw.next_opening.isoformat() if lw.next_opening else None,
+                      "next_opening_local": _local_time(lw.next_opening, lw.zones)}
                      for lw in summary.localities],
     )
     for warning in summary.warnings:
         problems.append(Problem("warning", f"send window: {warning}"))
     if summary.held:
-        when = f"; the next opens at {next_opening.isoformat()}" if next_opening else ""
-        problems.append(Problem("info", f"{summary.held} recipient(s) are outside their send window now{when}"))
+        held = [lw for lw in summary.localities if not lw.open_now and lw.next_opening is not None]
+        first = min(held, key=lambda lw: lw.next_opening or at) if held else None
+        when = ""
+        if first is not None and first.zones:  # in the locality's own time, as its recipients live it
+            when = f"; the next opens {_local_time(first.next_opening, first.zones)} {first.zones[0]}"
+        problems.append(Problem("info", f"{summary.held:,} recipient(s) are outside their send window now{when}"))
     return info, sendable
+
+
+def _local_time(moment: datetime | None, zones: tuple[str, ...] | list[str]) -> str | None:
+    """``moment`` on the wall clock of the locality's (first) zone: ``Mon 2026-12-07 08:00``."""
+    if moment is None or not zones:
+        return None
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo(zones[0])).strftime("%a %Y-%m-%d %H:%M")
 
 
 def _cost(campaign: Campaign, recipients: RecipientList, problems: list[Problem]) -> dict[str, Any]:
@@ -445,35 +476,38 @@ def _cost(campaign: Campaign, recipients: RecipientList, problems: list[Problem]
 def _limits(campaign: Campaign, recipients: RecipientList, cost: dict[str, Any], problems: list[Problem]) -> None:
     limits = campaign.limits
     if limits.max_recipients is not None and len(recipients) > limits.max_recipients:
-        problems.append(Problem("error", f"{len(recipients)} recipients to send exceed limits.max_recipients "
-                                         f"({limits.max_recipients})"))
+        problems.append(Problem.at(campaign.where("limits.max_recipients"), "error",
+                                   f"{len(recipients):,} recipients to send exceed limits.max_recipients "
+                                   f"({limits.max_recipients:,})"))
     over: list[Recipient] = []
     if max(recipients.parts, default=0) > limits.max_parts:
         over = [r for r in recipients if r.parts > limits.max_parts]
     if over:
         named = ", ".join(f"{r.e164} ({r.parts} parts)" for r in over[:MAX_NAMED])
-        more = f" and {len(over) - MAX_NAMED} more" if len(over) > MAX_NAMED else ""
-        problems.append(Problem("error", f"{len(over)} message(s) need more than limits.max_parts "
-                                         f"({limits.max_parts}) SMS parts: {named}{more}"))
+        more = f" and {len(over) - MAX_NAMED:,} more" if len(over) > MAX_NAMED else ""
+        problems.append(Problem.at(campaign.where("message"), "error",
+                                   f"{len(over):,} message(s) need more than limits.max_parts "
+                                   f"({limits.max_parts}) SMS parts: {named}{more}"))
     if limits.max_cost is not None and cost["total"] > limits.max_cost:
-        problems.append(Problem("error", f"estimated cost {cost['total']:g} {cost['unit']} exceeds limits.max_cost "
-                                         f"({limits.max_cost:g})"))
+        problems.append(Problem.at(campaign.where("limits.max_cost"), "error",
+                                   f"estimated cost {cost['total']:,g} {cost['unit']} exceeds limits.max_cost "
+                                   f"({limits.max_cost:,g})"))
 
 
 def _invalid_problems(audience: Audience, problems: list[Problem]) -> None:
     for group in sorted(audience.invalid.values(), key=lambda g: -g.count):
         more = group.count - len(group.examples)
-        problems.append(Problem("warning", f"{group.count} invalid number(s), {group.reason}: "
-                                           + "; ".join(group.examples) + (f"; and {more} more" if more > 0 else "")))
+        problems.append(Problem("warning", f"{group.count:,} invalid number(s), {group.reason}: "
+                                           + "; ".join(group.examples) + (f"; and {more:,} more" if more > 0 else "")))
     if audience.exclusion_invalid:
-        problems.append(Problem("warning", f"{audience.exclusion_invalid} number(s) in exclusion lists are not "
+        problems.append(Problem("warning", f"{audience.exclusion_invalid:,} number(s) in exclusion lists are not "
                                            "mobile numbers and exclude nobody"))
     if audience.exclusion_unreadable:  # issue 15: a do-not-contact entry we cannot read fails the plan
         more = audience.exclusion_unreadable - len(audience.exclusion_examples)
-        problems.append(Problem("error", f"{audience.exclusion_unreadable} exclusion(s) cannot be read as a phone "
+        problems.append(Problem("error", f"{audience.exclusion_unreadable:,} exclusion(s) cannot be read as a phone "
                                          "number, so the people they name could be messaged: "
                                          + "; ".join(audience.exclusion_examples)
-                                         + (f"; and {more} more" if more > 0 else "")
+                                         + (f"; and {more:,} more" if more > 0 else "")
                                          + ". Fix them (or give the exclusion source its region)"))
 
 

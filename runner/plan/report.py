@@ -54,7 +54,7 @@ def plan_summary(plan: Plan, *, show_numbers: bool = False) -> dict[str, Any]:
         "total_parts": plan.total_parts,
         "window": plan.window,
         "cost": plan.cost,
-        "problems": [{"severity": p.severity, "message": mask(p.message)} for p in plan.problems],
+        "problems": [p.as_dict() | {"message": mask(p.message)} for p in plan.problems],
         "ok": plan.ok,
         "digest": plan.digest,
         "at": plan.at.isoformat(),

@@ -82,8 +82,10 @@ class OutboxProvider(Provider):
     @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
+            from runner.ledger.statedir import ensure_state_dir
+
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                ensure_state_dir(self.path.parent)  # with a .gitignore: the outbox holds phone numbers
                 db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=FULL")
@@ -172,5 +174,21 @@ def _list_outbox(path: Path, campaign_id: str | None, limit: int | None) -> list
             sql = f"SELECT * FROM ({sql.replace(' ORDER BY id', ' ORDER BY id DESC')} LIMIT ?) ORDER BY id"
             params.append(limit)
         return [dict(r) | {"commercial": bool(r["commercial"])} for r in db.execute(sql, params)]
+    finally:
+        db.close()
+
+
+def count_outbox(state_dir: Path, *, campaign_id: str | None = None) -> int:
+    """How many messages the outbox recorded (for one campaign, or all)."""
+    path = outbox_path(state_dir)
+    if not path.exists():
+        return 0
+    db = sqlite3.connect(path, timeout=30.0)
+    try:
+        if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'").fetchone() is None:
+            return 0
+        if campaign_id:
+            return int(db.execute("SELECT count(*) FROM outbox WHERE campaign_id = ?", (campaign_id,)).fetchone()[0])
+        return int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
     finally:
         db.close()

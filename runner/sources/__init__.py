@@ -40,6 +40,15 @@ def check_spec(spec: SourceSpec, root: Path) -> list[str]:
 
 
 def open_source(spec: SourceSpec, ctx: SourceContext, *, wanted_fields: frozenset[str] = frozenset()) -> Source:
+    """The source ``spec`` names, its problems shown at the campaign key at fault (see keyed.py)."""
+    from runner.sources.keyed import KeyedSource, wanted_with_mapping
+
+    mapping = spec.options.get("fields") or {}
+    inner = _open(spec, ctx, wanted_with_mapping(wanted_fields, mapping))
+    return KeyedSource(inner, spec, mapping)
+
+
+def _open(spec: SourceSpec, ctx: SourceContext, wanted_fields: frozenset[str]) -> Source:
     o = spec.options
     region = o.get("region")
     if spec.kind in ("addressbook", "csv") and isinstance(o[spec.kind], str):
@@ -57,7 +66,7 @@ def open_source(spec: SourceSpec, ctx: SourceContext, *, wanted_fields: frozense
             from runner.sources.addressbook import AddressBookSource
 
             return AddressBookSource(path, label=label, groups=o.get("groups"), contacts=o.get("contacts"),
-                                     region=region, position=spec.position)
+                                     region=region, position=spec.position, keys=spec.keys)
         from runner.sources.csvfile import CsvSource
 
         return CsvSource(path, label=label, column=o.get("column"), region=region, delimiter=o.get("delimiter"),

@@ -100,8 +100,9 @@ def _read_csv(text: str, label: str) -> list[Contact]:
 class AddressBookSource(Source):
     def __init__(self, path: Path, *, label: str, groups: list[str] | None = None,
                  contacts: list[str] | None = None, region: str | None = None,
-                 position: Position | None = None) -> None:
+                 position: Position | None = None, keys: dict[str, Position] | None = None) -> None:
         self.path = path
+        self.keys = keys or {}  # where the campaign writes `groups:` and `contacts:`
         self.label = label
         self.position = position  # where the campaign names this book: unknown groups/contacts point there
         self.groups = groups
@@ -129,24 +130,25 @@ class AddressBookSource(Source):
     def selected(self) -> list[Contact]:
         contacts, _, _ = self._load()
         by_name = {c.name: c for c in contacts}
-        problems = []
+        problems: list[tuple[str, str]] = []
         if self.contacts:
             for name in self.contacts:
                 if name not in by_name:
                     hint = difflib.get_close_matches(name, list(by_name), n=1)
-                    problems.append(f"no contact named {name!r} in {self.label}"
-                                    + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+                    problems.append(("contacts", f"no contact named {name!r} in {self.label}"
+                                     + (f" (did you mean {hint[0]!r}?)" if hint else "")))
         if self.groups:
             known = {g for c in contacts for g in c.groups}
             for group in self.groups:
                 if group not in known:
                     hint = difflib.get_close_matches(group, sorted(known), n=1)
-                    problems.append(f"no contact in group {group!r} in {self.label}"
-                                    + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+                    problems.append(("groups", f"no contact in group {group!r} in {self.label}"
+                                     + (f" (did you mean {hint[0]!r}?)" if hint else "")))
         if problems:
-            where = self.position or Position(self.label)
-            raise SourceError("; ".join(problems),
-                              [Diagnostic(where.path, where.line, where.col, problem) for problem in problems])
+            default = self.position or Position(self.label)
+            at = [self.keys.get(key, default) for key, _ in problems]
+            raise SourceError("; ".join(p for _, p in problems),
+                              [Diagnostic(w.path, w.line, w.col, p) for w, (_, p) in zip(at, problems, strict=True)])
         chosen: list[Contact] = []
         for contact in contacts:
             by_contact = bool(self.contacts) and contact.name in (self.contacts or ())
@@ -154,6 +156,11 @@ class AddressBookSource(Source):
             if (not self.contacts and not self.groups) or by_contact or by_group:
                 chosen.append(contact)
         return chosen
+
+    def field_names(self) -> list[str]:
+        """What ``fields:`` may name: name, phone, groups and every contact's own fields."""
+        names = {name for contact in self._load()[0] for name in contact.fields}
+        return ["name", "phone", "groups", *sorted(names)]
 
     def rows(self) -> Iterator[Row]:
         for contact in self.selected():

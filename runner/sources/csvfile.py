@@ -91,6 +91,7 @@ class CsvSource(Source):
         self.wanted_fields = wanted_fields
         self._digest: str | None = None
         self._encoding: str | None = None
+        self.header_names: list[str] | None = None  # once read: the header's names ([] without a header)
 
     # -- first pass: hash and encoding -------------------------------------------------------------
     def _scan(self) -> None:
@@ -158,7 +159,7 @@ class CsvSource(Source):
         try:
             handle = self.path.open("r", encoding=encoding, newline="", errors="strict")
         except LookupError:
-            raise SourceError(f"{self.label}: error: unknown encoding {self.encoding!r}") from None
+            raise SourceError(f"{self.label}: error: unknown encoding {self.encoding!r}", key="encoding") from None
         except OSError as exc:
             raise SourceError(f"{self.label}: error: cannot read: {exc.strerror}") from None
         with handle:
@@ -166,16 +167,18 @@ class CsvSource(Source):
                 sample = [handle.readline() for _ in range(50)]
                 handle.seek(0)
             except UnicodeError:  # UnicodeDecodeError, or e.g. "UTF-16 stream does not start with BOM"
-                raise SourceError(f"{self.label}: error: not valid {encoding} text (set `encoding`)") from None
+                raise SourceError(f"{self.label}: error: not valid {encoding} text (set `encoding`)",
+                                  key="encoding") from None
             delimiter = self.delimiter or self._sniff_delimiter(sample)
             reader = csv.reader(handle, delimiter=delimiter)
             try:
                 yield from self._rows(reader, delimiter)
             except csv.Error as exc:
-                raise SourceError(f"{self.label}:{reader.line_num}:1: error: malformed CSV: {exc}") from None
+                raise SourceError(f"{self.label}:{reader.line_num}:1: error: malformed CSV: {exc}",
+                                  key="delimiter") from None
             except UnicodeError:
                 raise SourceError(f"{self.label}:{reader.line_num + 1}:1: error: not valid {encoding} text "
-                                  "(set `encoding`)") from None
+                                  "(set `encoding`)", key="encoding") from None
 
     def _rows(self, reader: Iterator[list[str]], delimiter: str) -> Iterator[Row]:
         first: list[str] | None = None
@@ -189,6 +192,7 @@ class CsvSource(Source):
         line_of = getattr(reader, "line_num", 0)
         has_header = self.header if self.header is not None else not any(_DIGITS6.search(c) for c in first)
         names = [c.strip().lstrip("\ufeff") for c in first] if has_header else []
+        self.header_names = names
         index = self._phone_index(names, first, has_header, line_of)
         keep = self._field_indexes(names) if self.wanted_fields else None
         if not has_header:
@@ -251,9 +255,9 @@ class CsvSource(Source):
                     return i
             if not has_header:
                 raise SourceError(f"{self.label}:{line}:1: error: column {self.column!r} needs a header line; "
-                                  "this file has none (give the column's number instead)")
+                                  "this file has none (give the column's number instead)", key="column")
             raise SourceError(f"{self.label}:{line}:1: error: no column named {self.column!r} "
-                              f"(columns: {', '.join(names)})")
+                              f"(columns: {', '.join(names)})", key="column")
         if has_header:
             slugs = [slug(n) for n in names]
             for candidate in PHONE_HEADERS:
@@ -265,7 +269,7 @@ class CsvSource(Source):
             if len(names) == 1:
                 return 0
             raise SourceError(f"{self.label}:{line}:1: error: cannot tell which column holds the phone numbers "
-                              f"(columns: {', '.join(names)}); set `column`")
+                              f"(columns: {', '.join(names)}); set `column`", key="column")
         phone_like = [i for i, c in enumerate(first) if _DIGITS6.search(c)]
         if len(first) > 1 and len(phone_like) == 1 and len(phone_like) < len([c for c in first if c.strip()]):
             return phone_like[0]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from hypothesis import strategies as st
 from runner.campaign.loader import load_campaign
 from runner.campaign.model import Campaign
 from runner.errors import CampaignError, SmsrunError
+from tests.support.budget import budget
 
 VALID = """\
 id: fuzz-campaign
@@ -57,8 +57,12 @@ provider: outbox
 CSV = "phone;first_name\n+33611111111;Alice\n+33622222222;Bruno\n"
 POSITION = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (error|warning): .+", re.S)
 
-# SMSRUN_FUZZ_EXAMPLES=20000 for a deeper run; the deadline catches a hang in any single example
-FAST = settings(max_examples=int(os.environ.get("SMSRUN_FUZZ_EXAMPLES", "300")), deadline=3000,
+# SMSRUN_FUZZ_EXAMPLES=20000 for a deeper run. No wall-time deadline (a busy CI machine must not fail the suite):
+# each load and plan runs under a work budget instead (calls and the growth of the peak resident size; the
+# heaviest fixed case, "long list", takes about 17 M calls and 51 MB), and pytest-timeout catches a hang in C
+# code (a generous guard: the call counting makes loads slower, and CI machines are busy).
+LOAD_CALLS, LOAD_BYTES, PLAN_CALLS = 50_000_000, 512 * 2**20, 20_000_000
+FAST = settings(max_examples=int(os.environ.get("SMSRUN_FUZZ_EXAMPLES", "300")), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -77,9 +81,9 @@ def check_outcome(path: Path, data: bytes, *, plan: bool = True) -> Campaign | C
     path.write_bytes(data)
     shown = os.path.relpath(path)
     lines = len(re.findall(rb"\r\n?|\n", data)) + 1  # as editors count them
-    start = time.monotonic()
     try:
-        campaign = load_campaign(path)
+        with budget(calls=LOAD_CALLS, rss_growth=LOAD_BYTES):
+            campaign = load_campaign(path)
     except CampaignError as exc:
         assert exc.diagnostics, f"a CampaignError without positions: {exc}"
         for diagnostic in exc.diagnostics:
@@ -90,8 +94,6 @@ def check_outcome(path: Path, data: bytes, *, plan: bool = True) -> Campaign | C
             assert POSITION.match(str(diagnostic)), str(diagnostic)
         assert "Traceback" not in str(exc)
         return exc
-    finally:
-        assert time.monotonic() - start < 5, "loading took too long"
     assert isinstance(campaign, Campaign)
     if plan:
         check_plan(campaign, path.parent)
@@ -103,8 +105,9 @@ def check_plan(campaign: Campaign, root: Path) -> None:
     from runner.plan import PlanOptions, build_plan
 
     try:
-        result = build_plan(campaign, PlanOptions(state_dir=root / "state", at=datetime(2026, 12, 2, 10, tzinfo=UTC),
-                                                  check_provider=False))
+        with budget(calls=PLAN_CALLS):
+            result = build_plan(campaign, PlanOptions(state_dir=root / "state",
+                                                      at=datetime(2026, 12, 2, 10, tzinfo=UTC), check_provider=False))
     except SmsrunError as exc:
         assert str(exc).strip()
         return
@@ -296,14 +299,12 @@ BOMBS: dict[str, tuple[str | bytes, str]] = {
 }
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("name", list(BOMBS))
 def test_bombs_and_classics(workdir: Path, name: str) -> None:
     content, expected = BOMBS[name]
     data = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
-    start = time.monotonic()
-    outcome = check_outcome(workdir / "bomb.yaml", data)
-    assert time.monotonic() - start < 5
+    outcome = check_outcome(workdir / "bomb.yaml", data)  # within the work budget of every load
     if expected:
         assert isinstance(outcome, CampaignError), outcome
         assert any(expected.lower() in d.message.lower() for d in outcome.diagnostics), outcome.diagnostics

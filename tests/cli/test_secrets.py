@@ -85,9 +85,10 @@ def assert_no_secret_in_files(folder: Path) -> None:
 def test_no_command_prints_or_saves_a_secret_and_numbers_are_masked(repo: Repo) -> None:
     run = Runner(repo, {**SECRETS, **NOT_SECRET})
     plans = [
-        run("validate"),
-        run("validate", "--format", "json"),
-        run("validate", "--format", "github"),
+        # campaigns/long.yaml needs more parts than its max_parts: validate sees it too, from the rows
+        run("validate", code=1),
+        run("validate", "--format", "json", code=1),
+        run("validate", "--format", "github", code=1),
         run("plan", "campaigns/welcome.yaml"),
         run("plan", "campaigns/welcome.yaml", "--json"),
         run("plan", "campaigns/welcome.yaml", "--format", "markdown"),

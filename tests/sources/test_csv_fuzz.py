@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,11 @@ from hypothesis import strategies as st
 from runner.errors import SourceError
 from runner.sources.addressbook import AddressBookSource
 from runner.sources.csvfile import CsvSource
+from tests.support.budget import budget
 
-FAST = settings(max_examples=int(os.environ.get("SMSRUN_FUZZ_EXAMPLES", "300")), deadline=3000,
+# no wall-time deadline: each read runs under a work budget (calls), which a busy machine cannot break
+READ_CALLS = 5_000_000
+FAST = settings(max_examples=int(os.environ.get("SMSRUN_FUZZ_EXAMPLES", "300")), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
 
 PIECES = [b",", b";", b"\t", b"|", b'"', b'""', b"\n", b"\r", b"\r\n", b"#", b" ", b"  ", b"+33612345678",
@@ -47,10 +49,10 @@ def physical_lines(data: bytes) -> int:
 def check_csv(path: Path, data: bytes, options: dict[str, Any]) -> None:
     path.write_bytes(data)
     source = CsvSource(path, label="list.csv", wanted_fields=frozenset({"first_name", "prenom", "name"}), **options)
-    start = time.monotonic()
     try:
-        rows = list(source.rows())
-        digest = source.digest()
+        with budget(calls=READ_CALLS):
+            rows = list(source.rows())
+            digest = source.digest()
     except SourceError as exc:
         message = str(exc)
         assert message.startswith("list.csv:") or message.startswith("list.csv "), message
@@ -58,8 +60,6 @@ def check_csv(path: Path, data: bytes, options: dict[str, Any]) -> None:
         if re.match(r"^list\.csv:\d+", message):
             assert 1 <= int(message.split(":")[1]) <= physical_lines(data) + 1, message
         return
-    finally:
-        assert time.monotonic() - start < 5
     assert digest == hashlib.sha256(data).hexdigest()
     for row in rows:
         assert isinstance(row.raw, str)
@@ -98,27 +98,26 @@ def test_text_tables_in_any_encoding(folder: Path, rows: list[list[str]], delimi
     check_csv(folder / "table.csv", data, {})
 
 
-def test_a_large_file_streams_in_bounded_time(folder: Path) -> None:
+def test_a_large_file_streams_in_bounded_work(folder: Path) -> None:
     path = folder / "large.csv"
     with path.open("wb") as handle:
         handle.write(b"phone;first_name\n")
         for i in range(200_000):
             handle.write(b"+3361%07d;Name%d\n" % (i, i))
-    start = time.monotonic()
-    rows = sum(1 for _ in CsvSource(path, label="large.csv").rows())
+    with budget(calls=200_000 * 40, peak_bytes=32 * 2**20):  # linear steps, memory that does not grow with the file
+        rows = sum(1 for _ in CsvSource(path, label="large.csv").rows())
     assert rows == 200_000
-    assert time.monotonic() - start < 20
 
 
 # -- address books ----------------------------------------------------------------------------------------------------
 def check_book(path: Path, data: bytes) -> None:
     path.write_bytes(data)
     source = AddressBookSource(path, label=path.name)
-    start = time.monotonic()
     try:
-        rows = list(source.rows())
-        source.digest()
-        _ = source.region
+        with budget(calls=READ_CALLS):
+            rows = list(source.rows())
+            source.digest()
+            _ = source.region
     except SourceError as exc:
         message = str(exc)
         assert message.startswith(path.name + ":"), message
@@ -126,8 +125,6 @@ def check_book(path: Path, data: bytes) -> None:
         for d in exc.diagnostics:
             assert d.path == path.name and d.line >= 1 and d.col >= 1, d
         return
-    finally:
-        assert time.monotonic() - start < 5
     for row in rows:
         assert isinstance(row.raw, str) and row.line >= 1
         assert row.fields is not None and isinstance(row.fields.get("name"), str)

@@ -73,7 +73,7 @@ def test_phonebook_digest_follows_content(fake: FakeOvh, ctx: SourceContext, boo
 
 def test_phonebook_via_open_source(fake: FakeOvh, ctx: SourceContext, book: str, tmp_path: Path) -> None:
     source = open_source(spec("ovh-phonebook", {"book": book}, tmp_path, region="FR"), ctx)
-    assert isinstance(source, OvhPhonebookSource) and source.region == "FR"
+    assert isinstance(getattr(source, "inner", None), OvhPhonebookSource) and source.region == "FR"
     assert len(list(source.rows())) == 3
 
 

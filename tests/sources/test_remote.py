@@ -361,10 +361,8 @@ def test_a_compressed_answer_is_refused_before_it_can_expand(server: Server, tmp
 
 def test_a_silent_server_times_out(server: Server, tmp_path: Path) -> None:
     server.routes["/list.csv"] = silent(server)
-    start = time.monotonic()
     message = fetch_error(RemoteCsvSource(server.url("/list.csv"), ctx=ctx(tmp_path), allow_http=True, timeout=0.5))
-    assert "timed out after 0.5 s" in message
-    assert time.monotonic() - start < 5
+    assert "timed out after 0.5 s" in message  # the silent server would hold it 30 s: the timeout cut it
 
 
 @pytest.mark.timeout(30)
@@ -376,7 +374,7 @@ def test_a_server_trickling_its_body_is_cut_off_by_the_total_time(server: Server
                                           total_timeout=1.5))
     elapsed = time.monotonic() - start
     assert "download took longer than 1.5 s" in message
-    assert 1.4 < elapsed < 4, elapsed
+    assert elapsed > 1.4, elapsed  # not cut early (a lower bound: a busy machine only makes it longer)
     no_leftovers(tmp_path)
 
 
@@ -385,11 +383,9 @@ def test_a_server_trickling_its_headers_is_cut_off_by_the_total_time(server: Ser
     """The headers never finish (100 kB at one byte per 0.05 s); the old code only checked the clock
     between body chunks and waited for them forever."""
     server.routes["/list.csv"] = trickle_headers(server, every=0.05)
-    start = time.monotonic()
     message = fetch_error(RemoteCsvSource(server.url("/list.csv"), ctx=ctx(tmp_path), allow_http=True, timeout=1,
                                           total_timeout=1.5))
-    assert "download took longer than 1.5 s" in message
-    assert time.monotonic() - start < 4
+    assert "download took longer than 1.5 s" in message  # 100 kB of headers would take 5,000 s: the total cut it
 
 
 def test_the_total_time_defaults_to_six_read_timeouts_and_at_least_a_minute(tmp_path: Path) -> None:

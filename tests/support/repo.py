@@ -26,7 +26,8 @@ class Result:
 class Repo:
     def __init__(self, path: Path) -> None:
         self.path = path
-        (path / ".git").mkdir(parents=True, exist_ok=True)
+        if not (path / ".git").exists():  # a git worktree has a .git file
+            (path / ".git").mkdir(parents=True)
         self.state = path / ".smsrun"
 
     def write(self, name: str, text: str) -> Path:

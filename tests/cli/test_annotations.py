@@ -1,0 +1,71 @@
+"""Plan problems as GitHub annotations: `--format github`, and on stderr under GITHUB_ACTIONS=true."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runner.cli.annotations import annotation
+from tests.support.repo import Repo
+
+CAMPAIGN = """\
+id: c
+sender: ACME Shop
+message: "{message}"
+commercial: false
+recipients:
+  - csv: list.csv
+{column}limits:
+  max_parts: 1
+"""
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    r = Repo(tmp_path / "repo")
+    r.write("list.csv", "phone,name\n+33611111111,Alice\n")
+    return r
+
+
+def test_annotation_escapes_data_and_properties() -> None:
+    assert annotation("error", "a%b\nc", "dir/a,b:c.yaml", 3, 4) == \
+        "::error file=dir/a%2Cb%3Ac.yaml,line=3,col=4::a%25b%0Ac"
+    assert annotation("info", "x") == "::notice::x"
+    assert annotation("warning", "c.yaml:3:1: warning: late", "c.yaml", 3, 1) == \
+        "::warning file=c.yaml,line=3,col=1::late"
+
+
+def test_plan_format_github_puts_each_problem_at_its_campaign_key(repo: Repo) -> None:
+    repo.write("c.yaml", CAMPAIGN.format(message="x" * 200, column=""))
+    result = repo.run("plan", "c.yaml", "--format", "github")
+    assert result.code == 1
+    lines = [line for line in result.out.splitlines() if line.startswith("::error")]
+    assert len(lines) == 1 and lines[0].startswith("::error file=c.yaml,line=3,col=10::1 message(s) need more than "
+                                                   "limits.max_parts (1)"), result.out
+    assert "Campaign   c" in result.out  # then the plan as text
+
+
+def test_under_github_actions_markdown_stays_clean_and_annotations_go_to_stderr(repo: Repo) -> None:
+    repo.write("c.yaml", CAMPAIGN.format(message="x" * 200, column=""))
+    result = repo.run("plan", "c.yaml", "--format", "markdown", GITHUB_ACTIONS="true")
+    assert "::error" not in result.out and "::error file=c.yaml,line=3,col=10::" in result.err
+    plain = repo.run("plan", "c.yaml", "--format", "markdown", GITHUB_ACTIONS="")
+    assert "::error" not in plain.out + plain.err
+
+
+def test_a_plan_refused_by_a_source_is_annotated_at_the_key_at_fault(repo: Repo) -> None:
+    repo.write("c.yaml", CAMPAIGN.format(message="Hi", column="    column: phon\n"))
+    result = repo.run("plan", "c.yaml", GITHUB_ACTIONS="true")
+    assert result.code == 1
+    assert "::error file=c.yaml,line=7,col=13::list.csv: no column named 'phon'" in result.err, result.err
+
+
+def test_annotations_mask_numbers_as_the_plan_does(repo: Repo) -> None:
+    repo.write("list.csv", "phone,name\n+33611111111,Alice\n01 23 45 67 89,Fixed\n")
+    repo.write("c.yaml", CAMPAIGN.format(message="Hi", column="    region: FR\n"))
+    result = repo.run("plan", "c.yaml", "--format", "github")
+    assert "::warning file=c.yaml::1 invalid number(s)" in result.out, result.out
+    assert "01 23 45 67 89" not in result.out + result.err
+    shown = repo.run("plan", "c.yaml", "--format", "github", "--show-numbers")
+    assert "01 23 45 67 89" in shown.out
