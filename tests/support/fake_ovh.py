@@ -21,6 +21,11 @@ Behaviour (what the reference documents, plus the choices noted *fake:*):
   ``validReceivers``) and in ``/outgoing`` (*fake:* the reference leaves this open, §7.1).
   ``differedPeriod`` > 0 keeps the SMS in ``/jobs`` until due. *fake:* a blacklisted receiver is
   accepted but its SMS fails at once (deliveryReceipt 2, ptt 23). *fake:* not enough credits → 400.
+* Expanded listings (``team-scale.md`` §2, *fake:* the reference says to verify them on a live account;
+  ``expanded_listings=False`` makes the fake ignore the headers, answering ids as documented):
+  ``GET /outgoing`` and ``GET /jobs`` with ``X-Pagination-Mode: CachedObjectList-Pages`` answer the
+  objects themselves, paged (``X-Pagination-Size``/``-Number``), filtered (``X-Pagination-Filter``),
+  with ``X-Pagination-Elements``. ``sms.Job`` objects carry no ``tag``, as in the schema.
 * Read endpoints: account, senders, outgoing (all filters), jobs, incoming, blacklists, receivers slots
   (with CSV; created from ``csvUrl`` or from an uploaded ``documentId``), phonebooks and contacts,
   ``POST /sms/estimate``; ``POST /me/document`` and ``GET /me/document/{id}`` (the content is PUT,
@@ -195,6 +200,7 @@ class _Request:
     body: Any
     headers: Mapping[str, str]  # lower-case names
     full_url: str
+    answer_headers: dict[str, str] = field(default_factory=dict)  # extra headers of the answer
 
 
 @dataclass
@@ -252,6 +258,7 @@ class FakeOvh:
         granted: Iterable[tuple[str, str]] | None = None,
         invalid_numbers: Iterable[str] = (),
         state_file: str | Path | None = None,
+        expanded_listings: bool = True,
     ) -> None:
         self.host = host
         self._port = port
@@ -263,6 +270,7 @@ class FakeOvh:
         self.bad_signature_status = bad_signature_status
         self.granted = list(granted) if granted is not None else None
         self.invalid_numbers = set(invalid_numbers)
+        self.expanded_listings = expanded_listings  # False: the listings ignore the expansion headers
         self.state_file = Path(state_file) if state_file else None
         self._lock = threading.RLock()
         self._faults: deque[Fault] = deque()
@@ -682,6 +690,7 @@ class FakeOvh:
             text = raw_body.decode("utf-8")
             body = json.loads(text) if text else None
         except (UnicodeDecodeError, ValueError):
+            request = None
             text, body, jobs_before = "", None, len(self.state.jobs)
             status, payload = 400, self._error_body(400, "Invalid JSON body", None)
         else:
@@ -711,7 +720,7 @@ class FakeOvh:
             time.sleep(fault.delay)
         record.status = status
         try:
-            self._send(handler, status, payload)
+            self._send(handler, status, payload, headers=request.answer_headers if request is not None else None)
         except OSError:  # the client gave up (timeout during ``slow``)
             record.status = None
             self._mark_unanswered(jobs_before)
@@ -850,6 +859,9 @@ class FakeOvh:
             if len(rest) == 1 and m == "POST":
                 return self._post_job(request.body, fault)
             if len(rest) == 1 and m == "GET":
+                self._params(request, ())
+                if self._expanding(request):
+                    return 200, self._expanded(request, [self._job_view(st.pending[i]) for i in sorted(st.pending)])
                 return 200, sorted(st.pending)
             job = self._find(st.pending, rest, "id")
             if m == "GET":
@@ -860,10 +872,13 @@ class FakeOvh:
                 return 200, None
         if head == "outgoing":
             if len(rest) == 1 and m == "GET":
-                return 200, self._list_outgoing(request)
+                ids = self._list_outgoing(request)
+                if self._expanding(request):
+                    return 200, self._expanded(request, [self._public(st.outgoing[i]) for i in ids])
+                return 200, ids
             sms = self._find(st.outgoing, rest, "id")
             if len(rest) == 2 and m == "GET":
-                return 200, {k: v for k, v in sms.items() if not k.startswith("_")}
+                return 200, self._public(sms)
             if len(rest) == 2 and m == "DELETE":
                 del st.outgoing[sms["id"]]
                 return 200, None
@@ -1025,6 +1040,43 @@ class FakeOvh:
         }
         self.state.jobs.append(JobRecord(dict(body), response, fault=fault.kind if fault else None))
         return 200, response
+
+    @staticmethod
+    def _public(sms: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in sms.items() if not k.startswith("_")}
+
+    def _expanding(self, request: _Request) -> bool:
+        return self.expanded_listings and request.headers.get("x-pagination-mode") == "CachedObjectList-Pages"
+
+    def _expanded(self, request: _Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """An ``x-expanded-response`` listing (team-scale.md §2, the Manager's headers): the objects
+        themselves, filtered by ``X-Pagination-Filter`` (``field:eq=v``, ``field:in=a,b``,
+        ``field:like=%v%``; several joined with ``&``), one page of ``X-Pagination-Size`` (default 5000)
+        number ``X-Pagination-Number`` (from 1); ``X-Pagination-Elements`` gives the total."""
+        h = request.headers
+        raw_filter = h.get("x-pagination-filter") or ""
+        for part in filter(None, unquote(raw_filter).split("&")):
+            name, _, rule = part.partition(":")
+            op, _, value = rule.partition("=")
+            if op == "eq":
+                items = [i for i in items if str(i.get(name) if i.get(name) is not None else "") == value]
+            elif op == "in":
+                allowed = set(value.split(","))
+                items = [i for i in items if str(i.get(name)) in allowed]
+            elif op == "like":
+                pattern = re.compile("^" + ".*".join(re.escape(p) for p in value.split("%")) + "$", re.S)
+                items = [i for i in items if pattern.match(str(i.get(name) or ""))]
+            else:
+                raise ApiError(400, f"Invalid X-Pagination-Filter {part!r}")
+        try:
+            size = int(h.get("x-pagination-size") or 5000)
+            number = int(h.get("x-pagination-number") or 1)
+        except ValueError:
+            raise ApiError(400, "Invalid X-Pagination-Size or X-Pagination-Number") from None
+        if size < 1 or number < 1:
+            raise ApiError(400, "Invalid X-Pagination-Size or X-Pagination-Number")
+        request.answer_headers["X-Pagination-Elements"] = str(len(items))
+        return items[(number - 1) * size:number * size]
 
     def _job_view(self, sms: Mapping[str, Any]) -> dict[str, Any]:
         keys = (

@@ -332,6 +332,83 @@ def get_job(client: OvhClient, service_name: str, job_id: int) -> OutgoingSms:
     return _outgoing(data if isinstance(data, dict) else {}, int(job_id))
 
 
+# expanded listings ("iceberg"): full objects in one request (team-scale.md §2)
+
+EXPANDED_PAGE_SIZE: Final = 5000  # the Manager's builder default
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What a listing asked in expanded mode gave: the objects (None when the API answered plain ids,
+    ignoring the expansion headers) and their ids either way."""
+
+    items: list[OutgoingSms] | None
+    ids: list[int]
+
+
+def _expanded(
+    client: OvhClient,
+    path: str,
+    params: Mapping[str, Any],
+    *,
+    filters: Sequence[str] = (),
+    max_pages: int = 20,
+) -> list[Mapping[str, Any]] | list[int]:
+    """A listing endpoint marked ``x-expanded-response``, asked as OVHcloud's Manager asks it
+    (``X-Pagination-Mode: CachedObjectList-Pages``, ``X-Pagination-Size``/``-Number``, optional
+    ``X-Pagination-Filter`` such as ``tag:like=abc-%``): every object, page after page, following
+    ``X-Pagination-Elements``. None when the API answered plain ids (it ignored the headers): the caller
+    then falls back to reading what it needs another way."""
+    items: list[Mapping[str, Any]] = []
+    for number in range(1, max_pages + 1):
+        headers = {"X-Pagination-Mode": "CachedObjectList-Pages", "X-Pagination-Size": str(EXPANDED_PAGE_SIZE),
+                   "X-Pagination-Number": str(number)}
+        if filters:
+            headers["X-Pagination-Filter"] = "&".join(filters)
+        payload, answer = client.get_page(path, dict(params), headers=headers)
+        if not isinstance(payload, list) or any(not isinstance(x, Mapping) for x in payload):
+            return _ids(payload)
+        items.extend(payload)
+        total = _int(answer.get("X-Pagination-Elements"))
+        if not payload or len(payload) < EXPANDED_PAGE_SIZE or (total is not None and len(items) >= total):
+            return items
+    raise RetryableError(f"OVHcloud {path}: more than {max_pages} pages of {EXPANDED_PAGE_SIZE}")
+
+
+def _listing(payload: list[Mapping[str, Any]] | list[int]) -> Listing:
+    objects = [item for item in payload if isinstance(item, Mapping)]
+    if len(objects) < len(payload):
+        return Listing(None, _ids(payload))
+    items = [_outgoing(item, _int(item.get("id")) or 0) for item in objects]
+    return Listing(items, [sms.id for sms in items])
+
+
+def list_outgoing_expanded(
+    client: OvhClient,
+    service_name: str,
+    *,
+    tag: str | None = None,
+    tag_prefix: str | None = None,
+    since: datetime | None = None,
+) -> Listing:
+    """``GET /outgoing`` (query filters as :func:`list_outgoing`) in expanded mode: the SMS themselves,
+    receivers and ids included, in one request per 5,000. ``tag_prefix`` adds
+    ``X-Pagination-Filter: tag:like=<prefix>%`` (expanded answers are filtered here too, whatever the
+    server did with it; plain ids cannot be)."""
+    params = _params(tag=tag, creationDatetime_from=_dt_param(since))
+    filters = [f"tag:like={tag_prefix}%"] if tag_prefix else []
+    listing = _listing(_expanded(client, f"{_sms(service_name)}/outgoing", params, filters=filters))
+    if tag_prefix and listing.items is not None:
+        kept = [sms for sms in listing.items if sms.tag.startswith(tag_prefix)]
+        listing = Listing(kept, [sms.id for sms in kept])
+    return listing
+
+
+def list_jobs_expanded(client: OvhClient, service_name: str) -> Listing:
+    """``GET /jobs`` in expanded mode: the pending (deferred) SMS, without tags (``sms.Job`` has none)."""
+    return _listing(_expanded(client, f"{_sms(service_name)}/jobs", {}))
+
+
 # --------------------------------------------------------------------------------------------------
 # incoming (replies)
 

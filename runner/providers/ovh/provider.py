@@ -73,7 +73,7 @@ from runner.providers.base import (
     Provider,
     RecipientResult,
 )
-from runner.providers.ovh import api
+from runner.providers.ovh import api, recovery
 from runner.providers.ovh.client import (
     CREDENTIAL_VARIABLES,
     OvhClient,
@@ -312,49 +312,23 @@ class OvhProvider(Provider):
     # -- reconcile ---------------------------------------------------------------------------------
 
     def reconcile(self, batch: Batch, since: datetime) -> dict[str, RecipientResult] | None:
-        """Which recipients of an in-doubt batch OVHcloud accepted, found by the batch's tag.
-
-        ``GET /outgoing?tag=…&creationDatetime.from=…`` lists the batch's SMS, then each is read to learn
-        its receiver (one GET per accepted SMS, rate-limited). A deferred batch is not in ``/outgoing``
-        yet: pending ``/jobs`` are then read too and matched on receiver, text and creation time.
-        When this process saw the batch's request end in doubt, it first waits until ``reconcile_delay``
-        seconds have passed since then. Returns None when the listing fails.
-        """
+        """Which recipients of an in-doubt batch OVHcloud accepted, found by the batch's tag in one or
+        two requests (:func:`runner.providers.ovh.recovery.reconcile_batch`). When this process saw the
+        batch's request end in doubt, it first waits until ``reconcile_delay`` seconds have passed since
+        then. Returns None when the listing fails."""
         doubted = self._in_doubt_at.pop((batch.campaign_id, batch.batch_id), None)
         if doubted is not None:
             time.sleep(max(0.0, doubted + self.reconcile_delay - time.monotonic()))
         wanted: dict[str, OutgoingMessage] = {number_key(m.recipient): m for m in batch.messages}
-        found: dict[str, RecipientResult] = {}
         try:
             client, service = self.client, self.service_name
             # ``since`` is our clock; OVHcloud filters on its own: shift by the offset, minus a margin.
-            start = _aware(since) + timedelta(seconds=client.time_delta()) - RECONCILE_MARGIN
-            ids = api.list_outgoing(client, service, tag=self.tag(batch), since=start)
-            for ident in sorted(ids):
-                sms = api.get_outgoing(client, service, ident)
-                message = wanted.get(number_key(sms.receiver))
-                if message is not None and message.recipient not in found:
-                    found[message.recipient] = RecipientResult(
-                        message.recipient, Outcome.SENT, provider_id=str(sms.id), cost=sms.credits
-                    )
-            deferred = batch.not_before is not None and _aware(batch.not_before) > _aware(since)
-            if deferred and len(found) < len(wanted):
-                for ident in sorted(api.list_jobs(client, service)):
-                    job = api.get_job(client, service, ident)
-                    message = wanted.get(number_key(job.receiver))
-                    if (
-                        message is None
-                        or message.recipient in found
-                        or job.message != message.text
-                        or (job.created is not None and _aware(job.created) < start)
-                    ):
-                        continue
-                    found[message.recipient] = RecipientResult(
-                        message.recipient, Outcome.SENT, provider_id=str(job.id), cost=job.credits
-                    )
+            with client.urgent():
+                start = _aware(since) + timedelta(seconds=client.time_delta()) - RECONCILE_MARGIN
+            return recovery.reconcile_batch(client, service, tag=self.tag(batch), messages=wanted, start=start,
+                                            key=number_key, stop_mention=self.capabilities.stop_mention)
         except (ProviderError, SmsrunError):
             return None
-        return found
 
     # -- preflight ---------------------------------------------------------------------------------
 
