@@ -77,6 +77,31 @@ class DeliveryReport:
     at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class SentTrace:
+    """One message the provider's own record holds for a campaign (the lost-ledger guard)."""
+
+    recipient: str  # E.164, as in the plan
+    provider_id: str | None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ProviderHistory:
+    """What a provider's record says it already sent for a campaign (issue 11, lost-ledger guard).
+
+    ``count`` may exceed ``len(traces)`` when the provider could count a campaign's messages without
+    telling whose they are (``complete`` is then False, and they cannot be adopted)."""
+
+    provider: str  # shown to the user: "OVHcloud", "Twilio", "the outbox"
+    traces: list[SentTrace]
+    count: int
+    since: datetime | None  # the oldest trace
+    searched_from: datetime  # how far back the provider was asked
+    complete: bool = True
+    requests: int = 0  # what asking cost
+
+
 class Provider(ABC):
     """Base class of the providers; see the module docstring."""
 
@@ -98,6 +123,12 @@ class Provider(ABC):
         Returns a result for every recipient the provider knows about; recipients missing from the
         mapping were *not* accepted. Returns None when the provider cannot tell.
         """
+        return None
+
+    def history(self, campaign_id: str, sender: Sender, wanted: Mapping[str, str],
+                since: datetime) -> ProviderHistory | None:
+        """What the provider already sent for this campaign since ``since``, among ``wanted`` (the plan's
+        recipient -> text). None: this provider keeps no history smsrun can read (Kannel)."""
         return None
 
     def preflight(self, *, sender: Sender, total_parts: int) -> list[str]:

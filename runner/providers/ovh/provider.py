@@ -71,7 +71,9 @@ from runner.providers.base import (
     Outcome,
     OutgoingMessage,
     Provider,
+    ProviderHistory,
     RecipientResult,
+    SentTrace,
 )
 from runner.providers.ovh import api, recovery
 from runner.providers.ovh.client import (
@@ -329,6 +331,26 @@ class OvhProvider(Provider):
                                             key=number_key, stop_mention=self.capabilities.stop_mention)
         except (ProviderError, SmsrunError):
             return None
+
+    def history(self, campaign_id: str, sender: Sender, wanted: Mapping[str, str],
+                since: datetime) -> ProviderHistory | None:
+        """What OVHcloud holds for this campaign: the SMS tagged with its first request's tag, those whose
+        tag starts with its slug (kept when receiver and text are the plan's), and its deferred jobs
+        (:func:`runner.providers.ovh.recovery.campaign_history`; 3 requests, plus ``/auth/time``)."""
+        client, service = self.client, self.service_name
+        keyed = {number_key(recipient): (recipient, text) for recipient, text in wanted.items()}
+        mark = client.requests_sent
+        with client.urgent():
+            start = _aware(since) + timedelta(seconds=client.time_delta()) - RECONCILE_MARGIN
+        first_tag = job_tag(campaign_id, f"{campaign_id}.{recovery.FIRST_BATCH}")
+        prefix = job_tag(campaign_id, "").split("-")[0] + "-"
+        found, first_count, complete = recovery.campaign_history(
+            client, service, first_tag=first_tag, tag_prefix=prefix, wanted=keyed, since=start, key=number_key,
+            stop_mention=self.capabilities.stop_mention)
+        traces = [SentTrace(recipient, ident, at) for recipient, ident, at in found]
+        oldest = min((_aware(t.at) for t in traces if t.at), default=None)
+        return ProviderHistory("OVHcloud", traces, max(len(traces), first_count), oldest, since,
+                               complete=complete, requests=client.requests_sent - mark)
 
     # -- preflight ---------------------------------------------------------------------------------
 
