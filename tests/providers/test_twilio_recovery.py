@@ -4,14 +4,37 @@ the plan. Counted in requests."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from runner.campaign.model import Sender
 from runner.providers.base import Outcome
-from tests.providers.test_twilio import FROM, batch, creds, fake, number, provider, spec  # noqa: F401
-from tests.support.fake_twilio import FakeTwilio
+from tests.providers.test_twilio import batch, number, provider
+from tests.support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+from tests.support.openapi_check import SpecUnavailable, TwilioSpec
+
+
+@pytest.fixture(scope="module")
+def spec() -> TwilioSpec:
+    try:
+        return TwilioSpec()
+    except SpecUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def fake(spec: TwilioSpec) -> Iterator[FakeTwilio]:
+    with FakeTwilio(spec=spec) as server:
+        yield server
+    assert server.errors == []
+
+
+@pytest.fixture
+def creds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
 
 
 def list_requests(fake: FakeTwilio) -> int:
