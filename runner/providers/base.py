@@ -77,6 +77,9 @@ class DeliveryReport:
     at: datetime | None = None
 
 
+FIRST_RUN_ID = "1"  # the run id of a campaign's first run when the provider had nothing: its first tag is derivable
+
+
 @dataclass(frozen=True)
 class SentTrace:
     """One message the provider's own record holds for a campaign (the lost-ledger guard)."""

@@ -29,11 +29,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from runner.providers.base import Outcome, OutgoingMessage, RecipientResult
+from runner.providers.base import FIRST_RUN_ID, Outcome, OutgoingMessage, RecipientResult
 from runner.providers.ovh import api
 from runner.providers.ovh.client import OvhClient, OvhNotFoundError
 
-FIRST_BATCH = "1.1"  # run "1", request 1: the batch id suffix of a campaign's first request (see history)
+FIRST_BATCH = f"{FIRST_RUN_ID}.1"  # the batch id suffix of a campaign's first request (runner.send.history)
 
 
 def _matches_text(sms: api.OutgoingSms, message: OutgoingMessage, stop_mention: str | None) -> bool:
