@@ -597,8 +597,8 @@ class Ledger:
                     text_id = self._text_id(db, campaign_id, text, known)
                     written += db.execute(
                         "INSERT INTO messages (campaign_id, recipient, status, attempts, text_id, parts, batch_id, "
-                        "provider_id, reason, claimed_at, updated_at) VALUES "
-                        "(?, ?, 'sent', 1, ?, ?, 'adopted', ?, ?, ?, ?) ON CONFLICT (campaign_id, recipient) DO NOTHING",
+                        "provider_id, reason, claimed_at, updated_at) VALUES (?, ?, 'sent', 1, ?, ?, 'adopted', ?, ?, "
+                        "?, ?) ON CONFLICT (campaign_id, recipient) DO NOTHING",
                         (campaign_id, recipient, text_id, parts, provider_id, reason, sent_at or stamp, stamp)).rowcount
                 return written
         except BaseException as exc:
