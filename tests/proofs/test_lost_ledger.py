@@ -155,3 +155,13 @@ def test_kannel_plan_says_it_keeps_no_history(tmp_path: Path) -> None:
                               state_dir=campaign.state_dir)
     [problem] = plan_problems(plan, provider)
     assert problem.severity == "info" and "kannel keeps no history" in problem.message
+
+
+def test_a_provider_that_cannot_be_asked_stops_the_first_send_before_anything_is_sent(tmp_path: Path) -> None:
+    with FakeOvh() as fake:
+        campaign = make_campaign(tmp_path, RECIPIENTS,
+                                 provider=ovh_provider(fake, batch_size=BATCH, max_retries=0))
+        fake.fail_next("http_500", count=100, where=r"^GET /sms/[^/]+/outgoing$")
+        refused = send(campaign, campaign.env(fake.credentials))
+        assert refused.code == 1 and "asking the provider whether it already sent it failed" in refused.err
+        assert "Traceback" not in refused.err and not fake.jobs
