@@ -606,3 +606,17 @@ class Ledger:
             if isinstance(exc, sqlite3.Error):
                 raise LedgerError(f"cannot write the ledger ({self.path}): {exc}") from None
             raise
+
+    def sent_without_provider_id(self, campaign_id: str) -> list[tuple[str, str, str | None]]:
+        """(batch_id, recipient, claimed_at) of sent rows a reconciliation settled without a provider id."""
+        return self.db.execute(
+            "SELECT batch_id, recipient, claimed_at FROM messages WHERE campaign_id = ? AND status = 'sent' "
+            "AND provider_id IS NULL AND batch_id IS NOT NULL AND batch_id != 'adopted' ORDER BY batch_id",
+            (campaign_id,)).fetchall()
+
+    def set_provider_ids(self, campaign_id: str, pairs: Sequence[tuple[str, str]]) -> int:
+        """(recipient, provider_id): record ids learnt later, on rows that have none."""
+        with self.transaction() as db:
+            cursor = db.executemany("UPDATE messages SET provider_id = ? WHERE campaign_id = ? AND recipient = ? "
+                                    "AND provider_id IS NULL", [(pid, campaign_id, r) for r, pid in pairs])
+            return cursor.rowcount

@@ -134,6 +134,12 @@ class Provider(ABC):
         recipient -> text). None: this provider keeps no history smsrun can read (Kannel)."""
         return None
 
+    def provider_ids(self, campaign_id: str, batches: Mapping[str, Sequence[str]], since: datetime) -> dict[str, str]:
+        """recipient -> provider id for messages settled as sent without one (a reconciliation that could
+        count a batch but not pair ids with recipients), by batch id; asked lazily, in bulk, before
+        delivery reports are fetched. Empty when the provider cannot tell."""
+        return {}
+
     def preflight(self, *, sender: Sender, total_parts: int) -> list[str]:
         """Read-only checks at plan time (sender enabled, credits...). Returns warnings."""
         return []

@@ -123,7 +123,7 @@ def test_the_first_run_of_a_campaign_tags_its_first_request_derivably(tmp_path: 
         assert sum(1 for s in fake.outgoing if s["tag"] == first) == BATCH
 
 
-def test_the_first_tag_of_a_campaign_is_found_without_expanded_listings(tmp_path: Path) -> None:
+def test_without_expanded_listings_the_first_tag_and_the_export_tell(tmp_path: Path) -> None:
     from runner.providers.ovh.provider import job_tag
 
     with FakeOvh(expanded_listings=False) as fake:
@@ -136,10 +136,11 @@ def test_the_first_tag_of_a_campaign_is_found_without_expanded_listings(tmp_path
         lose_the_ledger(campaign)
         refused = send(campaign, env)
         assert refused.code == 1 and "OVHcloud already holds" in refused.err, refused.describe()
-        # without the per-recipient detail, adopting is refused too, clearly
+        assert len(fake.outgoing) == sent_before  # nothing sent
+        # the detail comes from the bulk export: adopting works, and nobody gets it twice
         adopt = send(campaign, env, "--adopt")
-        assert adopt.code == 1 and "cannot be adopted" in adopt.err, adopt.describe()
-        assert len(fake.outgoing) == sent_before  # nothing sent by either
+        assert adopt.code == 0 and adopt.json["adopted"] == sent_before, adopt.describe()
+        assert Counter(r for r, _ in ovh_record(fake)) == Counter(campaign.recipients)
 
 
 def test_kannel_plan_says_it_keeps_no_history(tmp_path: Path) -> None:
@@ -165,3 +166,19 @@ def test_a_provider_that_cannot_be_asked_stops_the_first_send_before_anything_is
         refused = send(campaign, campaign.env(fake.credentials))
         assert refused.code == 1 and "asking the provider whether it already sent it failed" in refused.err
         assert "Traceback" not in refused.err and not fake.jobs
+
+
+def test_status_refresh_learns_the_ids_a_reconciliation_could_not_pair(tmp_path: Path) -> None:
+    """Issue 11: without expanded listings, an accepted in-doubt batch is settled from its count alone;
+    `status --refresh` then learns its ids in bulk, so its delivery reports match."""
+    with FakeOvh(expanded_listings=False) as fake:
+        campaign = make_campaign(tmp_path, 40, provider=ovh_provider(fake, batch_size=BATCH))
+        env = campaign.env(fake.credentials)
+        fake.fail_next("drop_after_accept", where=r"^POST /sms/[^/]+/jobs$")
+        result = send(campaign, env)
+        assert result.code == 0 and result.json["sent"] == 40 and result.json["reconciled"] == BATCH
+        fake.deliver()
+        refreshed = run_smsrun(campaign, "status", str(campaign.path), "--refresh", "--json", env=env)
+        assert refreshed.code == 0, refreshed.describe()
+        assert set(ledger_statuses(campaign.state_dir, campaign.campaign_id).values()) == {"delivered"}
+        assert Counter(r for r, _ in ovh_record(fake)) == Counter(campaign.recipients)

@@ -102,7 +102,7 @@ def test_without_expanded_listings_a_complete_batch_still_costs_one_request(tmp_
         assert len(api_requests(fake, mark)) == 2
 
 
-def test_without_expanded_listings_a_partial_batch_falls_back_to_reading_each_sms(fake: FakeOvh) -> None:
+def test_without_expanded_listings_a_partial_batch_is_told_by_the_bulk_export(fake: FakeOvh) -> None:
     fake.expanded_listings = False
     recipients = numbers(10)
     provider = make_provider(fake)
@@ -111,7 +111,35 @@ def test_without_expanded_listings_a_partial_batch_falls_back_to_reading_each_sm
     mark = len(fake.requests)
     found = provider.reconcile(make_batch(recipients), since)
     assert found is not None and set(found) == set(recipients[:4])
-    assert Counter(r.split()[0] for r in api_requests(fake, mark)) == Counter({"GET": 1 + 4 + 1})
+    ids = {o["receiver"]: str(o["id"]) for o in fake.outgoing}
+    assert all(r.provider_id == ids[n] for n, r in found.items())
+    # the listing, the export (its request, two polls: the first sees it still empty), then /jobs;
+    # never one GET /outgoing/{id} per SMS
+    assert api_requests(fake, mark) == ["GET /sms/sms-ab12345-1/outgoing", "GET /sms/sms-ab12345-1/document",
+                                        f"GET /me/document/{fake_document(fake)}",
+                                        f"GET /me/document/{fake_document(fake)}", "GET /sms/sms-ab12345-1/jobs"]
+
+
+def fake_document(fake: FakeOvh) -> str:
+    [ident] = [k for k, v in fake.documents.items() if v["name"] == "outgoing.csv"]
+    return ident
+
+
+def test_ids_left_unpaired_are_learnt_later_in_bulk(fake: FakeOvh) -> None:
+    fake.expanded_listings = False
+    recipients = numbers(300)
+    batch = make_batch(recipients)
+    provider = make_provider(fake, timeout=0.3)
+    since = datetime.now(UTC)
+    fake.fail_next("slow", where="POST", delay=1.0)
+    with pytest.raises(InDoubtError):
+        provider.send(batch)
+    found = provider.reconcile(batch, since)
+    assert found is not None and all(r.provider_id is None for r in found.values())  # counted, not paired
+    mark = len(fake.requests)
+    learnt = provider.provider_ids("spring-sale", {"b1": recipients}, since)
+    assert learnt == {o["receiver"]: str(o["id"]) for o in fake.outgoing}
+    assert len(api_requests(fake, mark)) == 4  # listing (not expanded), export, 2 polls: for 300 SMS
 
 
 def test_a_429_pauses_the_limiter_for_its_retry_after_and_the_read_is_retried(fake: FakeOvh) -> None:

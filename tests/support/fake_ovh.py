@@ -26,6 +26,9 @@ Behaviour (what the reference documents, plus the choices noted *fake:*):
   ``GET /outgoing`` and ``GET /jobs`` with ``X-Pagination-Mode: CachedObjectList-Pages`` answer the
   objects themselves, paged (``X-Pagination-Size``/``-Number``), filtered (``X-Pagination-Filter``),
   with ``X-Pagination-Elements``. ``sms.Job`` objects carry no ``tag``, as in the schema.
+* Bulk export (§3.2): ``GET /document?wayType=outgoing|incoming`` with the listing's filters gives a
+  ``/me/document`` id whose ``size`` is 0 for ``export_polls`` reads, then whose ``getUrl`` serves the
+  ``;`` CSV of the SMS (columns as in the OVH notebooks, team-scale.md §2).
 * Read endpoints: account, senders, outgoing (all filters), jobs, incoming, blacklists, receivers slots
   (with CSV; created from ``csvUrl`` or from an uploaded ``documentId``), phonebooks and contacts,
   ``POST /sms/estimate``; ``POST /me/document`` and ``GET /me/document/{id}`` (the content is PUT,
@@ -271,6 +274,7 @@ class FakeOvh:
         self.granted = list(granted) if granted is not None else None
         self.invalid_numbers = set(invalid_numbers)
         self.expanded_listings = expanded_listings  # False: the listings ignore the expansion headers
+        self.export_polls = 1  # GET /me/document/{id} reads that see an export still empty (size 0)
         self.state_file = Path(state_file) if state_file else None
         self._lock = threading.RLock()
         self._faults: deque[Fault] = deque()
@@ -734,6 +738,18 @@ class FakeOvh:
             self._save()
 
     def _serve_control(self, handler: _Handler, path: str, raw_body: bytes) -> None:
+        if path.startswith("/_fake/documents/") and handler.command == "GET":  # a document's getUrl
+            doc = self.documents.get(unquote(path[len("/_fake/documents/") :]))
+            if doc is None or doc.get("content") is None:
+                self._send(handler, 404, {"message": "no such document"})
+                return
+            content = bytes(doc["content"])
+            handler.send_response(200)
+            handler.send_header("Content-Type", "text/csv; charset=utf-8")
+            handler.send_header("Content-Length", str(len(content)))
+            handler.end_headers()
+            handler.wfile.write(content)
+            return
         if path.startswith("/_fake/documents/") and handler.command == "PUT":  # a document's putUrl
             doc = self.documents.get(unquote(path[len("/_fake/documents/") :]))
             if doc is None:
@@ -913,6 +929,8 @@ class FakeOvh:
                 if m == "DELETE":
                     del st.blacklists[rest[1]]
                     return 200, None
+        if head == "document" and len(rest) == 1 and m == "GET":
+            return 200, self._export(request)
         if head == "receivers":
             return self._receivers(request, rest)
         if head == "phonebooks":
@@ -1228,6 +1246,36 @@ class FakeOvh:
         except OSError as exc:
             raise ApiError(400, f"Unable to download the file at {url}") from exc
 
+    def _export(self, request: _Request) -> str:
+        """``GET /sms/{sn}/document?wayType=outgoing|incoming[&tag][&batchID][&creationDatetime.from/.to]``:
+        a ``/me/document`` id; the document's ``size`` stays 0 for ``export_polls`` reads of
+        ``GET /me/document/{id}`` (OVHcloud builds it in the background), then its ``getUrl`` serves the
+        CSV ``id;date;sender;receiver;ptt;operatorCode;descriptionDlr;tag;message;sentAt;deliveredAt``."""
+        import csv
+        import io
+
+        params = self._params(request, ("wayType", "tag", "batchID", "creationDatetime.from",
+                                        "creationDatetime.to"))
+        way = params.pop("wayType", None)
+        if way not in ("outgoing", "incoming"):
+            raise ApiError(400, "Missing or invalid parameter wayType")
+        table = self.state.outgoing if way == "outgoing" else self.state.incoming
+        ids = self._filter(table.values(), params)
+        text = io.StringIO()
+        writer = csv.writer(text, delimiter=";", lineterminator="\n")
+        writer.writerow(["id", "date", "sender", "receiver", "ptt", "operatorCode", "descriptionDlr", "tag",
+                         "message", "sentAt", "deliveredAt"])
+        for ident in ids:
+            sms = table[ident]
+            writer.writerow([ident, sms.get("creationDatetime"), sms.get("sender", ""), sms.get("receiver", ""),
+                             sms.get("ptt", ""), "", "", sms.get("tag", ""), sms.get("message", ""),
+                             sms.get("sentAt") or "", sms.get("deliveredAt") or ""])
+        ident = "doc-" + secrets.token_hex(8)
+        url = f"http://{self.host}:{self.port}/_fake/documents/{ident}"
+        self.documents[ident] = {"id": ident, "name": f"{way}.csv", "putUrl": url, "getUrl": url,
+                                 "content": text.getvalue().encode(), "polls_left": self.export_polls}
+        return ident
+
     def _documents(self, request: _Request, rest: list[str]) -> tuple[int, Any]:
         """``POST /me/document {name}`` → ``{id, putUrl, ...}`` (the content is PUT to putUrl, unsigned);
         ``GET /me/document/{id}``. Enough for the Manager's "Via un fichier" receivers upload."""
@@ -1249,6 +1297,9 @@ class FakeOvh:
     def _document_view(self, ident: str) -> dict[str, Any]:
         doc = self.documents[ident]
         content = doc.get("content")
+        if doc.get("polls_left"):  # an export still being built
+            doc["polls_left"] -= 1
+            content = b""
         return {"id": ident, "name": doc["name"], "putUrl": doc["putUrl"], "getUrl": doc["getUrl"],
                 "size": len(content) if content is not None else 0, "creationDate": self._iso(self.now()),
                 "expirationDate": None, "tags": [], "validity": None}

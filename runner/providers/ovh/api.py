@@ -409,6 +409,61 @@ def list_jobs_expanded(client: OvhClient, service_name: str) -> Listing:
     return _listing(_expanded(client, f"{_sms(service_name)}/jobs", {}))
 
 
+EXPORT_COLUMNS: Final = ("id", "date", "sender", "receiver", "ptt", "operatorCode", "descriptionDlr", "tag",
+                          "message", "sentAt", "deliveredAt")
+
+
+def export_outgoing(
+    client: OvhClient,
+    service_name: str,
+    *,
+    tag: str | None = None,
+    since: datetime | None = None,
+    poll_every: float = 5.0,
+    max_polls: int = 24,
+) -> list[OutgoingSms]:
+    """The bulk export of the sent history (§3.2, team-scale.md §2): ``GET /document?wayType=outgoing``
+    (with ``tag`` / ``creationDatetime.from``) gives a ``/me/document`` id, polled every ``poll_every``
+    seconds until its ``size`` is above 0, then its ``getUrl`` (pre-signed storage, not the API) is
+    downloaded: a ``;`` CSV ``id;date;sender;receiver;ptt;operatorCode;descriptionDlr;tag;message;sentAt;
+    deliveredAt``. A few API requests whatever the number of SMS."""
+    import httpx
+
+    params = _params(wayType="outgoing", tag=tag, creationDatetime_from=_dt_param(since))
+    document = client.get(f"{_sms(service_name)}/document", params)
+    if not isinstance(document, str) or not document:
+        raise RetryableError("OVHcloud GET /document did not answer a document id")
+    for attempt in range(max_polls):
+        info = client.get(f"/me/document/{path_segment(document)}")
+        if isinstance(info, dict) and (_int(info.get("size")) or 0) > 0 and info.get("getUrl"):
+            break
+        if attempt + 1 < max_polls:
+            client.sleep(poll_every)
+    else:
+        raise RetryableError(f"the OVHcloud export {document} was not ready after {max_polls} polls")
+    url = str(info["getUrl"])
+    if not url.startswith(("http://", "https://")):
+        raise RetryableError("the OVHcloud export's getUrl is not an http(s) URL")
+    try:
+        response = httpx.get(url, timeout=client.timeout)
+    except httpx.HTTPError as exc:
+        raise RetryableError(f"downloading the OVHcloud export failed ({type(exc).__name__})") from None
+    if response.status_code >= 300:
+        raise RetryableError(f"downloading the OVHcloud export failed (HTTP {response.status_code})")
+    rows = csv.DictReader(io.StringIO(response.text), delimiter=";")
+    out: list[OutgoingSms] = []
+    for row in rows:
+        ident = _int(row.get("id"))
+        if ident is None:
+            continue
+        out.append(OutgoingSms(
+            id=ident, receiver=_str(row.get("receiver")), sender=_str(row.get("sender")),
+            message=_str(row.get("message")), tag=_str(row.get("tag")), created=parse_datetime(row.get("date")),
+            delivery_receipt=None, ptt=_int(row.get("ptt")), credits=None, sent_at=parse_datetime(row.get("sentAt")),
+            delivered_at=parse_datetime(row.get("deliveredAt"))))
+    return out
+
+
 # --------------------------------------------------------------------------------------------------
 # incoming (replies)
 

@@ -438,6 +438,10 @@ class OvhClient:
         with self._delta_lock:
             self._delta = None
 
+    def sleep(self, seconds: float) -> None:
+        """Wait as this client waits (tests give it a fake sleep)."""
+        self._sleep(seconds)
+
     # -- public verbs ------------------------------------------------------------------------------
 
     @contextmanager

@@ -352,6 +352,16 @@ class OvhProvider(Provider):
         return ProviderHistory("OVHcloud", traces, max(len(traces), first_count), oldest, since,
                                complete=complete, requests=client.requests_sent - mark)
 
+    def provider_ids(self, campaign_id: str, batches: Mapping[str, Sequence[str]], since: datetime) -> dict[str, str]:
+        """The ids of SMS reconciled without one, by their batches' tags, in bulk
+        (:func:`runner.providers.ovh.recovery.provider_ids`)."""
+        client, service = self.client, self.service_name
+        with client.urgent():
+            start = _aware(since) + timedelta(seconds=client.time_delta()) - RECONCILE_MARGIN
+        tags = {job_tag(campaign_id, batch_id): {number_key(r): r for r in recipients}
+                for batch_id, recipients in batches.items()}
+        return recovery.provider_ids(client, service, tags=tags, since=start, key=number_key)
+
     # -- preflight ---------------------------------------------------------------------------------
 
     def preflight(self, *, sender: Sender, total_parts: int) -> list[str]:

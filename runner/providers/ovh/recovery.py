@@ -20,8 +20,9 @@ rate limiter's next slot before the sends.
 
 **A campaign's history** (the lost-ledger guard, :mod:`runner.send.history`): the SMS tagged for the
 campaign — the tag of the campaign's first request is derivable (``first_tag``), and every tag starts
-with the campaign's slug (an expanded listing filtered ``tag:like=<slug>-%`` since the schedule or six
-months, OVHcloud's history) — plus its deferred jobs, kept when receiver and text are the plan's.
+with the campaign's slug (an expanded listing filtered ``tag:like=<slug>-%`` since the schedule or 30
+days; the bulk export when the listing is not expanded) — plus its deferred jobs, kept when receiver
+and text are the plan's.
 """
 
 from __future__ import annotations
@@ -71,9 +72,10 @@ def reconcile_batch(
         elif len(listing.ids) == len(messages):  # as many SMS as receivers: all accepted, ids unpaired
             for message in messages.values():
                 found[message.recipient] = RecipientResult(message.recipient, Outcome.SENT)
-        else:  # a partial batch and no expanded listing: read each SMS (the fallback)
-            for ident in sorted(listing.ids):
-                take(api.get_outgoing(client, service, ident))
+        elif listing.ids:  # a partial batch and no expanded listing: the bulk export, by tag
+            for sms in api.export_outgoing(client, service, tag=tag, since=start):
+                if sms.tag == tag:
+                    take(sms)
         if len(found) < len(messages):
             jobs = api.list_jobs_expanded(client, service)
             if jobs.items is not None:
@@ -115,8 +117,12 @@ def campaign_history(
     with client.urgent():
         first = api.list_outgoing(client, service, tag=first_tag, since=since)
         listing = api.list_outgoing_expanded(client, service, tag_prefix=tag_prefix, since=since)
-        complete = listing.items is not None
-        for sms in listing.items or ():
+        complete = True
+        items = listing.items
+        if items is None and (first or listing.ids):  # not expanded: the bulk export since then
+            items = [sms for sms in api.export_outgoing(client, service, since=since)
+                     if sms.tag.startswith(tag_prefix)]
+        for sms in items or ():
             take(sms, check_text=True)  # another campaign may share the slug: its texts differ
         jobs = api.list_jobs_expanded(client, service)
         if jobs.items is not None:
@@ -130,3 +136,33 @@ def campaign_history(
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.astimezone()
+
+
+def provider_ids(
+    client: OvhClient,
+    service: str,
+    *,
+    tags: Mapping[str, Mapping[str, str]],  # tag -> (number_key -> recipient)
+    since: datetime,
+    key: Callable[[str], str],
+) -> dict[str, str]:
+    """recipient -> OVHcloud id for SMS settled without one (a reconciled batch whose listing was not
+    expanded): one expanded listing per tag, else one bulk export for all of them."""
+    found: dict[str, str] = {}
+    missing: list[str] = []
+    with client.urgent():
+        for tag, wanted in tags.items():
+            listing = api.list_outgoing_expanded(client, service, tag=tag, since=since)
+            if listing.items is None:
+                missing.append(tag)
+                continue
+            for sms in listing.items:
+                recipient = wanted.get(key(sms.receiver))
+                if recipient is not None:
+                    found.setdefault(recipient, str(sms.id))
+        if missing:
+            for sms in api.export_outgoing(client, service, since=since):
+                recipient = tags[sms.tag].get(key(sms.receiver)) if sms.tag in missing else None
+                if recipient is not None:
+                    found.setdefault(recipient, str(sms.id))
+    return found
