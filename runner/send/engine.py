@@ -339,8 +339,7 @@ def _send_groups(groups: _Groups, writer: LedgerWriter, plan: Plan, provider: Pr
                 break
             ahead.append(groups.claim(upcoming))
         # the answers of a group of small requests are settled together, once the group is done; big
-        # requests are settled one by one, so that a crash leaves few answered rows to reconcile (OVHcloud
-        # reconciles with one GET per message found)
+        # requests are settled one by one, so that a crash leaves few answered rows to reconcile
         rows = sum(len(ids) for _, ids in claimed)
         sink = _Settles() if len(claimed) > 1 and rows <= CLAIM_GROUP else None
         try:

@@ -5,7 +5,9 @@ Every function takes an :class:`~runner.providers.ovh.client.OvhClient` and the 
 ``status --refresh``) and the sources can use them without knowing the wire format.
 
 Listing endpoints return ids only (``long[]``); the ``fetch_*`` helpers then read each item, one GET
-per item, paced by the client's rate limiter.
+per item, paced by the client's rate limiter. Where a read must not cost one request per item (crash
+recovery, issue 11), the ``*_expanded`` listings ask for the objects themselves in one request, and
+:func:`export_outgoing` gets the sent history in bulk.
 """
 
 from __future__ import annotations

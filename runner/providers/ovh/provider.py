@@ -30,7 +30,10 @@ Decisions:
   Reads (reconcile, delivery reports, preflight) retry inside the client.
 * **Tag.** ``<up to 7 letters/digits of the campaign id>-<12 hex of sha256(campaign_id, batch_id)>``,
   at most 20 ASCII characters. The reference documents no limit for ``tag``; 20 is a conservative
-  bound, and the hash keeps the tag unique per batch so :meth:`reconcile` can find the batch again.
+  bound, and the hash keeps the tag unique per request attempt (a batch put back to pending is sent
+  again under a new batch id) so :meth:`reconcile` finds exactly that request again, in one listing
+  (:mod:`runner.providers.ovh.recovery`). The first request of a campaign's first run is batch
+  ``<campaign>.1.1``: its tag is derivable, for the lost-ledger guard (:meth:`history`).
 * **STOP.** With ``commercial: true`` we send ``noStopClause: false`` and OVHcloud appends
   ``"\\nSTOP:36111"`` (11 characters, the Manager's constant, §5.1) — declared as
   ``Capabilities.stop_mention`` so the planner reserves it and does not add its own mention.
