@@ -619,8 +619,8 @@ class OvhClient:
             raise OvhServiceExpiredError(f"{text} (the OVHcloud service has expired)", query_id=qid)
         if status == 429:  # the whole consumer key is over the server's limit: everyone waits
             retry_after = _retry_after(response)
-            if self.limiter is not None:
-                self.limiter.pause(retry_after if retry_after is not None else self.backoff_base)
+            if self.limiter is not None:  # (capped: an hour's Retry-After must not freeze the process silently)
+                self.limiter.pause(min(retry_after if retry_after is not None else self.backoff_base, self.max_wait))
             raise RetryableError(text, retry_after=retry_after, query_id=qid)
         if status in (500, 502, 503):
             raise RetryableError(text, retry_after=_retry_after(response), query_id=qid)
