@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from runner.ledger.store import Ledger
 from runner.providers import create_provider
+from runner.providers.base import Provider
 
 CHUNK = 500
 
@@ -20,6 +22,7 @@ def refresh_delivery_reports(campaign_file: Path, state_dir: Path) -> int:
     changed = 0
     with Ledger(state_dir) as ledger, create_provider(campaign.provider.name, campaign.provider.settings,
                                                       state_dir=state_dir) as provider:
+        _learn_provider_ids(ledger, provider, campaign.id)  # issue 11
         ids = [row[0] for row in ledger.db.execute(
             "SELECT provider_id FROM messages WHERE campaign_id = ? AND status = 'sent' AND provider_id IS NOT NULL",
             (campaign.id,))]
@@ -29,3 +32,18 @@ def refresh_delivery_reports(campaign_file: Path, state_dir: Path) -> int:
                         provider.name, report.provider_id, report.status, report.reason):
                     changed += 1
     return changed
+
+
+def _learn_provider_ids(ledger: Ledger, provider: Provider, campaign_id: str) -> None:
+    """Issue 11: messages a reconciliation settled as sent without their provider id (it could count a
+    batch, not pair ids with recipients) get it now, lazily and in bulk, so their reports match."""
+    rows = ledger.sent_without_provider_id(campaign_id)
+    if not rows:
+        return
+    batches: dict[str, list[str]] = {}
+    for batch_id, recipient, _ in rows:
+        batches.setdefault(batch_id, []).append(recipient)
+    since = min((datetime.fromisoformat(at) for _, _, at in rows if at), default=datetime.now(UTC))
+    found = provider.provider_ids(campaign_id, batches, since)
+    if found:
+        ledger.set_provider_ids(campaign_id, list(found.items()))

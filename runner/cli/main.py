@@ -202,6 +202,10 @@ def send(
                        "(repeatable), through the campaign's provider; recorded apart, counted for nobody.")] = None,
     as_row: Annotated[str | None, typer.Option("--as", help="With --test-to: render as this recipient (a "
                       "position, a file:line or a number; default: the first).")] = None,
+    adopt: Annotated[bool, typer.Option("--adopt", help="The ledger never saw this campaign but the provider "
+                                        "already sent some of it: record those as sent, send the rest.")] = False,
+    ignore_provider_history: Annotated[bool, typer.Option("--ignore-provider-history", help="Do not ask the "
+                                       "provider what it already sent for a campaign the ledger never saw.")] = False,
 ) -> None:
     """Send a campaign (or a saved plan) exactly once per recipient; resumable after any interruption."""
     if test_to or as_row:  # issue 13: a test send, apart from the campaign
@@ -225,7 +229,8 @@ def send(
     saved = read_plan(target) if is_plan_file(target) else None
     campaign_path = Path(saved["campaign_file"]) if saved else target
     loaded = load_campaign(campaign_path)
-    result = build_plan(loaded, PlanOptions(state_dir=state_dir, allow_private_urls=allow_private_urls))
+    result = build_plan(loaded, PlanOptions(state_dir=state_dir, allow_private_urls=allow_private_urls,
+                                            check_history=False))  # the send asks before its first claim
     if saved:
         check_fresh(saved, result.digest, target)
     result.raise_for_problems()
@@ -244,7 +249,8 @@ def send(
             raise SmsrunError("cancelled: nothing was sent")
     reporter = progress_reporter(result.sendable_now, quiet=json_)
     try:
-        outcome = send_plan(result, SendOptions(resend_in_doubt=resend_in_doubt, wait=wait, progress=reporter.update))
+        outcome = send_plan(result, SendOptions(resend_in_doubt=resend_in_doubt, wait=wait, progress=reporter.update,
+                                                adopt=adopt, ignore_provider_history=ignore_provider_history))
     finally:
         reporter.close()
     data = outcome.as_dict()

@@ -163,6 +163,8 @@ def report_text(d: dict[str, Any]) -> str:
             f"skipped {_n(d['skipped'])}, held {_n(d['held'])}")
     if d.get("reconciled"):
         line += f", reconciled {_n(d['reconciled'])}"
+    if d.get("adopted"):  # issue 11: found at the provider, written to a lost ledger
+        line += f", adopted from the provider {_n(d['adopted'])}"
     line += f" ({_n(d['requests'])} request(s), {_n(d['retries'])} retried, {d['elapsed_s']:.1f} s)"
     for reason, count in d.get("rejections", {}).items():
         line += f"\n  rejected ×{_n(count)}: {reason}"

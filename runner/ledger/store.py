@@ -758,3 +758,49 @@ class Ledger:
         marks = ", ".join("?" for _ in numbers)
         return {row[0] for row in self.db.execute(f"SELECT number FROM optouts WHERE number IN ({marks})",
                                                   list(numbers))}
+
+    # -- issue 11: the lost-ledger guard ----------------------------------------------------------------
+    # (kept together so that the PostgreSQL backend can port it; plain SQL that PostgreSQL runs too)
+    def campaign_seen(self, campaign_id: str) -> bool:
+        """Has this ledger ever held a message of the campaign (whatever its status)? A send of a campaign
+        it never saw asks the provider first (runner.send.history)."""
+        row = self.db.execute("SELECT 1 FROM messages WHERE campaign_id = ? LIMIT 1", (campaign_id,)).fetchone()
+        return row is not None
+
+    def adopt_sent(self, campaign_id: str, rows: Sequence[tuple[str, str, int, str | None, str | None]],
+                   reason: str) -> int:
+        """Write recipients the provider's own record shows as already sent: (recipient, text, parts,
+        provider_id, sent_at) rows become ``sent`` with their provider ids, in one transaction. A
+        recipient already in the ledger is left alone. Returns how many were written."""
+        stamp = now_iso()
+        known = self._text_ids.setdefault(campaign_id, {})
+        try:
+            with self.transaction() as db:
+                written = 0
+                for recipient, text, parts, provider_id, sent_at in rows:
+                    text_id = self._text_id(db, campaign_id, text, known)
+                    written += db.execute(
+                        "INSERT INTO messages (campaign_id, recipient, status, attempts, text_id, parts, batch_id, "
+                        "provider_id, reason, claimed_at, updated_at) VALUES (?, ?, 'sent', 1, ?, ?, 'adopted', ?, ?, "
+                        "?, ?) ON CONFLICT (campaign_id, recipient) DO NOTHING",
+                        (campaign_id, recipient, text_id, parts, provider_id, reason, sent_at or stamp, stamp)).rowcount
+                return written
+        except BaseException as exc:
+            self._text_ids.pop(campaign_id, None)
+            if isinstance(exc, sqlite3.Error):
+                raise LedgerError(f"cannot write the ledger ({self.path}): {exc}") from None
+            raise
+
+    def sent_without_provider_id(self, campaign_id: str) -> list[tuple[str, str, str | None]]:
+        """(batch_id, recipient, claimed_at) of sent rows a reconciliation settled without a provider id."""
+        return self.db.execute(
+            "SELECT batch_id, recipient, claimed_at FROM messages WHERE campaign_id = ? AND status = 'sent' "
+            "AND provider_id IS NULL AND batch_id IS NOT NULL AND batch_id != 'adopted' ORDER BY batch_id",
+            (campaign_id,)).fetchall()
+
+    def set_provider_ids(self, campaign_id: str, pairs: Sequence[tuple[str, str]]) -> int:
+        """(recipient, provider_id): record ids learnt later, on rows that have none."""
+        with self.transaction() as db:
+            cursor = db.executemany("UPDATE messages SET provider_id = ? WHERE campaign_id = ? AND recipient = ? "
+                                    "AND provider_id IS NULL", [(pid, campaign_id, r) for r, pid in pairs])
+            return cursor.rowcount

@@ -51,6 +51,8 @@ class PlanOptions:
     at: datetime | None = None  # plan as if run at this instant (default: now)
     allow_private_urls: bool = False
     check_provider: bool = True  # read-only provider checks (sender, credits) when credentials are present
+    check_history: bool = True  # issue 11: ask the provider about a campaign the ledger never saw (`send` does
+                                # it itself, before its first claim: runner.send.history)
 
 
 @dataclass(slots=True)
@@ -235,7 +237,28 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
                                                 "itself from now on)"))
     if options.check_provider and plan.ok and recipients:
         _provider_preflight(plan, provider_cls)
+        if options.check_history and not statuses and plan.ok:
+            _provider_history(plan, provider_cls)
     return plan
+
+
+def _provider_history(plan: Plan, provider_cls: Any) -> None:
+    """Issue 11: what the provider already sent for a campaign this ledger never saw."""
+    from runner.errors import SmsrunError
+    from runner.providers import expand_settings
+    from runner.send.history import plan_problems
+
+    try:
+        provider = provider_cls(expand_settings(plan.campaign.provider.settings), state_dir=plan.state_dir)
+    except SmsrunError as exc:
+        plan.problems.append(Problem("warning", f"provider history not checked: {exc}"))
+        return
+    try:
+        plan.problems.extend(plan_problems(plan, provider))
+    except SmsrunError as exc:
+        plan.problems.append(Problem("warning", f"provider history not checked: {exc}"))
+    finally:
+        provider.close()
 
 
 def _suppressed(ledger: Ledger | None) -> dict[str, str]:

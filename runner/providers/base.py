@@ -77,6 +77,34 @@ class DeliveryReport:
     at: datetime | None = None
 
 
+FIRST_RUN_ID = "1"  # the run id of a campaign's first run when the provider had nothing: its first tag is derivable
+
+
+@dataclass(frozen=True)
+class SentTrace:
+    """One message the provider's own record holds for a campaign (the lost-ledger guard)."""
+
+    recipient: str  # E.164, as in the plan
+    provider_id: str | None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ProviderHistory:
+    """What a provider's record says it already sent for a campaign (issue 11, lost-ledger guard).
+
+    ``count`` may exceed ``len(traces)`` when the provider could count a campaign's messages without
+    telling whose they are (``complete`` is then False, and they cannot be adopted)."""
+
+    provider: str  # shown to the user: "OVHcloud", "Twilio", "the outbox"
+    traces: list[SentTrace]
+    count: int
+    since: datetime | None  # the oldest trace
+    searched_from: datetime  # how far back the provider was asked
+    complete: bool = True
+    requests: int = 0  # what asking cost
+
+
 class Provider(ABC):
     """Base class of the providers; see the module docstring."""
 
@@ -99,6 +127,18 @@ class Provider(ABC):
         mapping were *not* accepted. Returns None when the provider cannot tell.
         """
         return None
+
+    def history(self, campaign_id: str, sender: Sender, wanted: Mapping[str, str],
+                since: datetime) -> ProviderHistory | None:
+        """What the provider already sent for this campaign since ``since``, among ``wanted`` (the plan's
+        recipient -> text). None: this provider keeps no history smsrun can read (Kannel)."""
+        return None
+
+    def provider_ids(self, campaign_id: str, batches: Mapping[str, Sequence[str]], since: datetime) -> dict[str, str]:
+        """recipient -> provider id for messages settled as sent without one (a reconciliation that could
+        count a batch but not pair ids with recipients), by batch id; asked lazily, in bulk, before
+        delivery reports are fetched. Empty when the provider cannot tell."""
+        return {}
 
     def preflight(self, *, sender: Sender, total_parts: int) -> list[str]:
         """Read-only checks at plan time (sender enabled, credits...). Returns warnings."""

@@ -20,8 +20,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from runner.campaign.model import Sender
 from runner.errors import ConfigError, InDoubtError, NotSentError, RetryableError, SmsrunError
-from runner.providers.base import Batch, Capabilities, Outcome, Provider, RecipientResult
+from runner.providers.base import (
+    Batch,
+    Capabilities,
+    Outcome,
+    Provider,
+    ProviderHistory,
+    RecipientResult,
+    SentTrace,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -140,6 +149,19 @@ class OutboxProvider(Provider):
                                                  (batch.batch_id,)):
             found[recipient] = RecipientResult(recipient, Outcome.SENT, provider_id=f"outbox-{row_id}")
         return found
+
+    def history(self, campaign_id: str, sender: Sender, wanted: Mapping[str, str],
+                since: datetime) -> ProviderHistory | None:
+        """The outbox's own table, by campaign id (issue 11)."""
+        if not self.path.exists():
+            return ProviderHistory("the outbox", [], 0, None, since)
+        traces: list[SentTrace] = []
+        for row_id, recipient, created in self.db.execute(
+                "SELECT id, recipient, created_at FROM outbox WHERE campaign_id = ? ORDER BY id", (campaign_id,)):
+            if recipient in wanted:
+                traces.append(SentTrace(recipient, f"outbox-{row_id}", datetime.fromisoformat(created)))
+        oldest = min((t.at for t in traces if t.at), default=None)
+        return ProviderHistory("the outbox", traces, len(traces), oldest, since, requests=1)
 
     def close(self) -> None:
         if self._db is not None:

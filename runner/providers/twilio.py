@@ -55,6 +55,7 @@ import hmac
 import json
 import os
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -79,8 +80,10 @@ from runner.providers.base import (
     Outcome,
     OutgoingMessage,
     Provider,
+    ProviderHistory,
     ProviderInfo,
     RecipientResult,
+    SentTrace,
 )
 
 ENV_ACCOUNT_SID = "TWILIO_ACCOUNT_SID"
@@ -229,6 +232,9 @@ class TwilioProvider(Provider):
         self.timeout = _check_timeout(self.settings.get("timeout", DEFAULT_TIMEOUT))
         self._client: httpx.Client | None = None
         self._account_sid = ""
+        self._recent: tuple[datetime, float, list[Mapping[str, Any]]] | None = None  # see reconcile
+        self._doubted_at = float("-inf")  # monotonic time of this process's last in-doubt request
+        self.list_requests = 0  # list pages read (reconcile, history): observability for tests and benches
 
     # -- public interface ---------------------------------------------------------------------------
 
@@ -245,6 +251,8 @@ class TwilioProvider(Provider):
             try:
                 results.append(self._send_one(client, base, message))
             except (RetryableError, InDoubtError, CredentialsError, ConfigError) as exc:
+                if isinstance(exc, InDoubtError):
+                    self._doubted_at = time.monotonic()  # a cached listing no longer covers it
                 if not any(r.outcome is Outcome.SENT for r in results):
                     raise
                 outcome = Outcome.IN_DOUBT if isinstance(exc, InDoubtError) else Outcome.RETRY
@@ -257,43 +265,77 @@ class TwilioProvider(Provider):
         return results
 
     def reconcile(self, batch: Batch, since: datetime) -> dict[str, RecipientResult] | None:
-        """Find the batch's messages among those Twilio lists for each recipient.
+        """Find the batch's messages among the sender's recent messages (issue 11).
 
-        ``GET Messages.json?To=<recipient>`` (all pages).  A message matches when it is outbound, was
-        created at or after ``since`` (minus :data:`CLOCK_SLACK`), has exactly the text smsrun sent and
-        the same ``from`` / Messaging Service.  Found: SENT with its SID (REJECTED when it was canceled
-        at Twilio: it will not go).  Missing from the result: not accepted.
+        One listing serves every in-doubt batch of a recovery: ``GET Messages.json?From=<sender>
+        &PageSize=1000`` (no ``From`` with a Messaging Service: its messages are matched on
+        ``messaging_service_sid``), read newest first until a whole page was created before ``since``
+        (minus :data:`CLOCK_SLACK`) — usually one page for all the batches a dead run left in doubt, where
+        one ``To=<recipient>`` listing per recipient was read before. The listing is kept for the next
+        batches unless a request of this process ended in doubt after it was taken. A message matches
+        when it is outbound, was created at or after ``since``, has exactly the text smsrun sent, the
+        same ``from`` / Messaging Service and the recipient as ``to``. Found: SENT with its SID (REJECTED
+        when it was canceled at Twilio: it will not go). Missing from the result: not accepted.
 
         The list is *not* narrowed with ``DateSent>=``: ``date_sent`` is when Twilio actually sent the
         message, so a message still queued (Twilio queues up to 10 hours behind a slow sender) or
-        scheduled has none and would be missed, then sent twice.  Returns None (cannot tell) when a
-        recipient's history is longer than :attr:`max_pages` pages.
+        scheduled has none and would be missed, then sent twice. Returns None (cannot tell) past
+        :attr:`max_pages` pages.
         """
         client = self._http()
         from_, service = self._sender_fields(batch.sender)
         start = _as_utc(since) - CLOCK_SLACK
-        found: dict[str, RecipientResult] = {}
+        items = self._recent_messages(client, from_, start)
+        if items is None:
+            return None
         texts: dict[str, set[str]] = {}
         for message in batch.messages:
             texts.setdefault(message.recipient, set()).add(message.text)
-        for recipient, wanted in texts.items():
-            items = self._list_messages(client, {"To": recipient, "PageSize": str(self.page_size)})
-            if items is None:
-                return None
-            for item in items:
-                if not self._matches(item, wanted, start, from_, service):
-                    continue
-                sid = item.get("sid")
-                if item.get("status") == "canceled":
-                    result = RecipientResult(
-                        recipient, Outcome.REJECTED, provider_id=sid, reason="canceled at Twilio"
-                    )
-                else:
-                    result = RecipientResult(recipient, Outcome.SENT, provider_id=sid)
-                previous = found.get(recipient)
-                if previous is None or previous.outcome is not Outcome.SENT:
-                    found[recipient] = result
+        found: dict[str, RecipientResult] = {}
+        for item in items:
+            recipient = item.get("to")
+            if not isinstance(recipient, str):
+                continue
+            wanted = texts.get(recipient)
+            if wanted is None or not self._matches(item, wanted, start, from_, service):
+                continue
+            sid = item.get("sid")
+            if item.get("status") == "canceled":
+                result = RecipientResult(recipient, Outcome.REJECTED, provider_id=sid, reason="canceled at Twilio")
+            else:
+                result = RecipientResult(recipient, Outcome.SENT, provider_id=sid)
+            previous = found.get(recipient)
+            if previous is None or previous.outcome is not Outcome.SENT:
+                found[recipient] = result
         return found
+
+    def history(self, campaign_id: str, sender: Sender, wanted: Mapping[str, str],
+                since: datetime) -> ProviderHistory | None:
+        """The messages from the campaign's sender since ``since`` whose recipient and text are the
+        plan's (the lost-ledger guard; Twilio has no campaign id or idempotency key to ask by)."""
+        client = self._http()
+        from_, service = self._sender_fields(sender)
+        start = _as_utc(since)
+        before = self.list_requests
+        items = self._recent_messages(client, from_, start, cache=False)
+        if items is None:
+            raise RetryableError(f"Twilio lists more than {self.max_pages} pages of messages since {start:%Y-%m-%d}")
+        traces: dict[str, SentTrace] = {}
+        for item in items:
+            recipient = item.get("to")
+            if not isinstance(recipient, str):
+                continue
+            text = wanted.get(recipient)
+            if text is None or recipient in traces or not self._matches(item, {text}, start, from_, service):
+                continue
+            if item.get("status") == "canceled":
+                continue
+            sid = item.get("sid")
+            traces[recipient] = SentTrace(recipient, sid if isinstance(sid, str) else None,
+                                          _parse_rfc2822(item.get("date_created")))
+        found = list(traces.values())
+        oldest = min((t.at for t in found if t.at), default=None)
+        return ProviderHistory("Twilio", found, len(found), oldest, start, requests=self.list_requests - before)
 
     def delivery_reports(self, provider_ids: Sequence[str]) -> list[DeliveryReport]:
         """Fetch each message's status (``GET Messages/{Sid}.json``); SIDs Twilio does not know are
@@ -494,8 +536,27 @@ class TwilioProvider(Provider):
             return False
         return not (service is not None and item.get("messaging_service_sid") not in (None, service))
 
-    def _list_messages(self, client: httpx.Client, params: dict[str, str]) -> list[Mapping[str, Any]] | None:
-        """Every message of a ListMessage query, following ``next_page_uri``; None past max_pages."""
+    def _recent_messages(self, client: httpx.Client, from_: str | None, start: datetime, *,
+                         cache: bool = True) -> list[Mapping[str, Any]] | None:
+        """The sender's messages created since ``start`` (and maybe a few older ones), newest first; the
+        listing of an earlier call when it covers ``start`` and no request ended in doubt since."""
+        recent = self._recent
+        if cache and recent is not None and recent[0] <= start and recent[1] > self._doubted_at:
+            return recent[2]
+        taken = time.monotonic()
+        params = {"PageSize": str(self.page_size)}
+        if from_ is not None:
+            params["From"] = from_
+        items = self._list_messages(client, params, older_than=start)
+        if items is not None and cache:
+            self._recent = (start, taken, items)
+        return items
+
+    def _list_messages(self, client: httpx.Client, params: dict[str, str],
+                       older_than: datetime | None = None) -> list[Mapping[str, Any]] | None:
+        """Every message of a ListMessage query, following ``next_page_uri``; None past max_pages.
+        ``older_than``: stop after a page whose messages were all created before it (lists are newest
+        first)."""
         url: str | None = f"{self._account_path()}/Messages.json"
         query: dict[str, str] | None = params
         seen: set[str] = set()
@@ -506,9 +567,14 @@ class TwilioProvider(Provider):
             seen.add(url)
             page = self._get_json(client, url, query, missing_ok=False) or {}
             query = None  # next_page_uri carries the query
+            self.list_requests += 1
             listed = page.get("messages")
             if isinstance(listed, list):
-                items += [item for item in listed if isinstance(item, Mapping)]
+                fresh = [item for item in listed if isinstance(item, Mapping)]
+                items += fresh
+                if older_than is not None and fresh and all(
+                        (_parse_rfc2822(item.get("date_created")) or older_than) < older_than for item in fresh):
+                    return items
             nxt = page.get("next_page_uri")
             url = nxt if isinstance(nxt, str) and nxt else None
         return items if url is None else None

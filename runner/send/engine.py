@@ -49,7 +49,7 @@ from runner.ledger.store import Ledger, SettleGroups, SettleUpdate
 from runner.plan.build import Plan, content_hash
 from runner.providers import create_provider
 from runner.providers.base import Batch, Outcome, OutgoingMessage, Provider, RecipientResult
-from runner.send import guards
+from runner.send import guards, history
 from runner.send.writer import LedgerWriter
 
 Progress = Callable[["SendReport"], None]
@@ -89,6 +89,8 @@ class SendOptions:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # windows and schedule
     handle_sigint: bool = True
+    adopt: bool = False  # issue 11: a lost ledger is rebuilt from the provider's record (runner.send.history)
+    ignore_provider_history: bool = False  # issue 11: send a campaign the ledger never saw without asking
 
 
 @dataclass
@@ -104,6 +106,7 @@ class SendReport:
     requests: int = 0
     retries: int = 0
     released: int = 0  # claimed rows put back to pending (not accepted): swept again in the same run
+    adopted: int = 0  # recipients the provider had already sent to, written to a lost ledger (--adopt)
     interrupted: bool = False
     stop_signal: int | None = None  # the signal that interrupted the run (issue 15: SIGTERM exits 143)
     stopped_reason: str | None = None
@@ -121,7 +124,8 @@ class SendReport:
     def as_dict(self) -> dict[str, Any]:
         return {"campaign": self.campaign_id, "sent": self.sent, "rejected": self.rejected,
                 "in_doubt": self.in_doubt, "skipped": self.skipped, "held": self.held,
-                "reconciled": self.reconciled, "requests": self.requests, "retries": self.retries,
+                "reconciled": self.reconciled, "adopted": self.adopted, "requests": self.requests,
+                "retries": self.retries,
                 "interrupted": self.interrupted, "elapsed_s": round(self.elapsed, 3),
                 "rejections": self.rejections}
 
@@ -193,8 +197,13 @@ def send_plan(plan: Plan, options: SendOptions | None = None, *, provider: Provi
         if provider is None:
             provider = create_provider(campaign.provider.name, campaign.provider.settings, state_dir=plan.state_dir)
         with stop.installed(options.handle_sigint):
+            # issue 11: a campaign this ledger never saw: ask the provider first (runner.send.history)
+            guarded = history.guard(ledger, plan, provider, adopt=options.adopt,
+                                    ignore=options.ignore_provider_history)
+            report.adopted = guarded.adopted
+            report.skipped += guarded.adopted
             _settle_previous_run(ledger, plan, provider, report, options)
-            _send_pending(ledger, plan, provider, report, options, stop)
+            _send_pending(ledger, plan, provider, report, options, stop, run_id=guarded.first_run_id)
             while options.wait and not stop.requested and report.held:
                 if not _wait_for_next_window(plan, report, options, stop):
                     break
@@ -284,7 +293,7 @@ Request = tuple[str, list[tuple[Any, ...]]]  # (batch_id, rows) before the claim
 
 
 def _send_pending(ledger: Ledger, plan: Plan, provider: Provider, report: SendReport, options: SendOptions,
-                  stop: _Stop) -> None:
+                  stop: _Stop, run_id: str | None = None) -> None:
     campaign = plan.campaign
     limiter = _RateLimiter(campaign.limits.rate or provider.capabilities.default_rate, options.sleep)
     # a provider that can reconcile gets its claims and settles written by a thread, beside the HTTP
@@ -292,7 +301,7 @@ def _send_pending(ledger: Ledger, plan: Plan, provider: Provider, report: SendRe
     # claims must not be written long before their request leaves
     pipelined = provider.capabilities.can_reconcile and not limiter.interval
     writer = LedgerWriter(ledger, background=pipelined)
-    groups = _Groups(ledger, writer, plan, provider, report, options, stop, limiter)
+    groups = _Groups(ledger, writer, plan, provider, report, options, stop, limiter, run_id)
     try:
         ledger.start_run(campaign.id, groups.run_id, len(groups.new))
         _send_groups(groups, writer, plan, provider, report, options, stop, limiter, pipelined)
@@ -338,8 +347,7 @@ def _send_groups(groups: _Groups, writer: LedgerWriter, plan: Plan, provider: Pr
                 break
             ahead.append(groups.claim(upcoming))
         # the answers of a group of small requests are settled together, once the group is done; big
-        # requests are settled one by one, so that a crash leaves few answered rows to reconcile (OVHcloud
-        # reconciles with one GET per message found)
+        # requests are settled one by one, so that a crash leaves few answered rows to reconcile
         rows = sum(len(ids) for _, ids in claimed)
         sink = _Settles() if len(claimed) > 1 and rows <= CLAIM_GROUP else None
         try:
@@ -392,12 +400,12 @@ class _Groups:
     :meth:`Ledger.claim_new`), then, if some were put back to pending, the ledger again (sweeps)."""
 
     def __init__(self, ledger: Ledger, writer: LedgerWriter, plan: Plan, provider: Provider, report: SendReport,
-                 options: SendOptions, stop: _Stop, limiter: _RateLimiter) -> None:
+                 options: SendOptions, stop: _Stop, limiter: _RateLimiter, run_id: str | None = None) -> None:
         self.ledger, self.writer, self.plan, self.report, self.stop = ledger, writer, plan, report, stop
         self.provider = provider
         self.size = max(1, provider.capabilities.max_recipients_per_request)
         self.texts = ledger.texts(plan.campaign.id)
-        self.run_id = uuid.uuid4().hex[:10]
+        self.run_id = run_id or uuid.uuid4().hex[:10]
         self.sendable = _sendable_checker(plan, options.clock)
         self.optouts = guards.OptoutGuard(ledger)  # issue 15: opt-outs made while the send runs
         # requests are claimed together: one durable commit (one fsync) for up to CLAIM_GROUP requests

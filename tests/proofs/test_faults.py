@@ -41,6 +41,9 @@ def test_ovh_fault_mix_every_recipient_once(tmp_path: Path, fake: TimedFakeOvh) 
     recipients = 3000
     campaign = make_campaign(tmp_path / "repo", recipients, provider=ovh_provider(fake, batch_size=50, timeout=0.5))
     inject_fault_mix(fake, seed=3, delay=0.75)
+    # reconciliation reads one listing per batch (issue 11), too few for the random mix to be sure to hit
+    # one: the first after the lost-ledger guard's two listings fails for sure
+    fake.fail_next("http_500", where=OUTGOING, after=2)
     result = send(campaign, campaign.env(fake.credentials))
     fake.clear_faults()
     assert result.code == 0, result.describe()
@@ -114,7 +117,8 @@ def test_server_accepting_then_failing_everything_stops_and_reports_in_doubt(tmp
     env = campaign.env(fake.credentials)
     fake.fail_next("drop_after_accept", count=1000, where=JOB_PATH)
     fake.fail_next("http_500", count=1000, where=OUTGOING)
-    result = send(campaign, env, timeout=120)
+    # (the lost-ledger guard would refuse first, the listing failing: this is about the send loop)
+    result = send(campaign, env, "--ignore-provider-history", timeout=120)
     assert result.code == 1, result.describe()
     assert "stopped after 2 failed request(s) in a row" in result.err and "Traceback" not in result.err
     assert len(job_attempts(fake)) == 2

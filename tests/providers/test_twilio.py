@@ -252,9 +252,10 @@ def test_dropped_connection_after_acceptance_is_in_doubt_and_reconcile_prevents_
         twilio.send(batch(resend, batch_id="c1.run.8"))
     assert len(fake.sent_to(number(1))) == 1  # no duplicate
     assert len(fake.sent_to(number(2))) == 1
-    # listed by recipient, without DateSent: the queued message has no date_sent yet
+    # one listing of the sender's messages for the whole batch (issue 11), without DateSent: the queued
+    # message has no date_sent yet
     lists = [dict(r.query) for r in fake.requests if r.method == "GET"]
-    assert lists == [{"To": number(1), "PageSize": "1000"}, {"To": number(2), "PageSize": "1000"}]
+    assert lists == [{"From": twilio.from_ or "", "PageSize": "1000"}]
     assert fake.messages[created["sid"]]["date_sent"] is None
     assert fake.violations == []
 
@@ -334,8 +335,9 @@ def test_reconcile_pages_and_matches_body_sender_and_time(fake: FakeTwilio) -> N
         found = reconciled(twilio, batch([number(1), number(2), number(3)], text), since)
     assert set(found) == {number(1), number(2)}
     assert found[number(1)].provider_id == sent.provider_id
-    pages = [r for r in fake.requests if r.method == "GET" and dict(r.query).get("To") == number(1)]
-    assert len(pages) > 3  # followed next_page_uri
+    pages = [r for r in fake.requests if r.method == "GET" and dict(r.query).get("From") == FROM]
+    assert len(pages) > 3  # followed next_page_uri...
+    assert len(pages) < 7  # ...and stopped at the first page older than the claim (not 7 pages of 2)
     assert fake.violations == []
 
 

@@ -21,6 +21,14 @@ Behaviour (what the reference documents, plus the choices noted *fake:*):
   ``validReceivers``) and in ``/outgoing`` (*fake:* the reference leaves this open, §7.1).
   ``differedPeriod`` > 0 keeps the SMS in ``/jobs`` until due. *fake:* a blacklisted receiver is
   accepted but its SMS fails at once (deliveryReceipt 2, ptt 23). *fake:* not enough credits → 400.
+* Expanded listings (``team-scale.md`` §2, *fake:* the reference says to verify them on a live account;
+  ``expanded_listings=False`` makes the fake ignore the headers, answering ids as documented):
+  ``GET /outgoing`` and ``GET /jobs`` with ``X-Pagination-Mode: CachedObjectList-Pages`` answer the
+  objects themselves, paged (``X-Pagination-Size``/``-Number``), filtered (``X-Pagination-Filter``),
+  with ``X-Pagination-Elements``. ``sms.Job`` objects carry no ``tag``, as in the schema.
+* Bulk export (§3.2): ``GET /document?wayType=outgoing|incoming`` with the listing's filters gives a
+  ``/me/document`` id whose ``size`` is 0 for ``export_polls`` reads, then whose ``getUrl`` serves the
+  ``;`` CSV of the SMS (columns as in the OVH notebooks, team-scale.md §2).
 * Read endpoints: account, senders, outgoing (all filters), jobs, incoming, blacklists, receivers slots
   (with CSV; created from ``csvUrl`` or from an uploaded ``documentId``), phonebooks and contacts,
   ``POST /sms/estimate``; ``POST /me/document`` and ``GET /me/document/{id}`` (the content is PUT,
@@ -195,6 +203,7 @@ class _Request:
     body: Any
     headers: Mapping[str, str]  # lower-case names
     full_url: str
+    answer_headers: dict[str, str] = field(default_factory=dict)  # extra headers of the answer
 
 
 @dataclass
@@ -252,6 +261,7 @@ class FakeOvh:
         granted: Iterable[tuple[str, str]] | None = None,
         invalid_numbers: Iterable[str] = (),
         state_file: str | Path | None = None,
+        expanded_listings: bool = True,
     ) -> None:
         self.host = host
         self._port = port
@@ -263,6 +273,8 @@ class FakeOvh:
         self.bad_signature_status = bad_signature_status
         self.granted = list(granted) if granted is not None else None
         self.invalid_numbers = set(invalid_numbers)
+        self.expanded_listings = expanded_listings  # False: the listings ignore the expansion headers
+        self.export_polls = 1  # GET /me/document/{id} reads that see an export still empty (size 0)
         self.state_file = Path(state_file) if state_file else None
         self._lock = threading.RLock()
         self._faults: deque[Fault] = deque()
@@ -682,6 +694,7 @@ class FakeOvh:
             text = raw_body.decode("utf-8")
             body = json.loads(text) if text else None
         except (UnicodeDecodeError, ValueError):
+            request = None
             text, body, jobs_before = "", None, len(self.state.jobs)
             status, payload = 400, self._error_body(400, "Invalid JSON body", None)
         else:
@@ -711,7 +724,7 @@ class FakeOvh:
             time.sleep(fault.delay)
         record.status = status
         try:
-            self._send(handler, status, payload)
+            self._send(handler, status, payload, headers=request.answer_headers if request is not None else None)
         except OSError:  # the client gave up (timeout during ``slow``)
             record.status = None
             self._mark_unanswered(jobs_before)
@@ -725,6 +738,18 @@ class FakeOvh:
             self._save()
 
     def _serve_control(self, handler: _Handler, path: str, raw_body: bytes) -> None:
+        if path.startswith("/_fake/documents/") and handler.command == "GET":  # a document's getUrl
+            doc = self.documents.get(unquote(path[len("/_fake/documents/") :]))
+            if doc is None or doc.get("content") is None:
+                self._send(handler, 404, {"message": "no such document"})
+                return
+            content = bytes(doc["content"])
+            handler.send_response(200)
+            handler.send_header("Content-Type", "text/csv; charset=utf-8")
+            handler.send_header("Content-Length", str(len(content)))
+            handler.end_headers()
+            handler.wfile.write(content)
+            return
         if path.startswith("/_fake/documents/") and handler.command == "PUT":  # a document's putUrl
             doc = self.documents.get(unquote(path[len("/_fake/documents/") :]))
             if doc is None:
@@ -850,6 +875,9 @@ class FakeOvh:
             if len(rest) == 1 and m == "POST":
                 return self._post_job(request.body, fault)
             if len(rest) == 1 and m == "GET":
+                self._params(request, ())
+                if self._expanding(request):
+                    return 200, self._expanded(request, [self._job_view(st.pending[i]) for i in sorted(st.pending)])
                 return 200, sorted(st.pending)
             job = self._find(st.pending, rest, "id")
             if m == "GET":
@@ -860,10 +888,13 @@ class FakeOvh:
                 return 200, None
         if head == "outgoing":
             if len(rest) == 1 and m == "GET":
-                return 200, self._list_outgoing(request)
+                ids = self._list_outgoing(request)
+                if self._expanding(request):
+                    return 200, self._expanded(request, [self._public(st.outgoing[i]) for i in ids])
+                return 200, ids
             sms = self._find(st.outgoing, rest, "id")
             if len(rest) == 2 and m == "GET":
-                return 200, {k: v for k, v in sms.items() if not k.startswith("_")}
+                return 200, self._public(sms)
             if len(rest) == 2 and m == "DELETE":
                 del st.outgoing[sms["id"]]
                 return 200, None
@@ -898,6 +929,8 @@ class FakeOvh:
                 if m == "DELETE":
                     del st.blacklists[rest[1]]
                     return 200, None
+        if head == "document" and len(rest) == 1 and m == "GET":
+            return 200, self._export(request)
         if head == "receivers":
             return self._receivers(request, rest)
         if head == "phonebooks":
@@ -1025,6 +1058,43 @@ class FakeOvh:
         }
         self.state.jobs.append(JobRecord(dict(body), response, fault=fault.kind if fault else None))
         return 200, response
+
+    @staticmethod
+    def _public(sms: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in sms.items() if not k.startswith("_")}
+
+    def _expanding(self, request: _Request) -> bool:
+        return self.expanded_listings and request.headers.get("x-pagination-mode") == "CachedObjectList-Pages"
+
+    def _expanded(self, request: _Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """An ``x-expanded-response`` listing (team-scale.md §2, the Manager's headers): the objects
+        themselves, filtered by ``X-Pagination-Filter`` (``field:eq=v``, ``field:in=a,b``,
+        ``field:like=%v%``; several joined with ``&``), one page of ``X-Pagination-Size`` (default 5000)
+        number ``X-Pagination-Number`` (from 1); ``X-Pagination-Elements`` gives the total."""
+        h = request.headers
+        raw_filter = h.get("x-pagination-filter") or ""
+        for part in filter(None, unquote(raw_filter).split("&")):
+            name, _, rule = part.partition(":")
+            op, _, value = rule.partition("=")
+            if op == "eq":
+                items = [i for i in items if str(i.get(name) if i.get(name) is not None else "") == value]
+            elif op == "in":
+                allowed = set(value.split(","))
+                items = [i for i in items if str(i.get(name)) in allowed]
+            elif op == "like":
+                pattern = re.compile("^" + ".*".join(re.escape(p) for p in value.split("%")) + "$", re.S)
+                items = [i for i in items if pattern.match(str(i.get(name) or ""))]
+            else:
+                raise ApiError(400, f"Invalid X-Pagination-Filter {part!r}")
+        try:
+            size = int(h.get("x-pagination-size") or 5000)
+            number = int(h.get("x-pagination-number") or 1)
+        except ValueError:
+            raise ApiError(400, "Invalid X-Pagination-Size or X-Pagination-Number") from None
+        if size < 1 or number < 1:
+            raise ApiError(400, "Invalid X-Pagination-Size or X-Pagination-Number")
+        request.answer_headers["X-Pagination-Elements"] = str(len(items))
+        return items[(number - 1) * size:number * size]
 
     def _job_view(self, sms: Mapping[str, Any]) -> dict[str, Any]:
         keys = (
@@ -1176,6 +1246,36 @@ class FakeOvh:
         except OSError as exc:
             raise ApiError(400, f"Unable to download the file at {url}") from exc
 
+    def _export(self, request: _Request) -> str:
+        """``GET /sms/{sn}/document?wayType=outgoing|incoming[&tag][&batchID][&creationDatetime.from/.to]``:
+        a ``/me/document`` id; the document's ``size`` stays 0 for ``export_polls`` reads of
+        ``GET /me/document/{id}`` (OVHcloud builds it in the background), then its ``getUrl`` serves the
+        CSV ``id;date;sender;receiver;ptt;operatorCode;descriptionDlr;tag;message;sentAt;deliveredAt``."""
+        import csv
+        import io
+
+        params = self._params(request, ("wayType", "tag", "batchID", "creationDatetime.from",
+                                        "creationDatetime.to"))
+        way = params.pop("wayType", None)
+        if way not in ("outgoing", "incoming"):
+            raise ApiError(400, "Missing or invalid parameter wayType")
+        table = self.state.outgoing if way == "outgoing" else self.state.incoming
+        ids = self._filter(table.values(), params)
+        text = io.StringIO()
+        writer = csv.writer(text, delimiter=";", lineterminator="\n")
+        writer.writerow(["id", "date", "sender", "receiver", "ptt", "operatorCode", "descriptionDlr", "tag",
+                         "message", "sentAt", "deliveredAt"])
+        for ident in ids:
+            sms = table[ident]
+            writer.writerow([ident, sms.get("creationDatetime"), sms.get("sender", ""), sms.get("receiver", ""),
+                             sms.get("ptt", ""), "", "", sms.get("tag", ""), sms.get("message", ""),
+                             sms.get("sentAt") or "", sms.get("deliveredAt") or ""])
+        ident = "doc-" + secrets.token_hex(8)
+        url = f"http://{self.host}:{self.port}/_fake/documents/{ident}"
+        self.documents[ident] = {"id": ident, "name": f"{way}.csv", "putUrl": url, "getUrl": url,
+                                 "content": text.getvalue().encode(), "polls_left": self.export_polls}
+        return ident
+
     def _documents(self, request: _Request, rest: list[str]) -> tuple[int, Any]:
         """``POST /me/document {name}`` → ``{id, putUrl, ...}`` (the content is PUT to putUrl, unsigned);
         ``GET /me/document/{id}``. Enough for the Manager's "Via un fichier" receivers upload."""
@@ -1197,6 +1297,9 @@ class FakeOvh:
     def _document_view(self, ident: str) -> dict[str, Any]:
         doc = self.documents[ident]
         content = doc.get("content")
+        if doc.get("polls_left"):  # an export still being built
+            doc["polls_left"] -= 1
+            content = b""
         return {"id": ident, "name": doc["name"], "putUrl": doc["putUrl"], "getUrl": doc["getUrl"],
                 "size": len(content) if content is not None else 0, "creationDate": self._iso(self.now()),
                 "expirationDate": None, "tags": [], "validity": None}

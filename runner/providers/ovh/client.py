@@ -37,7 +37,9 @@ What it does, and where each rule comes from (``ovh-sms-api.md``):
   :class:`InDoubtError`).
 * **Politeness** (§4, "60 req/min by consumer key"): a sliding-window limiter shared by every client
   of the process using the same consumer key keeps at most ``requests_per_minute`` requests in any
-  60-second window.
+  60-second window. That is a polite default, not OVHcloud's law: a 429 pauses the limiter for its
+  ``Retry-After`` (else a short backoff) and is retried like any retryable answer; requests made inside
+  :meth:`OvhClient.urgent` (crash-recovery reads) take the next slot before ordinary ones.
 
 Secrets never appear in messages, logs or reprs: errors name the environment variables, never values.
 """
@@ -51,7 +53,8 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -255,7 +258,11 @@ def path_segment(value: str | int) -> str:
 
 
 class RateLimiter:
-    """At most ``limit`` acquisitions in any sliding ``period`` seconds (blocking)."""
+    """At most ``limit`` acquisitions in any sliding ``period`` seconds (blocking).
+
+    Two refinements for recovery (issue 11): an ``urgent`` acquisition (the reads a crash recovery needs)
+    takes the next free slot before any ordinary one waiting, and :meth:`pause` (a 429 from the server,
+    with its ``Retry-After``) holds every acquisition until the pause is over."""
 
     def __init__(
         self,
@@ -273,22 +280,42 @@ class RateLimiter:
         self._sleep = sleep
         self._stamps: deque[float] = deque()
         self._lock = threading.Lock()
+        self._urgent_waiting = 0
+        self._paused_until = 0.0
 
-    def acquire(self) -> float:
+    def pause(self, seconds: float) -> None:
+        """Hold every acquisition for ``seconds`` from now (the server said 429)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
+
+    def acquire(self, *, urgent: bool = False) -> float:
         """Wait for a slot; returns the time waited (seconds)."""
         waited = 0.0
-        while True:
+        if urgent:
             with self._lock:
-                now = self._clock()
-                while self._stamps and now - self._stamps[0] >= self.period:
-                    self._stamps.popleft()
-                if len(self._stamps) < self.limit:
-                    self._stamps.append(now)
-                    return waited
-                delay = self.period - (now - self._stamps[0])
-            delay = max(delay, 0.001)
-            self._sleep(delay)
-            waited += delay
+                self._urgent_waiting += 1
+        try:
+            while True:
+                with self._lock:
+                    now = self._clock()
+                    while self._stamps and now - self._stamps[0] >= self.period:
+                        self._stamps.popleft()
+                    if now < self._paused_until:
+                        delay = self._paused_until - now
+                    elif not urgent and self._urgent_waiting:
+                        delay = 0.01  # an urgent acquisition is waiting: it goes first
+                    elif len(self._stamps) < self.limit:
+                        self._stamps.append(now)
+                        return waited
+                    else:
+                        delay = self.period - (now - self._stamps[0])
+                delay = max(delay, 0.001)
+                self._sleep(delay)
+                waited += delay
+        finally:
+            if urgent:
+                with self._lock:
+                    self._urgent_waiting -= 1
 
 
 _limiters: dict[tuple[str, str, int], RateLimiter] = {}
@@ -381,6 +408,7 @@ class OvhClient:
         self._http = httpx.Client(timeout=timeout, transport=self._transport, follow_redirects=False)
         self._urls: dict[str, tuple[httpx.URL, str]] = {}  # url -> (parsed, as sent): parsed once
         self.requests_sent = 0  # observability for tests and the CLI
+        self._urgent = threading.local()  # set by urgent(): this thread's requests go first
 
     def __repr__(self) -> str:  # never the secrets
         return f"OvhClient({self.base_url!r})"
@@ -410,7 +438,31 @@ class OvhClient:
         with self._delta_lock:
             self._delta = None
 
+    def sleep(self, seconds: float) -> None:
+        """Wait as this client waits (tests give it a fake sleep)."""
+        self._sleep(seconds)
+
     # -- public verbs ------------------------------------------------------------------------------
+
+    @contextmanager
+    def urgent(self) -> Iterator[None]:
+        """Requests made by this thread inside the block take the rate limiter's next slot before any
+        ordinary request waiting (the reads a crash recovery needs, so that it is not queued behind
+        other sends sharing the consumer key)."""
+        before = getattr(self._urgent, "on", False)
+        self._urgent.on = True
+        try:
+            yield
+        finally:
+            self._urgent.on = before
+
+    def get_page(
+        self, path: str, params: Mapping[str, Any] | None = None, *, headers: Mapping[str, str] | None = None
+    ) -> tuple[Any, httpx.Headers]:
+        """A GET with extra request headers (signature unchanged: it covers method, URL, body and
+        timestamp only), returning the payload and the answer's headers. Retried like :meth:`get`."""
+        answer: tuple[Any, httpx.Headers] = self._retrying("GET", path, params, None, True, headers)
+        return answer
 
     def get(self, path: str, params: Mapping[str, Any] | None = None, *, auth: bool = True) -> Any:
         return self.request("GET", path, params=params, auth=auth)
@@ -433,11 +485,15 @@ class OvhClient:
         body: Any = None,
         auth: bool = True,
     ) -> Any:
-        method = method.upper()
+        return self._retrying(method.upper(), path, params, body, auth, None)
+
+    def _retrying(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any, auth: bool,
+                  headers: Mapping[str, str] | None) -> Any:
+        """One call, GETs retried; with ``headers`` the answer is (payload, response headers)."""
         attempts = 1 + (self.max_retries if method == "GET" else 0)
         for attempt in range(attempts):
             try:
-                return self._once(method, path, params, body, auth)
+                return self._once(method, path, params, body, auth, headers)
             except RetryableError as exc:
                 if attempt + 1 >= attempts:
                     raise
@@ -468,6 +524,7 @@ class OvhClient:
         *,
         auth: bool = True,
         timestamp: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> httpx.Request:
         """The exact request that would be sent (signed when ``auth``)."""
         if not path.startswith("/"):
@@ -486,6 +543,8 @@ class OvhClient:
         headers = {"X-Ovh-Application": self._ak, "Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
+        if extra_headers:
+            headers.update(extra_headers)
         if auth:
             ts = timestamp if timestamp is not None else int(self._clock()) + self.time_delta()
             # Sign the URL httpx will actually put on the wire: the parsed URL, as httpx writes it.
@@ -503,12 +562,13 @@ class OvhClient:
             response.close()
         return response
 
-    def _once(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any, auth: bool) -> Any:
-        request = self.build_request(method, path, params, body, auth=auth)
+    def _once(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any, auth: bool,
+              headers: Mapping[str, str] | None = None) -> Any:
         what = f"OVHcloud {method} {path}"
         write = method != "GET"
-        if self.limiter is not None:
-            self.limiter.acquire()
+        if self.limiter is not None:  # before signing: a long wait must not age the timestamp
+            self.limiter.acquire(urgent=getattr(self._urgent, "on", False))
+        request = self.build_request(method, path, params, body, auth=auth, extra_headers=headers)
         self.requests_sent += 1
         try:
             response = self._send(request)
@@ -520,7 +580,8 @@ class OvhClient:
                     f"{what}: no answer ({type(exc).__name__}) after the request was sent; it may have been accepted"
                 ) from exc
             raise RetryableError(f"{what}: no answer ({type(exc).__name__})") from exc
-        return self._handle(response, what, write)
+        payload = self._handle(response, what, write)
+        return (payload, response.headers) if headers is not None else payload
 
     def _handle(self, response: httpx.Response, what: str, write: bool) -> Any:
         qid = response.headers.get("X-OVH-QUERYID")
@@ -556,7 +617,12 @@ class OvhClient:
             raise OvhNotFoundError(text, query_id=qid)
         if status == 460:
             raise OvhServiceExpiredError(f"{text} (the OVHcloud service has expired)", query_id=qid)
-        if status == 429 or status in (500, 502, 503):
+        if status == 429:  # the whole consumer key is over the server's limit: everyone waits
+            retry_after = _retry_after(response)
+            if self.limiter is not None:  # (capped: an hour's Retry-After must not freeze the process silently)
+                self.limiter.pause(min(retry_after if retry_after is not None else self.backoff_base, self.max_wait))
+            raise RetryableError(text, retry_after=retry_after, query_id=qid)
+        if status in (500, 502, 503):
             raise RetryableError(text, retry_after=_retry_after(response), query_id=qid)
         if status == 504 and write:
             raise InDoubtError(f"{text}; the request may have been accepted", query_id=qid)

@@ -30,7 +30,10 @@ Decisions:
   Reads (reconcile, delivery reports, preflight) retry inside the client.
 * **Tag.** ``<up to 7 letters/digits of the campaign id>-<12 hex of sha256(campaign_id, batch_id)>``,
   at most 20 ASCII characters. The reference documents no limit for ``tag``; 20 is a conservative
-  bound, and the hash keeps the tag unique per batch so :meth:`reconcile` can find the batch again.
+  bound, and the hash keeps the tag unique per request attempt (a batch put back to pending is sent
+  again under a new batch id) so :meth:`reconcile` finds exactly that request again, in one listing
+  (:mod:`runner.providers.ovh.recovery`). The first request of a campaign's first run is batch
+  ``<campaign>.1.1``: its tag is derivable, for the lost-ledger guard (:meth:`history`).
 * **STOP.** With ``commercial: true`` we send ``noStopClause: false`` and OVHcloud appends
   ``"\\nSTOP:36111"`` (11 characters, the Manager's constant, §5.1) — declared as
   ``Capabilities.stop_mention`` so the planner reserves it and does not add its own mention.
@@ -71,9 +74,11 @@ from runner.providers.base import (
     Outcome,
     OutgoingMessage,
     Provider,
+    ProviderHistory,
     RecipientResult,
+    SentTrace,
 )
-from runner.providers.ovh import api
+from runner.providers.ovh import api, recovery
 from runner.providers.ovh.client import (
     CREDENTIAL_VARIABLES,
     OvhClient,
@@ -312,49 +317,53 @@ class OvhProvider(Provider):
     # -- reconcile ---------------------------------------------------------------------------------
 
     def reconcile(self, batch: Batch, since: datetime) -> dict[str, RecipientResult] | None:
-        """Which recipients of an in-doubt batch OVHcloud accepted, found by the batch's tag.
-
-        ``GET /outgoing?tag=…&creationDatetime.from=…`` lists the batch's SMS, then each is read to learn
-        its receiver (one GET per accepted SMS, rate-limited). A deferred batch is not in ``/outgoing``
-        yet: pending ``/jobs`` are then read too and matched on receiver, text and creation time.
-        When this process saw the batch's request end in doubt, it first waits until ``reconcile_delay``
-        seconds have passed since then. Returns None when the listing fails.
-        """
+        """Which recipients of an in-doubt batch OVHcloud accepted, found by the batch's tag in one or
+        two requests (:func:`runner.providers.ovh.recovery.reconcile_batch`). When this process saw the
+        batch's request end in doubt, it first waits until ``reconcile_delay`` seconds have passed since
+        then. Returns None when the listing fails."""
         doubted = self._in_doubt_at.pop((batch.campaign_id, batch.batch_id), None)
         if doubted is not None:
             time.sleep(max(0.0, doubted + self.reconcile_delay - time.monotonic()))
         wanted: dict[str, OutgoingMessage] = {number_key(m.recipient): m for m in batch.messages}
-        found: dict[str, RecipientResult] = {}
         try:
             client, service = self.client, self.service_name
             # ``since`` is our clock; OVHcloud filters on its own: shift by the offset, minus a margin.
-            start = _aware(since) + timedelta(seconds=client.time_delta()) - RECONCILE_MARGIN
-            ids = api.list_outgoing(client, service, tag=self.tag(batch), since=start)
-            for ident in sorted(ids):
-                sms = api.get_outgoing(client, service, ident)
-                message = wanted.get(number_key(sms.receiver))
-                if message is not None and message.recipient not in found:
-                    found[message.recipient] = RecipientResult(
-                        message.recipient, Outcome.SENT, provider_id=str(sms.id), cost=sms.credits
-                    )
-            deferred = batch.not_before is not None and _aware(batch.not_before) > _aware(since)
-            if deferred and len(found) < len(wanted):
-                for ident in sorted(api.list_jobs(client, service)):
-                    job = api.get_job(client, service, ident)
-                    message = wanted.get(number_key(job.receiver))
-                    if (
-                        message is None
-                        or message.recipient in found
-                        or job.message != message.text
-                        or (job.created is not None and _aware(job.created) < start)
-                    ):
-                        continue
-                    found[message.recipient] = RecipientResult(
-                        message.recipient, Outcome.SENT, provider_id=str(job.id), cost=job.credits
-                    )
+            with client.urgent():
+                start = _aware(since) + timedelta(seconds=client.time_delta()) - RECONCILE_MARGIN
+            return recovery.reconcile_batch(client, service, tag=self.tag(batch), messages=wanted, start=start,
+                                            key=number_key, stop_mention=self.capabilities.stop_mention)
         except (ProviderError, SmsrunError):
             return None
-        return found
+
+    def history(self, campaign_id: str, sender: Sender, wanted: Mapping[str, str],
+                since: datetime) -> ProviderHistory | None:
+        """What OVHcloud holds for this campaign: the SMS tagged with its first request's tag, those whose
+        tag starts with its slug (kept when receiver and text are the plan's), and its deferred jobs
+        (:func:`runner.providers.ovh.recovery.campaign_history`; 3 requests, plus ``/auth/time``)."""
+        client, service = self.client, self.service_name
+        keyed = {number_key(recipient): (recipient, text) for recipient, text in wanted.items()}
+        mark = client.requests_sent
+        with client.urgent():
+            start = _aware(since) + timedelta(seconds=client.time_delta()) - RECONCILE_MARGIN
+        first_tag = job_tag(campaign_id, f"{campaign_id}.{recovery.FIRST_BATCH}")
+        prefix = job_tag(campaign_id, "").split("-")[0] + "-"
+        found, first_count, complete = recovery.campaign_history(
+            client, service, first_tag=first_tag, tag_prefix=prefix, wanted=keyed, since=start, key=number_key,
+            stop_mention=self.capabilities.stop_mention)
+        traces = [SentTrace(recipient, ident, at) for recipient, ident, at in found]
+        oldest = min((_aware(t.at) for t in traces if t.at), default=None)
+        return ProviderHistory("OVHcloud", traces, max(len(traces), first_count), oldest, since,
+                               complete=complete, requests=client.requests_sent - mark)
+
+    def provider_ids(self, campaign_id: str, batches: Mapping[str, Sequence[str]], since: datetime) -> dict[str, str]:
+        """The ids of SMS reconciled without one, by their batches' tags, in bulk
+        (:func:`runner.providers.ovh.recovery.provider_ids`)."""
+        client, service = self.client, self.service_name
+        with client.urgent():
+            start = _aware(since) + timedelta(seconds=client.time_delta()) - RECONCILE_MARGIN
+        tags = {job_tag(campaign_id, batch_id): {number_key(r): r for r in recipients}
+                for batch_id, recipients in batches.items()}
+        return recovery.provider_ids(client, service, tags=tags, since=start, key=number_key)
 
     # -- preflight ---------------------------------------------------------------------------------
 
