@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, SMSRUN  # noqa: E402
-from runner.ledger.status import campaign_status  # noqa: E402
-from tests.support.burst import burst, numbers, seed_sent  # noqa: E402
+from bench.common import ROOT, SMSRUN
+from runner.ledger.status import campaign_status
+from tests.support.burst import burst, numbers, seed_sent
 
 TOKEN = "bench-receiver-token-0123456789"
 CAMPAIGN = "burst"
