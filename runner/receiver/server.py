@@ -42,7 +42,7 @@ from runner.errors import ConfigError, LedgerError
 from runner.ledger.store import Ledger
 from runner.receiver.app import MAX_BODY, build_app
 from runner.receiver.handlers import Context
-from runner.receiver.protocol import DeadlineH11Protocol
+from runner.receiver.protocol import REQUEST_TIMEOUT, DeadlineH11Protocol
 from runner.receiver.store import apply_backlog, check_region, ensure_backlog
 from runner.receiver.writer import LedgerWriter
 
@@ -134,7 +134,8 @@ class Receiver:
     """The HTTP server; :meth:`start` serves in a background thread (tests), :func:`serve` in the
     foreground until a signal (the CLI)."""
 
-    def __init__(self, config: ReceiverConfig, *, grace: float = GRACE) -> None:
+    def __init__(self, config: ReceiverConfig, *, grace: float = GRACE,
+                 request_timeout: float = REQUEST_TIMEOUT) -> None:
         self.config = config
         token = check_token(config.token)
         region = check_region(config.region)
@@ -149,8 +150,9 @@ class Receiver:
         self.writer = LedgerWriter(ledger, on_backlog=self._backlog)
         self.context = Context(self.writer, twilio_auth_token=config.twilio_auth_token, region=region)
         app = build_app(self.context, token, self._public_url)
+        protocol = type("DeadlineH11Protocol", (DeadlineH11Protocol,), {"request_timeout": request_timeout})
         self.server = _UvicornServer(uvicorn.Config(
-            app, backlog=LISTEN_BACKLOG, http=DeadlineH11Protocol, lifespan="off", log_config=None,
+            app, backlog=LISTEN_BACKLOG, http=protocol, lifespan="off", log_config=None,
             access_log=False, server_header=False, proxy_headers=False, timeout_keep_alive=int(KEEP_ALIVE),
             timeout_graceful_shutdown=max(1, round(grace)), h11_max_incomplete_event_size=MAX_HEAD,
             loop="asyncio", ws="none"))
