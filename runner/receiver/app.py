@@ -42,7 +42,7 @@ class _Refused(Exception):
         self.response = response
 
 
-def build_app(ctx: Context, token: str, public_url: Callable[[HttpRequest], str]) -> Starlette:
+def build_app(ctx: Context, token: str, public_url: Callable[[HttpRequest], str], *, max_head: int) -> Starlette:
     """The application; ``public_url`` gives the URL a request was called at (Twilio signs it)."""
     secret = token.encode()
 
@@ -71,7 +71,7 @@ def build_app(ctx: Context, token: str, public_url: Callable[[HttpRequest], str]
             line += " " + mask_text(" ".join(response.note.split()))[:300]
         (log.warning if response.status >= 500 else log.info)("%s", line)
         headers = {"Cache-Control": "no-store"}
-        if response.status in (400, 411, 413):
+        if response.status in (400, 411, 413, 431):
             headers["Connection"] = "close"  # the rest of what it sent cannot be trusted to be in step
         return HttpResponse(response.body, response.status, headers=headers, media_type=response.content_type)
 
@@ -87,6 +87,10 @@ def build_app(ctx: Context, token: str, public_url: Callable[[HttpRequest], str]
         methods, handler = entry
         if http.method not in methods:
             return Response(405, b"method not allowed\n", note=f"{http.method} not allowed")
+        head = len(http.scope["raw_path"]) + len(http.scope["query_string"]) + sum(
+            len(k) + len(v) + 4 for k, v in http.scope["headers"])
+        if head > max_head:  # h11 bounds a head that arrives in pieces, not one that arrives whole
+            raise _Refused(Response(431, b"request header fields too large\n", note=f"head of {head} bytes refused"))
         body = await _read_body(http)
         headers = {k.lower(): v for k, v in http.headers.items()}
         try:

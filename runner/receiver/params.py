@@ -52,7 +52,7 @@ def phone_or_short_code(value: str | None, name: str) -> str:
     ``+33 6 12 34 56 78``, or a short code (``36180``). Letters (alphanumeric senders, vanity
     numbers), control characters, NUL, invalid UTF-8 (read back as U+FFFD) and over-long values are
     refused: such a sender can neither be answered nor suppressed."""
-    text = (value or "").strip()
+    text = (value or "").strip(" ")  # a '+' sent unencoded reads back as a space
     if not text:
         raise BadValue(f"no {name}")
     compact = _SEPARATORS.sub("", text)

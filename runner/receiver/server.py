@@ -149,7 +149,7 @@ class Receiver:
         self._port = int(self.sock.getsockname()[1])
         self.writer = LedgerWriter(ledger, on_backlog=self._backlog)
         self.context = Context(self.writer, twilio_auth_token=config.twilio_auth_token, region=region)
-        app = build_app(self.context, token, self._public_url)
+        app = build_app(self.context, token, self._public_url, max_head=MAX_HEAD)
         protocol = type("DeadlineH11Protocol", (DeadlineH11Protocol,), {"request_timeout": request_timeout})
         self.server = _UvicornServer(uvicorn.Config(
             app, backlog=LISTEN_BACKLOG, http=protocol, lifespan="off", log_config=None,
