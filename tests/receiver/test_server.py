@@ -506,6 +506,37 @@ def test_command_stops_gracefully_and_logs_without_token_or_numbers(repo: Repo, 
     assert statuses(repo.state, "c") == {N[0]: "delivered"}
 
 
+def test_sigterm_finishes_a_request_in_flight_then_stops(repo: Repo) -> None:
+    """SIGTERM while a gateway is half-way through sending a report: the listening socket closes at
+    once, the request in flight is received, recorded and answered 200, then the process exits 0."""
+    seed(repo.state, "c", N[:1], batch_id="c.r.1")
+    proc, base, _ = start_command(repo)
+    port = int(base.rsplit(":", 1)[1])
+    body = urllib.parse.urlencode({"id": f"c:{N[0]}", "status": "1"}).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall((f"POST /{TOKEN}/kannel/dlr HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                   f"application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"
+                   "Expect: 100-continue\r\n\r\n").encode())
+        assert s.recv(65536).startswith(b"HTTP/1.1 100")  # the handler is reading the body: in flight
+        s.sendall(body[:5])
+        proc.send_signal(signal.SIGTERM)
+        for _ in range(200):  # the listening socket closes: new connections are refused
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except ConnectionRefusedError:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("still accepting connections after SIGTERM")
+        s.sendall(body[5:])
+        answer = s.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "stopped (SIGTERM)" in err
+    assert statuses(repo.state, "c") == {N[0]: "delivered"}
+
+
 def test_command_refuses_to_start_without_a_token(repo: Repo) -> None:
     result = repo.run("receive", "--listen", "127.0.0.1:0", timeout=30)
     assert result.code == 1
