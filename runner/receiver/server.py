@@ -250,6 +250,12 @@ def serve(config: ReceiverConfig, *, ready: Callable[[Receiver], None] | None = 
     """Run the receiver until SIGTERM or SIGINT; returns its counters. ``ready`` is called once it listens."""
     receiver = Receiver(config)
     _raise_open_files_limit()
+    uvicorn_log = logging.getLogger("uvicorn.error")  # its warnings ("Invalid HTTP request received.") with ours
+    for handler in log.handlers:
+        uvicorn_log.addHandler(handler)
+    if log.handlers:
+        uvicorn_log.propagate = False
+        uvicorn_log.setLevel(logging.WARNING)
     received: list[int] = []
 
     async def main() -> None:
