@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from runner.ledger.store import Ledger
-from runner.receiver.params import BadValue, digits, ident, phone_or_short_code
+from runner.receiver.params import BadValue, digits, ident, label, phone_or_short_code
 from runner.receiver.params import text as clean_text
 from runner.receiver.store import MessageKey, Reply, normalise_sender, store_reply
 from runner.receiver.writer import LedgerWriter
@@ -163,7 +163,7 @@ async def ovh_dlr(ctx: Context, req: Request) -> Response:
         sms_id = digits(params.get("id"), "SMS id (id)", max_len=20)
         description = digits(params.get("description"), "delivery receipt (description)", max_len=3)
         ptt = digits(params.get("ptt"), "ptt", max_len=4, required=False)
-        detail_text = ident(params.get("descriptionDlr"), "descriptionDlr")
+        detail_text = label(params.get("descriptionDlr"))
     except BadValue as exc:
         return bad(str(exc))
     assert sms_id is not None and description is not None

@@ -64,6 +64,13 @@ def phone_or_short_code(value: str | None, name: str) -> str:
     return compact
 
 
+def label(value: str | None, *, max_len: int = MAX_IDENT) -> str | None:
+    """A free-text detail a gateway adds (a receipt's description): control characters dropped, cut at
+    ``max_len``; None when empty. Never a reason to refuse the report it comes with."""
+    cleaned = _CONTROL.sub("", value or "").strip()
+    return cleaned[:max_len] or None
+
+
 def text(value: str) -> str:
     """A message text: kept as received, except NUL (which no SMS carries and SQLite text mishandles)."""
     return value.replace("\x00", "\ufffd")

@@ -149,6 +149,10 @@ def test_malformed_values_are_400_not_500(receiver: Receiver) -> None:
         assert get_raw(receiver, route, query) == 400, query[:80]
     assert table(state, "reports") == []
     assert campaign_status(state, "c")["delivered"] == 0
+    # a free-text detail is cleaned and cut, never a reason to lose the report it comes with
+    assert get_raw(receiver, "ovh/dlr", "id=77&description=1&descriptionDlr=" + "%07ok%00" * 300) == 200
+    ((reason,),) = [(row[4],) for row in table(state, "reports")]
+    assert isinstance(reason, str) and "\x07" not in reason and "\x00" not in reason and len(reason) <= 256
     assert receiver.stats.get("errors", 0) == 0
 
 
