@@ -2,7 +2,8 @@
 # The one test command: installs everything the tests need, then runs lint, types and the whole suite.
 #   - Debian packages: Kannel (bearerbox, smsbox) and kannel-extras (fakesmsc) for the real-gateway tests;
 #   - a virtual environment in .venv with smsrun and its `test` extra (pytest, hypothesis, mypy, ruff,
-#     the official `ovh` package to check request signatures, uvicorn/starlette for loopback providers,
+#     the official `ovh` package to check request signatures (uvicorn/starlette, runtime dependencies of
+#     `smsrun receive`, also serve the loopback providers),
 #     openapi-core to check requests against Twilio's OpenAPI spec, smpp34 for the SMSC simulator);
 #   - ajv (npm, pinned in tests/tools/ajv/package-lock.json) to compile the schemas in strict mode.
 # Extra arguments go to pytest, e.g. `bash tests/install-and-run.sh -k ledger`.

@@ -26,22 +26,33 @@ Paths (after the secret token, ``/<token>/...``):
 Answers: 200 once the ledger transaction is committed (also for a report about a message the ledger
 does not know: it is logged and counted, and the gateway must not retry it forever; it is kept a few
 minutes in case its send is still settling, see :mod:`runner.receiver.store`); 400 for a request
-that cannot be read; 403 for a bad Twilio signature; 405 for a wrong method; 503 when the ledger is
-unavailable (nothing was recorded: the gateway retries).
+that cannot be read or a value that is not what it should be (:mod:`runner.receiver.params`: a sender
+that is not a phone number or a short code, a receipt code that is not a small number...; nothing is
+recorded); 403 for a bad Twilio signature; 405 for a wrong method; 503 when the ledger is unavailable
+(nothing was recorded: the gateway retries).
+
+Handlers are coroutines on the server's event loop; every ledger call goes to the ledger thread
+(:class:`~runner.receiver.writer.LedgerWriter`) and is awaited there, never run on the loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TypeVar
 
 from runner.ledger.store import Ledger
-from runner.receiver.store import MessageKey, Reply, normalise_sender, record_report, store_reply
+from runner.receiver.params import BadValue, digits, ident, label, phone_or_short_code
+from runner.receiver.params import text as clean_text
+from runner.receiver.store import MessageKey, Reply, normalise_sender, store_reply
+from runner.receiver.writer import LedgerWriter
+
+T = TypeVar("T")
 
 TWIML_EMPTY = b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 WHO = "smsrun receive"
@@ -78,19 +89,18 @@ def bad(reason: str) -> Response:
 
 @dataclass
 class Context:
-    """What the handlers share: the ledger (one connection, used under :attr:`lock`), settings, counters."""
+    """What the handlers share: the ledger thread (:class:`LedgerWriter`), settings, counters."""
 
-    ledger: Ledger
+    writer: LedgerWriter
     twilio_auth_token: str | None = None
     region: str | None = None
     started: float = field(default_factory=time.monotonic)
-    lock: threading.Lock = field(default_factory=threading.Lock)
     stats: Counter[str] = field(default_factory=Counter)
     _stats_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    @property
-    def state_dir(self) -> Path:
-        return self.ledger.state_dir
+    async def ledger(self, run: Callable[[Ledger], T]) -> T:
+        """``run(ledger)`` on the ledger thread, alone in its transactions."""
+        return await asyncio.wrap_future(self.writer.submit(run))
 
     def count(self, *names: str) -> None:
         with self._stats_lock:
@@ -106,15 +116,14 @@ class Context:
             return dict(self.stats)
 
 
-Handler = Callable[[Context, Request], Response]
+Handler = Callable[[Context, Request], Awaitable[Response]]
 
 
 # -- delivery reports -----------------------------------------------------------------------------------
 
 
-def _report(ctx: Context, provider: str, key: MessageKey, status: str, reason: str | None) -> Response:
-    with ctx.lock:
-        outcome = record_report(ctx.ledger, provider, key, status, reason)
+async def _report(ctx: Context, provider: str, key: MessageKey, status: str, reason: str | None) -> Response:
+    outcome = await asyncio.wrap_future(ctx.writer.report(provider, key, status, reason))  # after its commit
     what = f"{status} {key.describe()}"
     if outcome.matched == 0:
         ctx.count("reports", "reports_unknown")
@@ -126,34 +135,41 @@ def _report(ctx: Context, provider: str, key: MessageKey, status: str, reason: s
     return Response(200, note=f"{what}: {outcome.updated} row(s) updated")
 
 
-def kannel_dlr(ctx: Context, req: Request) -> Response:
+async def kannel_dlr(ctx: Context, req: Request) -> Response:
     from runner.providers.kannel import parse_dlr
 
+    params = req.params()
     try:
-        dlr = parse_dlr(req.params())
+        ident(params.get("id"), "id")
+        ident(params.get("batch"), "batch")
+        if (params.get("to") or "").strip():
+            phone_or_short_code(params.get("to"), "to")
+        digits(params.get("status"), "status", max_len=3)
+        digits(params.get("ts"), "ts", max_len=12, required=False)
+        dlr = parse_dlr(params)
     except ValueError as exc:
         return bad(str(exc))
     key = MessageKey.from_message_id(dlr.message_id, batch_id=dlr.batch_id)
     if key.recipient is None and dlr.recipient:
         key = MessageKey(campaign_id=key.campaign_id, recipient=dlr.recipient, batch_id=dlr.batch_id)
-    return _report(ctx, "kannel", key, dlr.status, dlr.reason)
+    return await _report(ctx, "kannel", key, dlr.status, dlr.reason)
 
 
-def ovh_dlr(ctx: Context, req: Request) -> Response:
+async def ovh_dlr(ctx: Context, req: Request) -> Response:
     from runner.providers.ovh.api import delivery_status, ptt_text
 
     params = req.params()
-    ident = (params.get("id") or "").strip()
-    if not ident.isdigit():
-        return bad("no SMS id (id)")
-    description = (params.get("description") or "").strip()
-    if not description.isdigit():
-        return bad("no delivery receipt (description)")
-    ptt_raw = (params.get("ptt") or "").strip()
-    ptt = int(ptt_raw) if ptt_raw.isdigit() else None
-    status = delivery_status(int(description))
-    detail = [x for x in ((params.get("descriptionDlr") or "").strip(), ptt_text(ptt)) if x]
-    return _report(ctx, "ovh", MessageKey(provider_id=ident), status, "; ".join(detail) or None)
+    try:
+        sms_id = digits(params.get("id"), "SMS id (id)", max_len=20)
+        description = digits(params.get("description"), "delivery receipt (description)", max_len=3)
+        ptt = digits(params.get("ptt"), "ptt", max_len=4, required=False)
+        detail_text = label(params.get("descriptionDlr"))
+    except BadValue as exc:
+        return bad(str(exc))
+    assert sms_id is not None and description is not None
+    status = delivery_status(description)
+    detail = [x for x in (detail_text, ptt_text(ptt)) if x]
+    return await _report(ctx, "ovh", MessageKey(provider_id=str(sms_id)), status, "; ".join(detail) or None)
 
 
 def _twilio_checked(ctx: Context, req: Request) -> Response | None:
@@ -173,29 +189,32 @@ def _twilio_checked(ctx: Context, req: Request) -> Response | None:
     return None
 
 
-def twilio_status(ctx: Context, req: Request) -> Response:
+async def twilio_status(ctx: Context, req: Request) -> Response:
     from runner.providers.twilio import DELIVERY_STATUS  # one table for callbacks and status fetches
 
     refused = _twilio_checked(ctx, req)
     if refused is not None:
         return refused
-    sid = req.form.get("MessageSid") or req.form.get("SmsSid")
-    raw = req.form.get("MessageStatus") or req.form.get("SmsStatus")
+    try:
+        sid = ident(req.form.get("MessageSid") or req.form.get("SmsSid"), "MessageSid", max_len=64)
+        raw = ident(req.form.get("MessageStatus") or req.form.get("SmsStatus"), "MessageStatus", max_len=32)
+        code = digits(req.form.get("ErrorCode"), "ErrorCode", max_len=6, required=False)
+        smsrun_id = ident(req.query.get("smsrun_id"), "smsrun_id")
+    except BadValue as exc:
+        return bad(str(exc))
     if not sid or not raw:
         return bad("no MessageSid or MessageStatus")
     status = DELIVERY_STATUS.get(raw, "pending")
-    code = req.form.get("ErrorCode")
-    reason = raw + (f" ({code})" if code else "")
-    key = MessageKey.from_message_id(req.query.get("smsrun_id"), provider_id=sid)
-    return _report(ctx, "twilio", key, status, reason)
+    reason = raw + (f" ({code})" if code is not None else "")
+    key = MessageKey.from_message_id(smsrun_id, provider_id=sid)
+    return await _report(ctx, "twilio", key, status, reason)
 
 
 # -- replies --------------------------------------------------------------------------------------------
 
 
-def _reply(ctx: Context, reply: Reply, answer: Response) -> Response:
-    with ctx.lock:
-        outcome = store_reply(ctx.ledger, reply, who=WHO)
+async def _reply(ctx: Context, reply: Reply, answer: Response) -> Response:
+    outcome = await ctx.ledger(lambda ledger: store_reply(ledger, reply, who=WHO))
     what = f"reply from {reply.sender}" + (" (opt-out)" if outcome.opt_out else "")
     if not outcome.stored:
         ctx.count("replies_duplicate")
@@ -207,7 +226,7 @@ def _reply(ctx: Context, reply: Reply, answer: Response) -> Response:
     return Response(answer.status, answer.body, answer.content_type, note=note)
 
 
-def kannel_mo(ctx: Context, req: Request) -> Response:
+async def kannel_mo(ctx: Context, req: Request) -> Response:
     params = req.params()
     sender = params.get("from") or params.get("sender")
     text = params.get("text")
@@ -217,20 +236,24 @@ def kannel_mo(ctx: Context, req: Request) -> Response:
             text = req.body.decode("utf-8")
         except UnicodeDecodeError:
             return bad("the text is not UTF-8")
-    if not sender or not sender.strip():
-        return bad("no sender (from)")
     if text is None:
         return bad("no text")
-    ref = params.get("id") or None
-    if ref is None and params.get("ts"):
+    try:
+        sender = phone_or_short_code(sender, "sender (from)")
+        ref = ident(params.get("id"), "id")
+        ts = ident(params.get("ts"), "ts")
+    except BadValue as exc:
+        return bad(str(exc))
+    text = clean_text(text)
+    if ref is None and ts:
         import hashlib
 
-        ref = "ts:" + hashlib.sha256(f"{params['ts']}\n{sender}\n{text}".encode()).hexdigest()[:24]
+        ref = "ts:" + hashlib.sha256(f"{ts}\n{sender}\n{text}".encode()).hexdigest()[:24]
     reply = Reply("kannel", ref, normalise_sender(sender, ctx.region), text)
-    return _reply(ctx, reply, Response(200, b""))
+    return await _reply(ctx, reply, Response(200, b""))
 
 
-def twilio_inbound(ctx: Context, req: Request) -> Response:
+async def twilio_inbound(ctx: Context, req: Request) -> Response:
     refused = _twilio_checked(ctx, req)
     if refused is not None:
         return refused
@@ -238,17 +261,21 @@ def twilio_inbound(ctx: Context, req: Request) -> Response:
     text = req.form.get("Body")
     if not sender or text is None:
         return bad("no From or Body")
-    ref = req.form.get("MessageSid") or req.form.get("SmsMessageSid") or req.form.get("SmsSid") or None
-    reply = Reply("twilio", ref, normalise_sender(sender, ctx.region), text)
-    return _reply(ctx, reply, Response(200, TWIML_EMPTY, "text/xml; charset=utf-8"))
+    try:
+        sender = phone_or_short_code(sender, "From")
+        ref = ident(req.form.get("MessageSid") or req.form.get("SmsMessageSid") or req.form.get("SmsSid"),
+                    "MessageSid", max_len=64)
+    except BadValue as exc:
+        return bad(str(exc))
+    reply = Reply("twilio", ref, normalise_sender(sender, ctx.region), clean_text(text))
+    return await _reply(ctx, reply, Response(200, TWIML_EMPTY, "text/xml; charset=utf-8"))
 
 
 # -- health ---------------------------------------------------------------------------------------------
 
 
-def health(ctx: Context, req: Request) -> Response:
-    with ctx.lock:
-        ctx.ledger.db.execute("SELECT count(*) FROM reports").fetchone()
+async def health(ctx: Context, req: Request) -> Response:
+    await ctx.ledger(lambda ledger: ledger.db.execute("SELECT count(*) FROM reports").fetchone())
     data = {"ok": True, "uptime_s": round(time.monotonic() - ctx.started, 1), "counts": ctx.snapshot()}
     return Response(200, json.dumps(data).encode() + b"\n", "application/json", note="ok")
 

@@ -251,17 +251,18 @@ def test_malformed_requests_get_4xx_and_the_server_keeps_serving(state: Path, re
     port = receiver.port
     assert b"400" in raw_request(port, b"GARBAGE\r\n\r\n")  # answered the HTTP/0.9 way, body only
     assert raw_request(port, b"GET /x y HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 400")
-    assert raw_request(port, b"BREW / HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 501")
+    assert raw_request(port, b"BREW / HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 400")  # no Host
+    assert raw_request(port, b"BREW / HTTP/1.1\r\nHost: x\r\n\r\n").startswith(b"HTTP/1.1 405")
     assert raw_request(port, b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n").split(b" ")[1] in (b"414", b"400")
     chunked = (f"POST /{TOKEN}/kannel/mo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                "5\r\nhello\r\n0\r\n\r\n").encode()
     assert raw_request(port, chunked).startswith(b"HTTP/1.1 411")
     bad_length = f"POST /{TOKEN}/kannel/mo HTTP/1.1\r\nHost: x\r\nContent-Length: -3\r\n\r\n".encode()
     assert raw_request(port, bad_length).startswith(b"HTTP/1.1 400")
-    with socket.create_connection(("127.0.0.1", port)) as s:  # a client that says 100 bytes and sends 3
+    with socket.create_connection(("127.0.0.1", port)) as s:  # a client that says 100 bytes, sends 3 and leaves
         s.sendall(f"POST /{TOKEN}/kannel/mo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc".encode())
         s.shutdown(socket.SHUT_WR)
-        assert s.recv(100).startswith(b"HTTP/1.1 400")
+        assert not s.recv(100).startswith(b"HTTP/1.1 2")  # closed without an answer: nothing acknowledged
     assert statuses(state, "c") == {N[0]: "sent"} and table(state, "replies") == []
     assert httpx.get(receiver.url("health")).json()["ok"] is True
     assert httpx.get(dlr, params={"id": f"c:{N[0]}", "status": "1"}).status_code == 200
@@ -418,16 +419,16 @@ def test_kannel_replies_are_stored_once_and_opt_outs_suppressed(state: Path, rec
         httpx.get(mo, params={"from": N[1].lstrip("+"), "text": "Arrêt svp", "id": "k-1"}),
         httpx.get(mo, params={"from": N[2], "text": "Je voudrais arrêter"}),  # mentions it, is not an opt-out
         httpx.post(mo, content="Merci, ça va".encode(), headers={"X-Kannel-From": N[3], "Content-Type": "text/plain"}),
-        httpx.get(mo, params={"from": "ACME", "text": "STOP"}),  # not a number: stored, cannot be suppressed
+        httpx.get(mo, params={"from": "ACME", "text": "STOP"}),  # not a number: cannot be suppressed, refused
     ]
-    assert [s.status_code for s in sent] == [200] * 7
-    assert all(s.content == b"" for s in sent)  # Kannel would send a non-empty answer back as an SMS
+    assert [s.status_code for s in sent] == [200] * 6 + [400]
+    assert all(s.content == b"" for s in sent[:6])  # Kannel would send a non-empty answer back as an SMS
     assert {o.number: (o.source, o.reason) for o in list_optouts(state)} == {
         N[0]: ("reply:kannel", "replied STOP"), N[1]: ("reply:kannel", "replied STOP")}
     rows = [(r[3], r[4], r[6]) for r in table(state, "replies")]
     assert rows == [(N[0], "STOP", 1), (N[1], "Arrêt svp", 1), (N[2], "Je voudrais arrêter", 0),
-                    (N[3], "Merci, ça va", 0), ("ACME", "STOP", 1)]
-    assert receiver.stats["replies"] == 5 and receiver.stats["replies_duplicate"] == 2
+                    (N[3], "Merci, ça va", 0)]
+    assert receiver.stats["replies"] == 4 and receiver.stats["replies_duplicate"] == 2
 
 
 # -- the real command: restart safety, signals, logs -----------------------------------------------------------
@@ -502,6 +503,37 @@ def test_command_stops_gracefully_and_logs_without_token_or_numbers(repo: Repo, 
     assert not any(n in log for n in (N[0], N[2], N[3]))
     assert "GET /…/kannel/dlr 200" in log and "GET /…/kannel/mo 200" in log and "GET /… 404" in log
     assert f"stopped ({signal.Signals(signum).name})" in log
+    assert statuses(repo.state, "c") == {N[0]: "delivered"}
+
+
+def test_sigterm_finishes_a_request_in_flight_then_stops(repo: Repo) -> None:
+    """SIGTERM while a gateway is half-way through sending a report: the listening socket closes at
+    once, the request in flight is received, recorded and answered 200, then the process exits 0."""
+    seed(repo.state, "c", N[:1], batch_id="c.r.1")
+    proc, base, _ = start_command(repo)
+    port = int(base.rsplit(":", 1)[1])
+    body = urllib.parse.urlencode({"id": f"c:{N[0]}", "status": "1"}).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall((f"POST /{TOKEN}/kannel/dlr HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                   f"application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"
+                   "Expect: 100-continue\r\n\r\n").encode())
+        assert s.recv(65536).startswith(b"HTTP/1.1 100")  # the handler is reading the body: in flight
+        s.sendall(body[:5])
+        proc.send_signal(signal.SIGTERM)
+        for _ in range(200):  # the listening socket closes: new connections are refused
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except ConnectionRefusedError:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("still accepting connections after SIGTERM")
+        s.sendall(body[5:])
+        answer = s.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "stopped (SIGTERM)" in err
     assert statuses(repo.state, "c") == {N[0]: "delivered"}
 
 
