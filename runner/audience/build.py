@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import islice
+from typing import Any, NamedTuple
 
 from runner.campaign.model import Campaign, SourceSpec
 from runner.errors import SourceError
@@ -87,66 +89,223 @@ def _close(source: Any) -> None:
         close()
 
 
+class _Filter(NamedTuple):
+    excluded: set[str]
+    suppressed: Mapping[str, str]
+    keep_fields: bool
+
+
+class _Counts:
+    """One source's counts, added to the audience once the source is read."""
+
+    __slots__ = ("duplicates", "excluded", "invalid_rows", "opted_out", "rows")
+
+    def __init__(self) -> None:
+        self.rows = self.invalid_rows = self.duplicates = self.excluded = self.opted_out = 0
+
+
 def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: frozenset[str] = frozenset(),
-                   suppressed: Mapping[str, str] | None = None) -> Audience:
-    """``suppressed`` maps opted-out numbers to where the opt-out came from (manual, reply:..., ...)."""
+                   suppressed: Mapping[str, str] | None = None, workers: int | None = None,
+                   min_parallel_bytes: int | None = None) -> Audience:
+    """Read every source once, streaming, and keep the first occurrence of each valid number.
+
+    ``suppressed`` maps opted-out numbers to where the opt-out came from (manual, reply:..., ...).
+    Large local CSV files are read by worker processes (``runner.audience.parallel``; ``workers`` and
+    ``min_parallel_bytes`` override its environment settings); the result is the same either way.
+    """
+    from runner.audience import parallel
+
     suppressed = suppressed or {}
-    """Read every source once, streaming, and keep the first occurrence of each valid number."""
     normalisers: dict[str | None, Any] = {}
     digests: list[str] = []
     excluded_numbers, exclusion_invalid = _exclusions(campaign.exclude, ctx, normalisers, digests)
     audience = Audience({}, {}, [], digests, exclusion_invalid=exclusion_invalid)
+    rules = _Filter(excluded_numbers, suppressed, bool(wanted_fields))
+    config = parallel.settings(workers, min_parallel_bytes)
+    pool = parallel.Pool(config.workers) if config.workers > 1 else None
+    try:
+        # Open every source in order and hand the parts of the large CSV files to the workers at once,
+        # so they work while the parent reads the rest; stop at the first error, raised in its turn.
+        opened: list[tuple[Any, tuple[list[Future[Any]], int] | None]] = []
+        failure: SourceError | None = None
+        for spec in campaign.sources:
+            try:
+                source = open_source(spec, ctx, wanted_fields=wanted_fields)
+                opened.append((source, _submit(source, pool, config, normalisers)))
+            except SourceError as exc:
+                failure = exc
+                break
+        for index, (source, submitted) in enumerate(opened):
+            audience.labels.append(source.label)
+            counts = _Counts()
+            if submitted is None or not _merge_parts(audience, source, index, submitted, rules, counts, pool):
+                counts = _Counts()
+                _merge_rows(audience, source, _normaliser(source.region, normalisers).classify, index, rules, counts)
+            audience.digests.append(source.digest())
+            _close(source)
+            audience.rows += counts.rows
+            audience.valid += counts.rows - counts.invalid_rows
+            audience.duplicates += counts.duplicates
+            audience.excluded += counts.excluded
+            audience.suppressed += counts.opted_out
+        if failure is not None:
+            raise failure
+    finally:
+        if pool is not None:
+            pool.close()
     recipients = audience.recipients
-    keep_fields = bool(wanted_fields)
-    for index, spec in enumerate(campaign.sources):
-        try:
-            source = open_source(spec, ctx, wanted_fields=wanted_fields)
-        except SourceError:
-            raise
-        audience.labels.append(source.label)
-        classify = _normaliser(source.region, normalisers).classify
-        base = index << 32
-        rows = invalid_rows = duplicates = excluded = opted_out = 0
-        invalid = audience.invalid
-        filtering = bool(excluded_numbers) or bool(suppressed)
-        for raw, line, fields in source.rows():
-            rows += 1
-            e164, reason = classify(raw)
-            if e164 is None:
-                invalid_rows += 1
-                group = invalid.get(reason or "invalid")
-                if group is None:
-                    group = invalid[reason or "invalid"] = InvalidGroup(reason or "invalid")
-                group.count += 1
-                if len(group.examples) < MAX_EXAMPLES:
-                    group.examples.append(f"{source.label}:{line}: {raw!r}")
-                continue
-            if e164 in recipients:
-                duplicates += 1
-                continue
-            if filtering:
-                if e164 in excluded_numbers:
-                    excluded += 1
-                    recipients[e164] = -1  # seen, excluded: later duplicates count as duplicates
-                    continue
-                if e164 in suppressed:
-                    opted_out += 1
-                    origin = suppressed[e164].split(":", 1)[0]
-                    audience.suppressed_by[origin] = audience.suppressed_by.get(origin, 0) + 1
-                    recipients[e164] = -1
-                    continue
-            recipients[e164] = base | line
-            if keep_fields:
-                audience.fields[e164] = fields or {}
-        valid = rows - invalid_rows
-        audience.digests.append(source.digest())
-        _close(source)
-        audience.rows += rows
-        audience.valid += valid
-        audience.duplicates += duplicates
-        audience.excluded += excluded
-        audience.suppressed += opted_out
     if audience.excluded or audience.suppressed:
         for e164 in [k for k, v in recipients.items() if v == -1]:
             del recipients[e164]
     return audience
+
+
+def _submit(source: Any, pool: Any, config: Any, normalisers: dict[str | None, Any]) -> \
+        tuple[list[Future[Any]], int] | None:
+    """The futures of a large local CSV file's parts (and the lines before its body), or None."""
+    from runner.audience import parallel
+    from runner.sources.csvfile import CsvSource
+
+    if pool is None or type(source) is not CsvSource:
+        return None
+    split = source.split(parallel.parts_wanted(config.workers, _size(source)), config.min_bytes)
+    if split is None:
+        return None
+    parts, skip = split
+    _normaliser(source.region, normalisers)  # an unknown region is refused here, as the single path does;
+    # the workers forked from now on inherit phonenumbers' metadata and the compiled fast-path regexes.
+    return [pool.submit(part, source.region, MAX_EXAMPLES) for part in parts], skip
+
+
+def _size(source: Any) -> int:
+    try:
+        return int(source.path.stat().st_size)
+    except OSError:
+        return 0
+
+
+def _merge_rows(audience: Audience, source: Any, classify: Callable[[str], tuple[str | None, str | None]],
+                index: int, rules: _Filter, counts: _Counts) -> None:
+    """The single-process path: every row of ``source``, in order."""
+    recipients = audience.recipients
+    base = index << 32
+    rows = invalid_rows = duplicates = excluded = opted_out = 0
+    invalid = audience.invalid
+    excluded_numbers, suppressed, keep_fields = rules
+    filtering = bool(excluded_numbers) or bool(suppressed)
+    for raw, line, fields in source.rows():
+        rows += 1
+        e164, reason = classify(raw)
+        if e164 is None:
+            invalid_rows += 1
+            group = invalid.get(reason or "invalid")
+            if group is None:
+                group = invalid[reason or "invalid"] = InvalidGroup(reason or "invalid")
+            group.count += 1
+            if len(group.examples) < MAX_EXAMPLES:
+                group.examples.append(f"{source.label}:{line}: {raw!r}")
+            continue
+        if e164 in recipients:
+            duplicates += 1
+            continue
+        if filtering:
+            if e164 in excluded_numbers:
+                excluded += 1
+                recipients[e164] = -1  # seen, excluded: later duplicates count as duplicates
+                continue
+            if e164 in suppressed:
+                opted_out += 1
+                origin = suppressed[e164].split(":", 1)[0]
+                audience.suppressed_by[origin] = audience.suppressed_by.get(origin, 0) + 1
+                recipients[e164] = -1
+                continue
+        recipients[e164] = base | line
+        if keep_fields:
+            audience.fields[e164] = fields or {}
+    counts.rows, counts.invalid_rows, counts.duplicates = rows, invalid_rows, duplicates
+    counts.excluded, counts.opted_out = excluded, opted_out
+
+
+def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[list[Future[Any]], int],
+                 rules: _Filter, counts: _Counts, pool: Any) -> bool:
+    """The workers' results for ``source``, merged in file order: what :func:`_merge_rows` gives.
+
+    False (the audience as it was before) if a worker failed, for whatever reason: the caller then
+    reads the source in the parent, which reports a bad file exactly as the single path does.
+    """
+    from runner.audience.parallel import unpack_lines
+
+    futures, offset = submitted
+    recipients = audience.recipients
+    fields_of = audience.fields
+    invalid = audience.invalid
+    suppressed_by = audience.suppressed_by
+    before = (len(recipients), {r: (g.count, len(g.examples)) for r, g in invalid.items()}, dict(suppressed_by))
+    excluded_numbers, suppressed, keep_fields = rules
+    filtering = bool(excluded_numbers) or bool(suppressed)
+    label = source.label
+    for future in futures:
+        try:
+            part = future.result()
+        except Exception:
+            for future_left in futures:
+                future_left.cancel()
+            _rollback(audience, before)
+            return False
+        pool.seen(part)
+        first_line = offset
+        base = (index << 32) + offset
+        offset += part.newlines
+        counts.rows += part.rows
+        counts.duplicates += part.duplicates
+        for reason, rows, examples in part.invalid:
+            counts.invalid_rows += rows
+            group = invalid.get(reason)
+            if group is None:
+                group = invalid[reason] = InvalidGroup(reason)
+            group.count += rows
+            room = MAX_EXAMPLES - len(group.examples)
+            if room > 0:
+                group.examples.extend(f"{label}:{first_line + line}: {raw!r}" for line, raw in examples[:room])
+        if not part.numbers:
+            continue
+        numbers = part.numbers.split("\n")
+        lines = unpack_lines(part.lines)
+        values = part.field_values
+        keys = part.field_keys
+        for position, e164 in enumerate(numbers):
+            if e164 in recipients:
+                counts.duplicates += 1
+                continue
+            if filtering:
+                if e164 in excluded_numbers:
+                    counts.excluded += 1
+                    recipients[e164] = -1
+                    continue
+                if e164 in suppressed:
+                    counts.opted_out += 1
+                    origin = suppressed[e164].split(":", 1)[0]
+                    suppressed_by[origin] = suppressed_by.get(origin, 0) + 1
+                    recipients[e164] = -1
+                    continue
+            recipients[e164] = base + lines[position]
+            if keep_fields:
+                found = values[position] if values is not None and keys is not None else None
+                fields_of[e164] = dict(zip(keys, found, strict=True)) if keys is not None and found is not None else {}
+    return True
+
+
+def _rollback(audience: Audience, before: tuple[int, dict[str, tuple[int, int]], dict[str, int]]) -> None:
+    size, groups, suppressed_by = before
+    recipients = audience.recipients
+    for e164 in list(islice(reversed(recipients), len(recipients) - size)):
+        del recipients[e164]
+        audience.fields.pop(e164, None)
+    for reason in [r for r in audience.invalid if r not in groups]:
+        del audience.invalid[reason]
+    for reason, (count, examples) in groups.items():
+        group = audience.invalid[reason]
+        group.count = count
+        del group.examples[examples:]
+    audience.suppressed_by.clear()
+    audience.suppressed_by.update(suppressed_by)
