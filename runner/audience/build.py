@@ -270,29 +270,41 @@ def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[l
         if not part.numbers:
             continue
         numbers = part.numbers.split("\n")
-        lines = unpack_lines(part.lines)
-        values = part.field_values
-        keys = part.field_keys
-        for position, e164 in enumerate(numbers):
-            if e164 in recipients:
-                counts.duplicates += 1
-                continue
-            if filtering:
-                if e164 in excluded_numbers:
-                    counts.excluded += 1
-                    recipients[e164] = -1
-                    continue
-                if e164 in suppressed:
-                    counts.opted_out += 1
-                    origin = suppressed[e164].split(":", 1)[0]
-                    suppressed_by[origin] = suppressed_by.get(origin, 0) + 1
-                    recipients[e164] = -1
-                    continue
-            recipients[e164] = base + lines[position]
-            if keep_fields:
-                found = values[position] if values is not None and keys is not None else None
-                fields_of[e164] = dict(zip(keys, found, strict=True)) if keys is not None and found is not None else {}
+        # C loops rather than a Python step per number: the part's numbers with their origin codes, less
+        # those an earlier part or source had (duplicates), in first-occurrence order.
+        found = dict(zip(numbers, map(base.__add__, unpack_lines(part.lines)), strict=True))
+        earlier = found.keys() & recipients.keys()
+        if earlier:
+            counts.duplicates += len(earlier)
+            for e164 in earlier:
+                del found[e164]
+        if filtering:
+            _filter(found, rules, suppressed_by, counts)
+        if keep_fields:
+            keys, values = part.field_keys, part.field_values
+            if keys is None or values is None:
+                fields_of.update((e164, {}) for e164 in numbers if found.get(e164, -1) != -1)
+            else:
+                fields_of.update((e164, {} if row is None else dict(zip(keys, row, strict=True)))
+                                 for e164, row in zip(numbers, values, strict=True) if found.get(e164, -1) != -1)
+        recipients.update(found)
     return True
+
+
+def _filter(found: dict[str, int], rules: _Filter, suppressed_by: dict[str, int], counts: _Counts) -> None:
+    """Mark (-1) the excluded and opted-out numbers among a part's new ones, as :func:`_merge_rows` does."""
+    excluded = found.keys() & rules.excluded
+    for e164 in excluded:
+        found[e164] = -1
+    counts.excluded += len(excluded)
+    suppressed = rules.suppressed
+    opted_out = (found.keys() & suppressed.keys()) - excluded if suppressed else set()
+    if opted_out:
+        counts.opted_out += len(opted_out)
+        for e164 in [e164 for e164 in found if e164 in opted_out]:  # in order: suppressed_by's order
+            found[e164] = -1
+            origin = suppressed[e164].split(":", 1)[0]
+            suppressed_by[origin] = suppressed_by.get(origin, 0) + 1
 
 
 def _rollback(audience: Audience, before: tuple[int, dict[str, tuple[int, int]], dict[str, int]]) -> None:

@@ -29,9 +29,8 @@ from runner.errors import SourceError
 from runner.sources.csvfile import CsvPart, read_part
 
 DEFAULT_MIN_BYTES: Final = 4_000_000
-PARTS_PER_WORKER: Final = 4
+PARTS_PER_WORKER: Final = 8
 MIN_PART_BYTES: Final = 1_000_000
-WORKER_CACHE_LIMIT: Final = 300_000  # a worker's classification cache is cleared past this, between parts
 _LINE_CODE: Final = "L"  # array type of the packed line numbers (at least 32 bits)
 
 assert array(_LINE_CODE).itemsize >= 4
@@ -127,9 +126,7 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
         normaliser = _NORMALISERS[region] = PhoneNormaliser(region)
     classify = normaliser.classify
     rows_iter, newlines = read_part(part)
-    seen: set[str] = set()
-    numbers: list[str] = []
-    lines = array(_LINE_CODE)
+    seen: dict[str, int] = {}  # the part's distinct valid numbers -> their line, first occurrence first
     keys: tuple[str, ...] | None = None
     values: list[tuple[str, ...] | None] | None = None
     invalid: dict[str, tuple[list[int], list[tuple[int, str]]]] = {}
@@ -144,25 +141,21 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
             group[0][0] += 1
             if len(group[1]) < max_examples:
                 group[1].append((line, raw))
-            continue
-        if e164 in seen:
+        elif e164 in seen:
             duplicates += 1
-            continue
-        seen.add(e164)
-        numbers.append(e164)
-        lines.append(line)
-        if fields is not None:
-            if keys is None:
-                keys = tuple(fields)
-                values = [None] * (len(numbers) - 1)
-            assert values is not None
-            values.append(tuple(fields.values()))
-        elif values is not None:
-            values.append(None)
-    if len(normaliser._cache) > WORKER_CACHE_LIMIT:
-        normaliser._cache.clear()
+        else:
+            seen[e164] = line
+            if fields is not None:
+                if keys is None:
+                    keys = tuple(fields)
+                    values = [None] * (len(seen) - 1)
+                assert values is not None
+                values.append(tuple(fields.values()))
+            elif values is not None:
+                values.append(None)
+    normaliser._cache.clear()  # a worker's memory is what one part needs, whatever the file's size
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return PartResult(rows, "\n".join(numbers), lines.tobytes(), keys, values, duplicates,
+    return PartResult(rows, "\n".join(seen), array(_LINE_CODE, seen.values()).tobytes(), keys, values, duplicates,
                       [(reason, counts[0], examples) for reason, (counts, examples) in invalid.items()],
                       newlines, os.getpid(), peak)
 

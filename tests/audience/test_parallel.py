@@ -47,7 +47,7 @@ def _audience_dict(audience: Audience) -> dict[str, Any]:
 
 
 def _both(repo: Repo, body: str, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The audience in one process, and with two workers cutting every file in up to 8 parts."""
+    """The audience in one process, and with two workers cutting every file in several parts."""
     campaign = load_campaign(repo.write("c.yaml", body))
     ctx = SourceContext(repo_root=repo.path)
     single = build_audience(campaign, ctx, workers=1, **kwargs)
@@ -107,7 +107,7 @@ def test_big_enough_files_really_go_to_the_workers(repo: Repo, monkeypatch: pyte
     monkeypatch.setattr(parallel.Pool, "seen", seen)
     single, several = _both(repo, "id: c\ncommercial: false\nmessage: hi\nrecipients:\n  - csv: l.csv\n")
     assert several == single
-    assert len(calls) == 8 and os.getpid() not in calls  # 8 parts, none read in the parent
+    assert len(calls) == 2 * parallel.PARTS_PER_WORKER and os.getpid() not in calls  # none read in the parent
     assert len(single["recipients"]) == 2000
 
 
