@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -24,9 +25,14 @@ class InvalidGroup:
 
 @dataclass
 class Audience:
-    """The recipients (E.164 -> where first seen) and the counts the plan reports."""
+    """The recipients (E.164, in first-seen order; where each was first seen) and the counts the plan reports.
 
-    recipients: dict[str, int]  # e164 -> origin id (see origin())
+    ``recipients`` maps each number to None (-1 while being built: seen, but excluded or opted out) and
+    ``codes`` holds, in the same order, where each was first seen (``source index << 32 | line``): one
+    machine integer per recipient, not a Python int object (32 bytes each at a million recipients).
+    """
+
+    recipients: dict[str, int | None]  # e164 -> None, in first-seen order
     fields: dict[str, dict[str, Any]]  # e164 -> template fields (only when the template uses fields)
     labels: list[str]  # source labels, by index
     digests: list[str]  # content hash of every source (recipients and exclusions), for stale plans
@@ -38,13 +44,17 @@ class Audience:
     suppressed: int = 0
     suppressed_by: dict[str, int] = field(default_factory=dict)  # opt-out list source -> count
     exclusion_invalid: int = 0
+    codes: array[int] = field(default_factory=lambda: array("q"))  # parallel to recipients: origin ids
 
     @property
     def invalid_count(self) -> int:
         return sum(g.count for g in self.invalid.values())
 
     def origin(self, e164: str) -> str:
-        code = self.recipients[e164]
+        """``file:line`` where ``e164`` was first seen (a scan: for messages about a few recipients)."""
+        if e164 not in self.recipients:
+            raise KeyError(e164)
+        code = self.codes[next(i for i, number in enumerate(self.recipients) if number == e164)]
         return f"{self.labels[code >> 32]}:{code & 0xFFFFFFFF}"
 
 
@@ -153,10 +163,11 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
     finally:
         if pool is not None:
             pool.close()
-    recipients = audience.recipients
     if audience.excluded or audience.suppressed:
-        for e164 in [k for k, v in recipients.items() if v == -1]:
-            del recipients[e164]
+        kept = [(e164, code) for (e164, mark), code in zip(audience.recipients.items(), audience.codes, strict=True)
+                if mark is None]
+        audience.recipients = dict.fromkeys(e164 for e164, _ in kept)
+        audience.codes = array("q", (code for _, code in kept))
     return audience
 
 
@@ -188,6 +199,7 @@ def _merge_rows(audience: Audience, source: Any, classify: Callable[[str], tuple
                 index: int, rules: _Filter, counts: _Counts) -> None:
     """The single-process path: every row of ``source``, in order."""
     recipients = audience.recipients
+    codes = audience.codes
     base = index << 32
     rows = invalid_rows = duplicates = excluded = opted_out = 0
     invalid = audience.invalid
@@ -212,14 +224,17 @@ def _merge_rows(audience: Audience, source: Any, classify: Callable[[str], tuple
             if e164 in excluded_numbers:
                 excluded += 1
                 recipients[e164] = -1  # seen, excluded: later duplicates count as duplicates
+                codes.append(-1)
                 continue
             if e164 in suppressed:
                 opted_out += 1
                 origin = suppressed[e164].split(":", 1)[0]
                 audience.suppressed_by[origin] = audience.suppressed_by.get(origin, 0) + 1
                 recipients[e164] = -1
+                codes.append(-1)
                 continue
-        recipients[e164] = base | line
+        recipients[e164] = None
+        codes.append(base | line)
         if keep_fields:
             audience.fields[e164] = fields or {}
     counts.rows, counts.invalid_rows, counts.duplicates = rows, invalid_rows, duplicates
@@ -287,7 +302,11 @@ def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[l
             else:
                 fields_of.update((e164, {} if row is None else dict(zip(keys, row, strict=True)))
                                  for e164, row in zip(numbers, values, strict=True) if found.get(e164, -1) != -1)
-        recipients.update(found)
+        audience.codes.extend(found.values())
+        marked = [e164 for e164, code in found.items() if code == -1] if filtering else ()
+        recipients.update(dict.fromkeys(found))
+        for e164 in marked:
+            recipients[e164] = -1
     return True
 
 
@@ -313,6 +332,7 @@ def _rollback(audience: Audience, before: tuple[int, dict[str, tuple[int, int]],
     for e164 in list(islice(reversed(recipients), len(recipients) - size)):
         del recipients[e164]
         audience.fields.pop(e164, None)
+    del audience.codes[size:]
     for reason in [r for r in audience.invalid if r not in groups]:
         del audience.invalid[reason]
     for reason, (count, examples) in groups.items():

@@ -29,8 +29,8 @@ from runner.errors import SourceError
 from runner.sources.csvfile import CsvPart, read_part
 
 DEFAULT_MIN_BYTES: Final = 4_000_000
-PARTS_PER_WORKER: Final = 8
-MIN_PART_BYTES: Final = 1_000_000
+PARTS_PER_WORKER: Final = 16
+MIN_PART_BYTES: Final = 500_000
 _LINE_CODE: Final = "L"  # array type of the packed line numbers (at least 32 bits)
 
 assert array(_LINE_CODE).itemsize >= 4
@@ -66,7 +66,8 @@ def _env_int(name: str) -> int | None:
 
 
 def parts_wanted(workers: int, size: int) -> int:
-    """How many parts to cut ``size`` bytes into: a few per worker, none smaller than 1 MB."""
+    """How many parts to cut ``size`` bytes into: several per worker (a worker holds one part at a time),
+    none smaller than 500 kB."""
     return max(2, min(workers * PARTS_PER_WORKER, size // MIN_PART_BYTES))
 
 
