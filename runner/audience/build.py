@@ -27,12 +27,13 @@ class InvalidGroup:
 class Audience:
     """The recipients (E.164, in first-seen order; where each was first seen) and the counts the plan reports.
 
-    ``recipients`` maps each number to None (-1 while being built: seen, but excluded or opted out) and
-    ``codes`` holds, in the same order, where each was first seen (``source index << 32 | line``): one
-    machine integer per recipient, not a Python int object (32 bytes each at a million recipients).
+    ``codes`` holds, in the order of ``recipients``, where each was first seen (``source index << 32 |
+    line``): one machine integer per recipient, not a Python int object (32 bytes each at a million).
+    While the audience is built, ``seen`` maps every number seen to None (-1: excluded or opted out);
+    it is emptied at the end, so that a plan does not keep a dict of its recipients beside their list.
     """
 
-    recipients: dict[str, int | None]  # e164 -> None, in first-seen order
+    recipients: list[str]  # e164, in first-seen order
     fields: dict[str, dict[str, Any]]  # e164 -> template fields (only when the template uses fields)
     labels: list[str]  # source labels, by index
     digests: list[str]  # content hash of every source (recipients and exclusions), for stale plans
@@ -45,6 +46,7 @@ class Audience:
     suppressed_by: dict[str, int] = field(default_factory=dict)  # opt-out list source -> count
     exclusion_invalid: int = 0
     codes: array[int] = field(default_factory=lambda: array("q"))  # parallel to recipients: origin ids
+    seen: dict[str, int | None] = field(default_factory=dict)  # while building: number -> None or -1
 
     @property
     def invalid_count(self) -> int:
@@ -52,9 +54,10 @@ class Audience:
 
     def origin(self, e164: str) -> str:
         """``file:line`` where ``e164`` was first seen (a scan: for messages about a few recipients)."""
-        if e164 not in self.recipients:
-            raise KeyError(e164)
-        code = self.codes[next(i for i, number in enumerate(self.recipients) if number == e164)]
+        try:
+            code = self.codes[self.recipients.index(e164)]
+        except ValueError:
+            raise KeyError(e164) from None
         return f"{self.labels[code >> 32]}:{code & 0xFFFFFFFF}"
 
 
@@ -129,7 +132,7 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
     normalisers: dict[str | None, Any] = {}
     digests: list[str] = []
     excluded_numbers, exclusion_invalid = _exclusions(campaign.exclude, ctx, normalisers, digests)
-    audience = Audience({}, {}, [], digests, exclusion_invalid=exclusion_invalid)
+    audience = Audience([], {}, [], digests, exclusion_invalid=exclusion_invalid)
     rules = _Filter(excluded_numbers, suppressed, bool(wanted_fields))
     config = parallel.settings(workers, min_parallel_bytes)
     pool = parallel.Pool(config.workers) if config.workers > 1 else None
@@ -164,10 +167,13 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
         if pool is not None:
             pool.close()
     if audience.excluded or audience.suppressed:
-        kept = [(e164, code) for (e164, mark), code in zip(audience.recipients.items(), audience.codes, strict=True)
+        kept = [(e164, code) for (e164, mark), code in zip(audience.seen.items(), audience.codes, strict=True)
                 if mark is None]
-        audience.recipients = dict.fromkeys(e164 for e164, _ in kept)
+        audience.recipients = [e164 for e164, _ in kept]
         audience.codes = array("q", (code for _, code in kept))
+    else:
+        audience.recipients = list(audience.seen)
+    audience.seen = {}
     return audience
 
 
@@ -198,7 +204,7 @@ def _size(source: Any) -> int:
 def _merge_rows(audience: Audience, source: Any, classify: Callable[[str], tuple[str | None, str | None]],
                 index: int, rules: _Filter, counts: _Counts) -> None:
     """The single-process path: every row of ``source``, in order."""
-    recipients = audience.recipients
+    recipients = audience.seen
     codes = audience.codes
     base = index << 32
     rows = invalid_rows = duplicates = excluded = opted_out = 0
@@ -251,7 +257,7 @@ def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[l
     from runner.audience.parallel import unpack_lines
 
     futures, offset = submitted
-    recipients = audience.recipients
+    recipients = audience.seen
     fields_of = audience.fields
     invalid = audience.invalid
     suppressed_by = audience.suppressed_by
@@ -328,7 +334,7 @@ def _filter(found: dict[str, int], rules: _Filter, suppressed_by: dict[str, int]
 
 def _rollback(audience: Audience, before: tuple[int, dict[str, tuple[int, int]], dict[str, int]]) -> None:
     size, groups, suppressed_by = before
-    recipients = audience.recipients
+    recipients = audience.seen
     for e164 in list(islice(reversed(recipients), len(recipients) - size)):
         del recipients[e164]
         audience.fields.pop(e164, None)

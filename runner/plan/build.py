@@ -179,7 +179,9 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
     already_sent = rejected_before = in_doubt = 0
     todo: list[str] = []
     pending_numbers: set[str] = set()
-    for e164 in audience.recipients:
+    if not statuses:  # nothing in the ledger yet: everyone, and the audience's list (8 bytes a recipient)
+        todo = audience.recipients
+    for e164 in audience.recipients if statuses else ():
         status = statuses.get(e164)
         if status is None:
             todo.append(e164)

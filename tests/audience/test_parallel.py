@@ -35,7 +35,7 @@ ONE_FILE = "id: c\ncommercial: false\nmessage: hi\nrecipients:\n  - csv: l.csv\n
 
 def _audience_dict(audience: Audience) -> dict[str, Any]:
     return {
-        "recipients": list(audience.recipients.items()),
+        "recipients": list(audience.recipients),
         "codes": list(audience.codes),
         "origins": [audience.origin(e164) for e164 in list(audience.recipients)[:3]],
         "fields": list(audience.fields.items()),
