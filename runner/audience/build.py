@@ -291,45 +291,41 @@ def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[l
         if not part.numbers:
             continue
         numbers = part.numbers.split("\n")
-        # C loops rather than a Python step per number: the part's numbers with their origin codes, less
-        # those an earlier part or source had (duplicates), in first-occurrence order.
-        found = dict(zip(numbers, map(base.__add__, unpack_lines(part.lines)), strict=True))
-        earlier = found.keys() & recipients.keys()
-        if earlier:
-            counts.duplicates += len(earlier)
-            for e164 in earlier:
-                del found[e164]
-        if filtering:
-            _filter(found, rules, suppressed_by, counts)
-        if keep_fields:
-            keys, values = part.field_keys, part.field_values
-            if keys is None or values is None:
-                fields_of.update((e164, {}) for e164 in numbers if found.get(e164, -1) != -1)
-            else:
-                fields_of.update((e164, {} if row is None else dict(zip(keys, row, strict=True)))
-                                 for e164, row in zip(numbers, values, strict=True) if found.get(e164, -1) != -1)
-        audience.codes.extend(found.values())
-        marked = [e164 for e164, code in found.items() if code == -1] if filtering else ()
-        recipients.update(dict.fromkeys(found))
-        for e164 in marked:
-            recipients[e164] = -1
+        lines = unpack_lines(part.lines)
+        codes = audience.codes
+        append = codes.append
+        if not filtering and not keep_fields:  # the common case: one lookup and one insert per number
+            before_part = len(recipients)
+            for e164, line in zip(numbers, lines, strict=True):
+                if e164 not in recipients:
+                    recipients[e164] = None
+                    append(base + line)
+            counts.duplicates += len(numbers) - (len(recipients) - before_part)
+            continue
+        keys, values = part.field_keys, part.field_values
+        rows_fields = values if keys is not None and values is not None else [None] * len(numbers)
+        for e164, line, row in zip(numbers, lines, rows_fields, strict=True):
+            if e164 in recipients:
+                counts.duplicates += 1
+                continue
+            if filtering:
+                if e164 in excluded_numbers:
+                    counts.excluded += 1
+                    recipients[e164] = -1
+                    append(-1)
+                    continue
+                if e164 in suppressed:
+                    counts.opted_out += 1
+                    origin = suppressed[e164].split(":", 1)[0]
+                    suppressed_by[origin] = suppressed_by.get(origin, 0) + 1
+                    recipients[e164] = -1
+                    append(-1)
+                    continue
+            recipients[e164] = None
+            append(base + line)
+            if keep_fields:
+                fields_of[e164] = {} if row is None or keys is None else dict(zip(keys, row, strict=True))
     return True
-
-
-def _filter(found: dict[str, int], rules: _Filter, suppressed_by: dict[str, int], counts: _Counts) -> None:
-    """Mark (-1) the excluded and opted-out numbers among a part's new ones, as :func:`_merge_rows` does."""
-    excluded = found.keys() & rules.excluded
-    for e164 in excluded:
-        found[e164] = -1
-    counts.excluded += len(excluded)
-    suppressed = rules.suppressed
-    opted_out = (found.keys() & suppressed.keys()) - excluded if suppressed else set()
-    if opted_out:
-        counts.opted_out += len(opted_out)
-        for e164 in [e164 for e164 in found if e164 in opted_out]:  # in order: suppressed_by's order
-            found[e164] = -1
-            origin = suppressed[e164].split(":", 1)[0]
-            suppressed_by[origin] = suppressed_by.get(origin, 0) + 1
 
 
 def _rollback(audience: Audience, before: tuple[int, dict[str, tuple[int, int]], dict[str, int]]) -> None:

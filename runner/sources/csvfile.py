@@ -143,8 +143,8 @@ class CsvSource(Source):
             with self.path.open("rb") as handle:
                 while chunk := handle.read(_CHUNK):
                     digest.update(chunk)
-                    if splittable and (b'"' in chunk or chunk.count(b"\r") != chunk.count(b"\r\n")):
-                        splittable = False
+                    if splittable and (b'"' in chunk or b"\r" in chunk):
+                        splittable = b'"' not in chunk and chunk.count(b"\r") == chunk.count(b"\r\n")
                     if utf8_ok:
                         try:
                             decoder.decode(chunk)
