@@ -215,3 +215,18 @@ def test_parts_are_cut_at_line_ends(tmp_path: Path) -> None:
     assert all(a.end == b.start for a, b in pairwise(parts))
     assert all(data[p.start - 1:p.start] == b"\n" for p in parts)
     assert 2 <= len(parts) <= 7
+
+
+def test_with_threads_running_the_workers_come_from_a_fork_server(repo: Repo) -> None:
+    import threading
+
+    repo.write("l.csv", "phone\n" + "".join(f"06 12 {i // 100:02d} {i % 100:02d} 0{i % 7}\n" for i in range(3000)))
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        single, several = _both(repo, f"{ONE_FILE}    region: FR\n")
+    finally:
+        stop.set()
+        thread.join()
+    assert several == single and len(single["recipients"]) > 2000
