@@ -26,7 +26,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Final, NamedTuple
 
 from runner.errors import SourceError
-from runner.sources.csvfile import CsvPart, read_part
+from runner.sources.csvfile import CsvPart
 
 DEFAULT_MIN_BYTES: Final = 4_000_000
 PARTS_PER_WORKER: Final = 16
@@ -121,19 +121,22 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
     import resource
 
     from runner.audience.phones import PhoneNormaliser
+    from runner.sources.csvfile import _several, open_part
 
     normaliser = _NORMALISERS.get(region)
     if normaliser is None:
         normaliser = _NORMALISERS[region] = PhoneNormaliser(region)
     classify = normaliser.classify
-    rows_iter, newlines = read_part(part)
+    reader, newlines, source = open_part(part)
     seen: dict[str, int] = {}  # the part's distinct valid numbers -> their line, first occurrence first
     keys: tuple[str, ...] | None = None
     values: list[tuple[str, ...] | None] | None = None
     invalid: dict[str, tuple[list[int], list[tuple[int, str]]]] = {}
-    rows = duplicates = 0
-    for raw, line, fields in rows_iter:
-        rows += 1
+    counts = [0, 0]  # rows, duplicates
+
+    def take(raw: str, line: int, fields: dict[str, str] | None) -> None:
+        nonlocal keys, values
+        counts[0] += 1
         e164, reason = classify(raw)
         if e164 is None:
             group = invalid.get(reason or "invalid")
@@ -143,7 +146,7 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
             if len(group[1]) < max_examples:
                 group[1].append((line, raw))
         elif e164 in seen:
-            duplicates += 1
+            counts[1] += 1
         else:
             seen[e164] = line
             if fields is not None:
@@ -154,10 +157,38 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
                 values.append(tuple(fields.values()))
             elif values is not None:
                 values.append(None)
+
+    index = part.index
+    if index is None or part.keep is not None:
+        for raw, line, fields in source._body(reader, index, part.keep):
+            take(raw, line, fields)
+    else:
+        # CsvSource._body's common shape (one number in the phone cell, no template fields) without a
+        # generator step per row; every other row goes through its _emit, as there.
+        for cells in reader:
+            if not cells:
+                continue
+            head = cells[0]
+            if "#" in head and head.lstrip().startswith("#"):
+                continue
+            if index < len(cells):
+                cell = cells[index]
+                if not _several(cell):
+                    raw = cell.strip()
+                    if raw:
+                        e164 = classify(raw)[0]
+                        if e164 is None or e164 in seen:
+                            take(raw, reader.line_num, None)  # invalid or duplicate: the general way (cached)
+                        else:
+                            counts[0] += 1
+                            seen[e164] = reader.line_num
+                        continue
+            for raw, line, fields in source._emit(cells, index, None, reader.line_num):
+                take(raw, line, fields)
     normaliser._cache.clear()  # a worker's memory is what one part needs, whatever the file's size
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return PartResult(rows, "\n".join(seen), array(_LINE_CODE, seen.values()).tobytes(), keys, values, duplicates,
-                      [(reason, counts[0], examples) for reason, (counts, examples) in invalid.items()],
+    return PartResult(counts[0], "\n".join(seen), array(_LINE_CODE, seen.values()).tobytes(), keys, values,
+                      counts[1], [(reason, rows[0], examples) for reason, (rows, examples) in invalid.items()],
                       newlines, os.getpid(), peak)
 
 

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 from runner.errors import SourceError
 from runner.sources.base import Row, Source
@@ -57,15 +58,20 @@ class CsvPart:
     keep: Keep
 
 
-def read_part(part: CsvPart) -> tuple[Iterator[Row], int]:
-    """The rows of one part, exactly as :meth:`CsvSource.rows` yields them there, and its number of lines."""
+def open_part(part: CsvPart) -> tuple[Any, int, CsvSource]:
+    """A CSV reader over one part, its number of lines, and a source whose ``_body``/``_emit`` read it."""
     with open(part.path, "rb") as handle:
         handle.seek(part.start)
         data = handle.read(part.end - part.start)
     text = data.decode(part.encoding)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=part.delimiter)
-    source = CsvSource(Path(part.path), label="")
-    return source._body(reader, part.index, part.keep), data.count(b"\n")
+    return reader, data.count(b"\n"), CsvSource(Path(part.path), label="")
+
+
+def read_part(part: CsvPart) -> tuple[Iterator[Row], int]:
+    """The rows of one part, exactly as :meth:`CsvSource.rows` yields them there, and its number of lines."""
+    reader, lines, source = open_part(part)
+    return source._body(reader, part.index, part.keep), lines
 
 
 def slug(name: str) -> str:
