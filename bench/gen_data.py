@@ -311,6 +311,25 @@ def ensure_variants(rows: int = 1_000_000, *, seed: int = 5, force: bool = False
     return out
 
 
+def ensure_repeated(rows: int = 1_000_000, times: int = 5, *, seed: int = 5) -> Path:
+    """The main list of ``rows`` rows written ``times`` times in one file (``times`` x the rows, the same
+    recipients): what a plan keeps per row, not per recipient. Returns its campaign file."""
+    base = ensure(rows, seed=seed, quiet=True)
+    path = DATA / f"recipients-{rows}-x{times}.csv"
+    if not path.exists():
+        body = base["csv"].read_bytes().split(b"\n", 1)[1]
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as out:
+            out.write(b"phone,first_name,last_name,code\n")
+            for _ in range(times):
+                out.write(body)
+        tmp.replace(path)
+    campaign = DATA / f"bench-{rows}-x{times}.yaml"
+    _campaign(campaign, id=f"bench-{rows}-x{times}", rows=rows * times, csv=path.name,
+              message="Your ACME order is ready: collect it in store with this message. Thank you!")
+    return campaign
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
