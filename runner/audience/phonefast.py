@@ -63,8 +63,9 @@ _MAX_NSN: Final = 17  # _MAX_LENGTH_FOR_NSN
 # Separators that phonenumbers accepts anywhere in a number (all in its
 # _VALID_PUNCTUATION) and that play no other role for a string made of ASCII
 # digits, one leading "+" and these: no extension, second-number, alpha or
-# RFC 3966 pattern can match, so normalising them away changes nothing.
-_DROP_SEPARATORS: Final = str.maketrans("", "", " .-()/")
+# RFC 3966 pattern can match, so normalising them away changes nothing
+# (FastClassifier.classify drops them with str.replace, faster here than str.translate).
+_SEPARATORS: Final = " .-()/"
 
 # _test_number_length results that parse() treats as "keep the national prefix".
 _TOO_SHORT: Final = 1
