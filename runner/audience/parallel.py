@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 from array import array
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -99,11 +100,20 @@ class Pool:
         self.peak_rss_kb[result.pid] = max(self.peak_rss_kb.get(result.pid, 0), result.peak_rss_kb)
 
     def submit(self, part: CsvPart, region: str | None, max_examples: int) -> Future[PartResult]:
-        if self._executor is None:
-            method = "fork" if threading.active_count() == 1 else "forkserver"
-            context = multiprocessing.get_context(method)
-            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
-        return self._executor.submit(classify_part, part, region, max_examples)
+        if self._executor is not None:
+            return self._executor.submit(classify_part, part, region, max_examples)
+        method = "fork" if threading.active_count() == 1 else "forkserver"
+        context = multiprocessing.get_context(method)
+        self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
+                                             initializer=_worker_signals)
+        # The first submit starts the workers. A Ctrl-C meanwhile would hit a child before it ignores
+        # SIGINT (a traceback, a broken pool) or the parent inside os.fork's handlers (where Python
+        # drops it): SIGINT waits, blocked, until the workers are started, then reaches the parent.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            return self._executor.submit(classify_part, part, region, max_examples)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def close(self) -> None:
         if self._executor is not None:
@@ -112,6 +122,15 @@ class Pool:
 
 
 # --- in the worker -------------------------------------------------------------------------------------
+
+
+def _worker_signals() -> None:
+    """Ctrl-C is the parent's to handle (it stops the pool): a worker ignores SIGINT, so that no worker
+    prints a traceback; SIGTERM gets its default action, not a handler the parent may have installed."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent while it forked
+
 
 _NORMALISERS: dict[str | None, Any] = {}
 

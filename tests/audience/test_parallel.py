@@ -230,3 +230,45 @@ def test_with_threads_running_the_workers_come_from_a_fork_server(repo: Repo) ->
         stop.set()
         thread.join()
     assert several == single and len(single["recipients"]) > 2000
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(c) for c in handle.read().split()]
+    except OSError:
+        return []
+
+
+def test_ctrl_c_while_the_workers_run_exits_130_without_a_traceback(repo: Repo) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    repo.write("l.csv", "phone\n" + "".join(f"06 {i // 10**6 % 100:02d} {i // 10**4 % 100:02d} {i // 100 % 100:02d} "
+                                            f"{i % 100:02d}\n" for i in range(6 * 10**7, 6 * 10**7 + 400_000)))
+    repo.write("c.yaml", f"{ONE_FILE}    region: FR\n")
+    process = subprocess.Popen([sys.executable, "-m", "runner", "plan", "c.yaml"], cwd=repo.path,
+                               env=repo.env(SMSRUN_WORKERS="2", SMSRUN_PARALLEL_MIN_BYTES="0"),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    workers: list[int] = []
+    for _ in range(6000):  # until the workers exist (or the plan is over: then the test says so below)
+        workers = _children(process.pid)
+        if workers or process.poll() is not None:
+            break
+        time.sleep(0.005)
+    assert workers, "the plan ended before its workers were seen"
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, (out, err)
+    assert "Traceback" not in err
+    assert all(not os.path.exists(f"/proc/{pid}") or _zombie(pid) for pid in workers)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
