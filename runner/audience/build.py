@@ -265,7 +265,9 @@ def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[l
     excluded_numbers, suppressed, keep_fields = rules
     filtering = bool(excluded_numbers) or bool(suppressed)
     label = source.label
-    for future in futures:
+    futures.reverse()
+    while futures:
+        future = futures.pop()  # dropped once merged: a future keeps its part's result alive
         try:
             part = future.result()
         except Exception:
@@ -273,6 +275,7 @@ def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[l
                 future_left.cancel()
             _rollback(audience, before)
             return False
+        del future
         pool.seen(part)
         first_line = offset
         base = (index << 32) + offset

@@ -32,6 +32,7 @@ from runner.sources.csvfile import CsvPart
 DEFAULT_MIN_BYTES: Final = 4_000_000
 PARTS_PER_WORKER: Final = 16
 MIN_PART_BYTES: Final = 500_000
+MAX_PART_BYTES: Final = 1_200_000
 _LINE_CODE: Final = "L"  # array type of the packed line numbers (at least 32 bits)
 
 assert array(_LINE_CODE).itemsize >= 4
@@ -67,9 +68,11 @@ def _env_int(name: str) -> int | None:
 
 
 def parts_wanted(workers: int, size: int) -> int:
-    """How many parts to cut ``size`` bytes into: several per worker (a worker holds one part at a time),
-    none smaller than 500 kB."""
-    return max(2, min(workers * PARTS_PER_WORKER, size // MIN_PART_BYTES))
+    """How many parts to cut ``size`` bytes into: several per worker, of 500 kB to 1.2 MB each.
+
+    A worker holds one part at a time, so its memory depends on the part's size, never the file's.
+    """
+    return max(2, min(workers * PARTS_PER_WORKER, size // MIN_PART_BYTES), -(-size // MAX_PART_BYTES))
 
 
 class PartResult(NamedTuple):
