@@ -141,3 +141,95 @@ def bare_httpx(base_url: str, bodies: Sequence[bytes], *, seconds: float = 3.0) 
                 done += 1
         elapsed = time.perf_counter() - started
     return done / elapsed, done
+
+
+@dataclass
+class TreeMeasured(Measured):
+    tree_rss_mb: float  # peak of the sum of the RSS of the process and its descendants (sampled)
+    tree_pss_mb: float  # peak of the sum of their PSS (shared pages counted once, split among sharers)
+    processes: int  # how many distinct processes were seen in the tree
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                out.extend(int(c) for c in handle.read().split())
+    except OSError:
+        pass
+    return out
+
+
+def _rss_kb(pid: int) -> int:
+    """RSS of one process in kB (cheap: /proc/<pid>/statm); 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/statm") as handle:
+            return int(handle.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _pss_kb(pid: int) -> int:
+    """PSS of one process in kB (/proc/<pid>/smaps_rollup walks the page tables: sampled less often)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def run_tree_measured(argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path = ROOT,
+                      interval: float = 0.02, pss_every: int = 10) -> TreeMeasured:
+    """:func:`run_measured`, and the peak memory of the whole process tree (the command and its workers),
+    sampled every ``interval`` seconds from /proc: the sum of RSS (shared pages counted in every process
+    that maps them: an upper bound) and, every ``pss_every`` samples, the sum of PSS (shared pages split
+    among the processes; sampled less often, so it may miss the very peak)."""
+    import threading
+
+    peaks = {"rss": 0, "pss": 0}
+    seen: set[int] = set()
+    stop = threading.Event()
+    started_pid: list[int] = []
+
+    def sample() -> None:
+        count = 0
+        while not stop.is_set():
+            count += 1
+            if started_pid:
+                tree, todo = [], [started_pid[0]]
+                while todo:
+                    pid = todo.pop()
+                    tree.append(pid)
+                    todo.extend(_children(pid))
+                seen.update(tree)
+                peaks["rss"] = max(peaks["rss"], sum(_rss_kb(pid) for pid in tree))
+                if count % pss_every == 0:
+                    peaks["pss"] = max(peaks["pss"], sum(_pss_kb(pid) for pid in tree))
+            stop.wait(interval)
+
+    merged = dict(os.environ)
+    if env:
+        merged.update(env)
+    out_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"smsrun-bench-{os.getpid()}.out"
+    err_path = out_path.with_suffix(".err")
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(list(argv), stdout=out, stderr=err, env=merged, cwd=cwd)
+        started_pid.append(process.pid)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+    stop.set()
+    sampler.join()
+    stdout = out_path.read_text(encoding="utf-8", errors="replace")
+    stderr = err_path.read_text(encoding="utf-8", errors="replace")
+    out_path.unlink()
+    err_path.unlink()
+    return TreeMeasured(wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss / 1024, process.returncode, stdout,
+                        stderr, peaks["rss"] / 1024, peaks["pss"] / 1024, len(seen))

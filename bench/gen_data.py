@@ -18,6 +18,12 @@ Writes into ``bench/data/`` (gitignored), deterministic for a given seed:
 * ``recipients-personalised-<M>.csv`` + ``bench-personalised-<M>.yaml``: M distinct valid French
   mobiles, ``Hello {{ first_name }}, your ACME voucher {{ code }}…`` (one distinct text per
   recipient, so one request per recipient).
+* ``recipients-national-<N>.csv`` + ``bench-national-<N>.yaml`` (issue 14, :func:`ensure_variants`): the
+  national-heavy list of issue 14: 1% junk, then 25% national with spaces (``06 12 34 56 78``, region
+  FR), 50% ``+336…``, 25% ``+337…`` of which a tenth are truncated.
+* ``recipients-dupes-<N>-{1,2,3}.csv`` + ``bench-dupes-<N>.yaml`` (issue 14): N rows over three
+  sources, the formats of the main list, **30% of the rows duplicates** of a number seen anywhere in
+  the three files (half the same string, half another spelling), so most are found across sources.
 
 Every other bench calls :func:`ensure` to (re)generate what it needs.
 """
@@ -136,6 +142,69 @@ def generate(rows: int, seed: int, path: Path) -> dict[str, int]:
     return {"rows": rows, "unique": n_unique, "duplicate_rows": n_dupes, "invalid_rows": n_invalid}
 
 
+def generate_national(rows: int, seed: int, path: Path) -> dict[str, int]:
+    """Issue 14's national-heavy list: 25% ``06 12 34 56 78``, 50% ``+336…``, 25% ``+337…`` (some
+    truncated), 1% junk."""
+    rng = random.Random(seed + 14)
+    heads6 = tuple(h for h in FR_MOBILE_HEADS if h[0] == "6")
+    heads7 = tuple(h for h in FR_MOBILE_HEADS if h[0] == "7")
+    counts = {"national": 0, "plus336": 0, "plus337": 0, "truncated": 0, "junk": 0}
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8", newline="") as out:
+        out.write("phone,first_name,last_name,code\n")
+        for i in range(rows):
+            roll = rng.random()
+            if roll < 0.01:
+                counts["junk"] += 1
+                phone = rng.choice(JUNK) if rng.random() < 0.5 else _digits(rng, rng.randrange(1, 6))
+            elif roll < 0.2575:
+                counts["national"] += 1
+                national = "0" + rng.choice(FR_MOBILE_HEADS) + _digits(rng, 7)
+                phone = " ".join(national[j:j + 2] for j in range(0, 10, 2))
+            elif roll < 0.7525:
+                counts["plus336"] += 1
+                phone = "+33" + rng.choice(heads6) + _digits(rng, 7)
+            else:
+                counts["plus337"] += 1
+                phone = "+33" + rng.choice(heads7) + _digits(rng, 7)
+                if rng.random() < 0.1:
+                    counts["truncated"] += 1
+                    phone = phone[: rng.randrange(5, len(phone))]
+            out.write(f"{phone},{rng.choice(FIRST)},{rng.choice(LAST)},N{i:07d}\n")
+    tmp.replace(path)
+    return {"rows": rows, **counts}
+
+
+def generate_dupes(rows: int, seed: int, paths: list[Path], share: float = 0.3) -> dict[str, int]:
+    """``rows`` rows over ``paths`` (in turn), ``share`` of them duplicates of a number seen anywhere."""
+    rng = random.Random(seed + 30)
+    n_dupes = int(rows * share)
+    n_unique = rows - n_dupes
+    lines: list[str] = []
+    canon: list[str] = []
+    for _ in range(n_unique):
+        if rng.random() < 0.86:
+            nsn = _fr_mobile_nsn(rng)
+            e164, written = "+33" + nsn, _fr_format(nsn, rng)
+        else:
+            e164, written = _other(rng)
+        canon.append(e164)
+        lines.append(written)
+    dupes = [lines[i] if rng.random() < 0.5 else _respell(canon[i], rng)
+             for i in (rng.randrange(n_unique) for _ in range(n_dupes))]
+    lines.extend(dupes)
+    rng.shuffle(lines)
+    size = -(-rows // len(paths))
+    for k, path in enumerate(paths):
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8", newline="") as out:
+            out.write("phone,first_name,last_name,code\n")
+            out.writelines(f"{phone},{rng.choice(FIRST)},{rng.choice(LAST)},D{k}{i:07d}\n"
+                           for i, phone in enumerate(lines[k * size:(k + 1) * size]))
+        tmp.replace(path)
+    return {"rows": rows, "unique": n_unique, "duplicate_rows": n_dupes}
+
+
 def generate_personalised(rows: int, seed: int, path: Path) -> None:
     """``rows`` distinct valid French mobiles (E.164 or national), each with a name and a code."""
     rng = random.Random(seed + 1)
@@ -172,12 +241,16 @@ OVH_SETTINGS = """\
 
 
 def _campaign(path: Path, *, id: str, rows: int, csv: str, message: str, provider: str = "ovh",
-              commercial: bool = False, batch: int = 500) -> None:
+              commercial: bool = False, batch: int = 500, more_csv: list[str] | None = None) -> None:
     extra = 'opt_out_text: "STOP au 36111"\n' if commercial and provider != "ovh" else ""
     settings = OVH_SETTINGS.format(batch=batch) if provider == "ovh" else f"  batch_size: {batch}\n"
     path.write_text(CAMPAIGN.format(id=id, rows=rows, sender="ACME Shop", message=message,
                                     commercial=str(commercial).lower(), extra=extra, csv=csv,
-                                    provider=provider, settings=settings), encoding="utf-8")
+                                    provider=provider, settings=settings).replace(
+                                        "\nprovider:\n", "\n" + "".join(
+                                            f"  - csv: {name}\n    region: FR\n" for name in more_csv or ())
+                                        + "provider:\n"),
+                   encoding="utf-8")
 
 
 def ensure(rows: int = 1_000_000, *, seed: int = 5, personalised: int = 50_000, force: bool = False,
@@ -210,13 +283,64 @@ def ensure(rows: int = 1_000_000, *, seed: int = 5, personalised: int = 50_000, 
     return out
 
 
+def ensure_variants(rows: int = 1_000_000, *, seed: int = 5, force: bool = False,
+                    quiet: bool = False) -> dict[str, Path]:
+    """Issue 14's variants (generated if missing): ``national`` and ``dupes`` campaign files, one text to all."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    text = "Your ACME order is ready: collect it in store with this message. Thank you for shopping with us!"
+    out: dict[str, Path] = {}
+    national = DATA / f"recipients-national-{rows}.csv"
+    if force or not national.exists():
+        started = time.perf_counter()
+        info = generate_national(rows, seed, national)
+        if not quiet:
+            print(f"generated {national.name} ({national.stat().st_size / 1e6:.1f} MB, {info}) in "
+                  f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
+    out["national"] = DATA / f"bench-national-{rows}.yaml"
+    _campaign(out["national"], id=f"bench-national-{rows}", rows=rows, csv=national.name, message=text)
+    parts = [DATA / f"recipients-dupes-{rows}-{k}.csv" for k in (1, 2, 3)]
+    if force or not all(p.exists() for p in parts):
+        started = time.perf_counter()
+        info = generate_dupes(rows, seed, parts)
+        if not quiet:
+            print(f"generated {', '.join(p.name for p in parts)} ({info}) in {time.perf_counter() - started:.1f} s",
+                  file=sys.stderr)
+    out["dupes"] = DATA / f"bench-dupes-{rows}.yaml"
+    _campaign(out["dupes"], id=f"bench-dupes-{rows}", rows=rows, csv=parts[0].name, message=text,
+              more_csv=[p.name for p in parts[1:]])
+    return out
+
+
+def ensure_repeated(rows: int = 1_000_000, times: int = 5, *, seed: int = 5) -> Path:
+    """The main list of ``rows`` rows written ``times`` times in one file (``times`` x the rows, the same
+    recipients): what a plan keeps per row, not per recipient. Returns its campaign file."""
+    base = ensure(rows, seed=seed, quiet=True)
+    path = DATA / f"recipients-{rows}-x{times}.csv"
+    if not path.exists():
+        body = base["csv"].read_bytes().split(b"\n", 1)[1]
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as out:
+            out.write(b"phone,first_name,last_name,code\n")
+            for _ in range(times):
+                out.write(body)
+        tmp.replace(path)
+    campaign = DATA / f"bench-{rows}-x{times}.yaml"
+    _campaign(campaign, id=f"bench-{rows}-x{times}", rows=rows * times, csv=path.name,
+              message="Your ACME order is ready: collect it in store with this message. Thank you!")
+    return campaign
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--force", action="store_true", help="regenerate even if the files exist")
+    parser.add_argument("--variants", action="store_true", help="also the issue-14 variants (national, dupes)")
     args = parser.parse_args()
-    for name, path in ensure(args.rows, seed=args.seed, force=args.force).items():
+    files = ensure(args.rows, seed=args.seed, force=args.force)
+    if args.variants:
+        files.update(ensure_variants(args.rows, seed=args.seed, force=args.force))
+    for name, path in files.items():
         print(f"{name}: {path}")
 
 

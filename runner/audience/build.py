@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import islice
+from typing import Any, NamedTuple
 
 from runner.campaign.model import Campaign, SourceSpec
 from runner.errors import SourceError
@@ -22,9 +25,15 @@ class InvalidGroup:
 
 @dataclass
 class Audience:
-    """The recipients (E.164 -> where first seen) and the counts the plan reports."""
+    """The recipients (E.164, in first-seen order; where each was first seen) and the counts the plan reports.
 
-    recipients: dict[str, int]  # e164 -> origin id (see origin())
+    ``codes`` holds, in the order of ``recipients``, where each was first seen (``source index << 32 |
+    line``): one machine integer per recipient, not a Python int object (32 bytes each at a million).
+    While the audience is built, ``seen`` maps every number seen to None (-1: excluded or opted out);
+    it is emptied at the end, so that a plan does not keep a dict of its recipients beside their list.
+    """
+
+    recipients: list[str]  # e164, in first-seen order
     fields: dict[str, dict[str, Any]]  # e164 -> template fields (only when the template uses fields)
     labels: list[str]  # source labels, by index
     digests: list[str]  # content hash of every source (recipients and exclusions), for stale plans
@@ -39,13 +48,19 @@ class Audience:
     # issue 15: exclusions that cannot be read as a number fail the plan ("file:line: 'raw': why", a few)
     exclusion_unreadable: int = 0
     exclusion_examples: list[str] = field(default_factory=list)
+    codes: array[int] = field(default_factory=lambda: array("q"))  # parallel to recipients: origin ids
+    seen: dict[str, int | None] = field(default_factory=dict)  # while building: number -> None or -1
 
     @property
     def invalid_count(self) -> int:
         return sum(g.count for g in self.invalid.values())
 
     def origin(self, e164: str) -> str:
-        code = self.recipients[e164]
+        """``file:line`` where ``e164`` was first seen (a scan: for messages about a few recipients)."""
+        try:
+            code = self.codes[self.recipients.index(e164)]
+        except ValueError:
+            raise KeyError(e164) from None
         return f"{self.labels[code >> 32]}:{code & 0xFFFFFFFF}"
 
 
@@ -100,68 +115,250 @@ def _close(source: Any) -> None:
         close()
 
 
+class _Filter(NamedTuple):
+    excluded: set[str]
+    suppressed: Mapping[str, str]
+    keep_fields: bool
+
+
+class _Counts:
+    """One source's counts, added to the audience once the source is read."""
+
+    __slots__ = ("duplicates", "excluded", "invalid_rows", "opted_out", "rows")
+
+    def __init__(self) -> None:
+        self.rows = self.invalid_rows = self.duplicates = self.excluded = self.opted_out = 0
+
+
 def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: frozenset[str] = frozenset(),
-                   suppressed: Mapping[str, str] | None = None) -> Audience:
-    """``suppressed`` maps opted-out numbers to where the opt-out came from (manual, reply:..., ...)."""
+                   suppressed: Mapping[str, str] | None = None, workers: int | None = None,
+                   min_parallel_bytes: int | None = None) -> Audience:
+    """Read every source once, streaming, and keep the first occurrence of each valid number.
+
+    ``suppressed`` maps opted-out numbers to where the opt-out came from (manual, reply:..., ...).
+    Large local CSV files are read by worker processes (``runner.audience.parallel``; ``workers`` and
+    ``min_parallel_bytes`` override its environment settings); the result is the same either way.
+    """
+    from runner.audience import parallel
+
     suppressed = suppressed or {}
-    """Read every source once, streaming, and keep the first occurrence of each valid number."""
     normalisers: dict[str | None, Any] = {}
     digests: list[str] = []
     unreadable: list[str] = []
     excluded_numbers, exclusion_invalid = _exclusions(campaign.exclude, ctx, normalisers, digests, unreadable)
-    audience = Audience({}, {}, [], digests, exclusion_invalid=exclusion_invalid,
+    audience = Audience([], {}, [], digests, exclusion_invalid=exclusion_invalid,
                         exclusion_unreadable=len(unreadable), exclusion_examples=unreadable[:MAX_EXAMPLES])
-    recipients = audience.recipients
-    keep_fields = bool(wanted_fields)
-    for index, spec in enumerate(campaign.sources):
-        try:
-            source = open_source(spec, ctx, wanted_fields=wanted_fields)
-        except SourceError:
-            raise
-        audience.labels.append(source.label)
-        classify = _normaliser(source.region, normalisers).classify
-        base = index << 32
-        rows = invalid_rows = duplicates = excluded = opted_out = 0
-        invalid = audience.invalid
-        filtering = bool(excluded_numbers) or bool(suppressed)
-        for raw, line, fields in source.rows():
-            rows += 1
-            e164, reason = classify(raw)
-            if e164 is None:
-                invalid_rows += 1
-                group = invalid.get(reason or "invalid")
-                if group is None:
-                    group = invalid[reason or "invalid"] = InvalidGroup(reason or "invalid")
-                group.count += 1
-                if len(group.examples) < MAX_EXAMPLES:
-                    group.examples.append(f"{source.label}:{line}: {_excerpt(raw)!r}")  # issue 15: bounded
+    rules = _Filter(excluded_numbers, suppressed, bool(wanted_fields))
+    config = parallel.settings(workers, min_parallel_bytes)
+    pool = parallel.Pool(config.workers) if config.workers > 1 else None
+    try:
+        # Open every source in order and hand the parts of the large CSV files to the workers at once,
+        # so they work while the parent reads the rest; stop at the first error, raised in its turn.
+        opened: list[tuple[Any, tuple[list[Future[Any]], int] | None]] = []
+        failure: SourceError | None = None
+        for spec in campaign.sources:
+            try:
+                source = open_source(spec, ctx, wanted_fields=wanted_fields)
+                opened.append((source, _submit(source, pool, config, normalisers)))
+            except SourceError as exc:
+                failure = exc
+                break
+        for index, (source, submitted) in enumerate(opened):
+            audience.labels.append(source.label)
+            counts = _Counts()
+            if submitted is None or not _merge_parts(audience, source, index, submitted, rules, counts, pool):
+                counts = _Counts()
+                _merge_rows(audience, source, _normaliser(source.region, normalisers).classify, index, rules, counts)
+            audience.digests.append(source.digest())
+            _close(source)
+            audience.rows += counts.rows
+            audience.valid += counts.rows - counts.invalid_rows
+            audience.duplicates += counts.duplicates
+            audience.excluded += counts.excluded
+            audience.suppressed += counts.opted_out
+        if failure is not None:
+            raise failure
+    finally:
+        if pool is not None:
+            pool.close()
+    if audience.excluded or audience.suppressed:
+        kept = [(e164, code) for (e164, mark), code in zip(audience.seen.items(), audience.codes, strict=True)
+                if mark is None]
+        audience.recipients = [e164 for e164, _ in kept]
+        audience.codes = array("q", (code for _, code in kept))
+    else:
+        audience.recipients = list(audience.seen)
+    audience.seen = {}
+    return audience
+
+
+def _submit(source: Any, pool: Any, config: Any, normalisers: dict[str | None, Any]) -> \
+        tuple[list[Future[Any]], int] | None:
+    """The futures of a large local CSV file's parts (and the lines before its body), or None."""
+    from runner.audience import parallel
+    from runner.sources.csvfile import CsvSource
+
+    if pool is None or type(source) is not CsvSource:
+        return None
+    split = source.split(parallel.parts_wanted(config.workers, _size(source)), config.min_bytes)
+    if split is None:
+        return None
+    parts, skip = split
+    _normaliser(source.region, normalisers)  # an unknown region is refused here, as the single path does;
+    # the workers forked from now on inherit phonenumbers' metadata and the compiled fast-path regexes.
+    return [pool.submit(part, source.region, MAX_EXAMPLES) for part in parts], skip
+
+
+def _size(source: Any) -> int:
+    try:
+        return int(source.path.stat().st_size)
+    except OSError:
+        return 0
+
+
+def _merge_rows(audience: Audience, source: Any, classify: Callable[[str], tuple[str | None, str | None]],
+                index: int, rules: _Filter, counts: _Counts) -> None:
+    """The single-process path: every row of ``source``, in order."""
+    recipients = audience.seen
+    codes = audience.codes
+    base = index << 32
+    rows = invalid_rows = duplicates = excluded = opted_out = 0
+    invalid = audience.invalid
+    excluded_numbers, suppressed, keep_fields = rules
+    filtering = bool(excluded_numbers) or bool(suppressed)
+    for raw, line, fields in source.rows():
+        rows += 1
+        e164, reason = classify(raw)
+        if e164 is None:
+            invalid_rows += 1
+            group = invalid.get(reason or "invalid")
+            if group is None:
+                group = invalid[reason or "invalid"] = InvalidGroup(reason or "invalid")
+            group.count += 1
+            if len(group.examples) < MAX_EXAMPLES:
+                group.examples.append(f"{source.label}:{line}: {_excerpt(raw)!r}")  # issue 15: bounded
+            continue
+        if e164 in recipients:
+            duplicates += 1
+            continue
+        if filtering:
+            if e164 in excluded_numbers:
+                excluded += 1
+                recipients[e164] = -1  # seen, excluded: later duplicates count as duplicates
+                codes.append(-1)
                 continue
+            if e164 in suppressed:
+                opted_out += 1
+                origin = suppressed[e164].split(":", 1)[0]
+                audience.suppressed_by[origin] = audience.suppressed_by.get(origin, 0) + 1
+                recipients[e164] = -1
+                codes.append(-1)
+                continue
+        recipients[e164] = None
+        codes.append(base | line)
+        if keep_fields:
+            audience.fields[e164] = fields or {}
+    counts.rows, counts.invalid_rows, counts.duplicates = rows, invalid_rows, duplicates
+    counts.excluded, counts.opted_out = excluded, opted_out
+
+
+def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[list[Future[Any]], int],
+                 rules: _Filter, counts: _Counts, pool: Any) -> bool:
+    """The workers' results for ``source``, merged in file order: what :func:`_merge_rows` gives.
+
+    False (the audience as it was before) if a worker failed, for whatever reason: the caller then
+    reads the source in the parent, which reports a bad file exactly as the single path does.
+    """
+    from runner.audience.parallel import unpack_lines
+
+    futures, offset = submitted
+    recipients = audience.seen
+    fields_of = audience.fields
+    invalid = audience.invalid
+    suppressed_by = audience.suppressed_by
+    before = (len(recipients), {r: (g.count, len(g.examples)) for r, g in invalid.items()}, dict(suppressed_by))
+    excluded_numbers, suppressed, keep_fields = rules
+    filtering = bool(excluded_numbers) or bool(suppressed)
+    label = source.label
+    futures.reverse()
+    while futures:
+        future = futures.pop()  # dropped once merged: a future keeps its part's result alive
+        try:
+            part = future.result()
+        except Exception:
+            for future_left in futures:
+                future_left.cancel()
+            _rollback(audience, before)
+            return False
+        del future
+        pool.seen(part)
+        first_line = offset
+        base = (index << 32) + offset
+        offset += part.newlines
+        counts.rows += part.rows
+        counts.duplicates += part.duplicates
+        for reason, rows, examples in part.invalid:
+            counts.invalid_rows += rows
+            group = invalid.get(reason)
+            if group is None:
+                group = invalid[reason] = InvalidGroup(reason)
+            group.count += rows
+            room = MAX_EXAMPLES - len(group.examples)
+            if room > 0:
+                group.examples.extend(f"{label}:{first_line + line}: {_excerpt(raw)!r}"
+                                      for line, raw in examples[:room])
+        if not part.numbers:
+            continue
+        numbers = part.numbers.split("\n")
+        lines = unpack_lines(part.lines)
+        codes = audience.codes
+        append = codes.append
+        if not filtering and not keep_fields:  # the common case: one lookup and one insert per number
+            before_part = len(recipients)
+            for e164, line in zip(numbers, lines, strict=True):
+                if e164 not in recipients:
+                    recipients[e164] = None
+                    append(base + line)
+            counts.duplicates += len(numbers) - (len(recipients) - before_part)
+            continue
+        keys, values = part.field_keys, part.field_values
+        rows_fields = values if keys is not None and values is not None else [None] * len(numbers)
+        for e164, line, row in zip(numbers, lines, rows_fields, strict=True):
             if e164 in recipients:
-                duplicates += 1
+                counts.duplicates += 1
                 continue
             if filtering:
                 if e164 in excluded_numbers:
-                    excluded += 1
-                    recipients[e164] = -1  # seen, excluded: later duplicates count as duplicates
+                    counts.excluded += 1
+                    recipients[e164] = -1
+                    append(-1)
                     continue
                 if e164 in suppressed:
-                    opted_out += 1
+                    counts.opted_out += 1
                     origin = suppressed[e164].split(":", 1)[0]
-                    audience.suppressed_by[origin] = audience.suppressed_by.get(origin, 0) + 1
+                    suppressed_by[origin] = suppressed_by.get(origin, 0) + 1
                     recipients[e164] = -1
+                    append(-1)
                     continue
-            recipients[e164] = base | line
+            recipients[e164] = None
+            append(base + line)
             if keep_fields:
-                audience.fields[e164] = fields or {}
-        valid = rows - invalid_rows
-        audience.digests.append(source.digest())
-        _close(source)
-        audience.rows += rows
-        audience.valid += valid
-        audience.duplicates += duplicates
-        audience.excluded += excluded
-        audience.suppressed += opted_out
-    if audience.excluded or audience.suppressed:
-        for e164 in [k for k, v in recipients.items() if v == -1]:
-            del recipients[e164]
-    return audience
+                fields_of[e164] = {} if row is None or keys is None else dict(zip(keys, row, strict=True))
+    return True
+
+
+def _rollback(audience: Audience, before: tuple[int, dict[str, tuple[int, int]], dict[str, int]]) -> None:
+    size, groups, suppressed_by = before
+    recipients = audience.seen
+    for e164 in list(islice(reversed(recipients), len(recipients) - size)):
+        del recipients[e164]
+        audience.fields.pop(e164, None)
+    del audience.codes[size:]
+    for reason in [r for r in audience.invalid if r not in groups]:
+        del audience.invalid[reason]
+    for reason, (count, examples) in groups.items():
+        group = audience.invalid[reason]
+        group.count = count
+        del group.examples[examples:]
+    audience.suppressed_by.clear()
+    audience.suppressed_by.update(suppressed_by)

@@ -63,8 +63,9 @@ _MAX_NSN: Final = 17  # _MAX_LENGTH_FOR_NSN
 # Separators that phonenumbers accepts anywhere in a number (all in its
 # _VALID_PUNCTUATION) and that play no other role for a string made of ASCII
 # digits, one leading "+" and these: no extension, second-number, alpha or
-# RFC 3966 pattern can match, so normalising them away changes nothing.
-_DROP_SEPARATORS: Final = str.maketrans("", "", " .-()/")
+# RFC 3966 pattern can match, so normalising them away changes nothing
+# (FastClassifier.classify drops them with str.replace, faster here than str.translate).
+_SEPARATORS: Final = " .-()/"
 
 # _test_number_length results that parse() treats as "keep the national prefix".
 _TOO_SHORT: Final = 1
@@ -264,7 +265,7 @@ def _country(digits: str) -> tuple[_Country, int] | None:
 class _Home:
     """What parse() uses from the default region for numbers written without "+"."""
 
-    __slots__ = ("cc", "country", "idd", "national_prefix")
+    __slots__ = ("cc", "country", "idd", "national", "national_prefix")
 
     def __init__(self, region: str) -> None:
         metadata = PhoneMetadata.metadata_for_region(region, None)
@@ -277,6 +278,39 @@ class _Home:
         idd = metadata.international_prefix
         self.idd = re.compile(idd) if idd is not None else None
         self.national_prefix = _NationalPrefix(metadata)
+        self.national = _whole_national_regex(self, metadata)
+
+
+def _whole_national_regex(home: _Home, metadata: PhoneMetadata) -> tuple[re.Pattern[str], int, tuple[int, ...]] | None:
+    """One regex for a whole national ``<prefix><nsn>`` of a single-region default region, or None.
+
+    ``(?!<idd>)(?!<cc>)<prefix>(?=<nsn lengths>)<type regex>``, with a national prefix for parsing that
+    is a plain digit string (``0`` in FR, DE, BE...) or none (ES, IT...). When it matches, ``_national``
+    would take none of its special branches (no IDD, no leading country code), strip exactly that
+    prefix (the rest is viable and of a possible, not local-only, length) and type the rest with the
+    same type regex: the answer is ``("+" + cc + rest, type)``. Returns (regex, prefix length, types).
+    """
+    region = home.country.single
+    if region is None or region.type_re is _NEVER or metadata.national_prefix_transform_rule:
+        return None
+    prefix = metadata.national_prefix_for_parsing or ""
+    if not re.fullmatch(r"[0-9]*", prefix):
+        return None
+    nsn_lengths: list[int] = []
+    if prefix:
+        national = home.national_prefix
+        if not national.possible_lengths:
+            return None
+        nsn_lengths = sorted(set(national.possible_lengths) - set(national.local_lengths) - {-1})
+        nsn_lengths = [n for n in nsn_lengths if _MIN_NSN <= n <= _MAX_NSN]
+        if not nsn_lengths:
+            return None
+    guard = "|".join(f"[0-9]{{{n}}}" for n in nsn_lengths) if prefix else f"[0-9]{{{_MIN_NSN},{_MAX_NSN}}}"
+    no_idd = "" if home.idd is None else f"(?!(?:{home.idd.pattern}))"
+    pattern = re.compile(rf"{no_idd}(?!{home.cc}){prefix}(?=(?:{guard})\Z)(?:{region.type_re.pattern})")
+    if pattern.groups != region.type_re.groups:  # pragma: no cover - metadata patterns have no groups today
+        return None
+    return pattern, len(prefix), region.types
 
 
 def _finish(country: _Country, number: str, national_prefix: _NationalPrefix) -> tuple[str, int] | None:
@@ -335,7 +369,10 @@ class FastClassifier:
                 return self._international(digits)
         elif raw.isdigit():
             return self._national(raw)
-        cleaned = raw.strip().translate(_DROP_SEPARATORS)
+        # The separators dropped one by one: str.translate costs 0.4 µs here, these replace calls 0.1.
+        cleaned = raw.strip().replace(" ", "").replace(".", "").replace("-", "")
+        if "(" in cleaned or ")" in cleaned or "/" in cleaned:
+            cleaned = cleaned.replace("(", "").replace(")", "").replace("/", "")
         if cleaned[:1] == "+":
             digits = cleaned[1:]
             return self._international(digits) if digits.isdigit() else None
@@ -358,6 +395,13 @@ class FastClassifier:
         home = self._home
         if home is None or len(digits) < 3:
             return None
+        national = home.national
+        if national is not None:
+            # The common case, a valid national number: one regex call (see _whole_national_regex).
+            pattern, skip, types = national
+            match = pattern.fullmatch(digits)
+            if match is not None:
+                return "+" + home.cc + digits[skip:], types[match.lastindex or 0]
         if home.idd is not None:
             match = home.idd.match(digits)
             if match is not None:

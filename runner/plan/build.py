@@ -195,7 +195,9 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
     already_sent = rejected_before = in_doubt = 0
     todo: list[str] = []
     pending_numbers: set[str] = set()
-    for e164 in audience.recipients:
+    if not statuses:  # nothing in the ledger yet: everyone, and the audience's list (8 bytes a recipient)
+        todo = audience.recipients
+    for e164 in audience.recipients if statuses else ():
         status = statuses.get(e164)
         if status is None:
             todo.append(e164)
@@ -407,15 +409,21 @@ def _regions(numbers: list[str]) -> list[str | None]:
 
     single = {str(cc): (None if regions[0] == "001" else regions[0])
               for cc, regions in COUNTRY_CODE_TO_REGION_CODE.items() if len(regions) == 1}
+    shared = "shared"  # a marker: this head's code belongs to several regions
+    by_head: dict[str, str | None] = {}  # "+336" -> "FR": the first three digits fix the (prefix-free) code
     out: list[str | None] = []
     append = out.append
     for e164 in numbers:
-        cc = e164[1:3] if e164[1:3] in single else e164[1:2] if e164[1:2] in single else e164[1:4]
-        if cc in single:
-            append(single[cc])
-        else:
+        head = e164[:4]
+        try:
+            region: str | None = by_head[head]
+        except KeyError:
+            cc = e164[1:3] if e164[1:3] in single else e164[1:2] if e164[1:2] in single else e164[1:4]
+            region = by_head[head] = single.get(cc, shared)
+        if region is shared:
             region = region_of(e164)
-            append(None if region in ("001", "ZZ") else region)
+            region = None if region in ("001", "ZZ") else region
+        append(region)
     return out
 
 

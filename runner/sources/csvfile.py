@@ -14,10 +14,14 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import io
 import re
 import unicodedata
 from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 from runner.errors import SourceError
 from runner.sources.base import Row, Source
@@ -30,6 +34,44 @@ PHONE_HEADERS = (
 _DIGITS6 = re.compile(r"\d[\d\s.\-()/]{4,}\d")
 _SEPARATORS = re.compile(r"[,;|]")
 _CHUNK = 1 << 20
+Keep = list[tuple[int, list[str]]] | None  # the template-field columns: (column index, field names)
+
+
+# Encodings in which a file can be cut after any b"\n" and each part decoded alone.
+_SPLITTABLE_CODECS = frozenset({"utf-8", "utf-8-sig", "latin-1", "iso8859-1", "iso8859-15", "cp1252", "ascii"})
+
+
+@dataclass(frozen=True, slots=True)
+class CsvPart:
+    """A byte range of a CSV file's body, cut at line ends, that a worker process reads alone.
+
+    Rows read from it (:func:`read_part`) carry their line *within the part* (1 for its first line);
+    ``lines`` of the previous parts plus the lines before the body give the offset to add.
+    """
+
+    path: str
+    start: int
+    end: int
+    encoding: str
+    delimiter: str
+    index: int | None
+    keep: Keep
+
+
+def open_part(part: CsvPart) -> tuple[Any, int, CsvSource]:
+    """A CSV reader over one part, its number of lines, and a source whose ``_body``/``_emit`` read it."""
+    with open(part.path, "rb") as handle:
+        handle.seek(part.start)
+        data = handle.read(part.end - part.start)
+    text = data.decode(part.encoding)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=part.delimiter)
+    return reader, data.count(b"\n"), CsvSource(Path(part.path), label="")
+
+
+def read_part(part: CsvPart) -> tuple[Iterator[Row], int]:
+    """The rows of one part, exactly as :meth:`CsvSource.rows` yields them there, and its number of lines."""
+    reader, lines, source = open_part(part)
+    return source._body(reader, part.index, part.keep), lines
 
 
 def slug(name: str) -> str:
@@ -92,6 +134,7 @@ class CsvSource(Source):
         self._digest: str | None = None
         self._encoding: str | None = None
         self.header_names: list[str] | None = None  # once read: the header's names ([] without a header)
+        self._splittable = False  # no '"' and no bare CR: every physical line is one record
 
     # -- first pass: hash and encoding -------------------------------------------------------------
     def _scan(self) -> None:
@@ -102,10 +145,13 @@ class CsvSource(Source):
         utf8_ok = self.encoding is None
         offset = 0
         bad_line = 0
+        splittable = True
         try:
             with self.path.open("rb") as handle:
                 while chunk := handle.read(_CHUNK):
                     digest.update(chunk)
+                    if splittable and (b'"' in chunk or b"\r" in chunk):
+                        splittable = b'"' not in chunk and chunk.count(b"\r") == chunk.count(b"\r\n")
                     if utf8_ok:
                         try:
                             decoder.decode(chunk)
@@ -121,6 +167,7 @@ class CsvSource(Source):
         except OSError as exc:
             raise SourceError(f"{self.label}: error: cannot read: {exc.strerror}") from None
         del bad_line
+        self._splittable = splittable
         self._digest = digest.hexdigest()
         self._encoding = self.encoding or ("utf-8-sig" if utf8_ok else "latin-1")
 
@@ -154,6 +201,52 @@ class CsvSource(Source):
                 best, best_score = candidate, score
         return best
 
+    def split(self, parts: int, min_bytes: int) -> tuple[list[CsvPart], int] | None:
+        """The body cut at line ends into about ``parts`` ranges, and the lines before the body.
+
+        None when the file is smaller than ``min_bytes`` or cannot be cut safely (a quote anywhere,
+        which may hide a line end inside a field; a bare CR; an encoding other than UTF-8 or a
+        single-byte ASCII superset; anything :meth:`rows` would report): then read it with :meth:`rows`.
+        Raises the errors :meth:`rows` raises about the header (no such column...).
+        """
+        self._scan()
+        encoding = self.detected_encoding
+        try:
+            codec = codecs.lookup(encoding).name
+            size = self.path.stat().st_size
+        except (LookupError, OSError):
+            return None
+        if parts < 2 or size < min_bytes or not self._splittable or codec not in _SPLITTABLE_CODECS:
+            return None
+        try:
+            with self.path.open("r", encoding=encoding, newline="", errors="strict") as handle:
+                sample = [handle.readline() for _ in range(50)]
+                handle.seek(0)
+                delimiter = self.delimiter or self._sniff_delimiter(sample)
+                reader = csv.reader(handle, delimiter=delimiter)
+                head = self._head(reader)
+        except (UnicodeError, csv.Error):
+            return None
+        if head is None:
+            return None
+        _first, has_header, index, keep, line_of = head
+        skip = line_of if has_header else line_of - 1  # a first record that is data is read again
+        with self.path.open("rb") as raw:
+            for _ in range(skip):
+                raw.readline()
+            start = raw.tell()
+            cuts = [start]
+            for k in range(1, parts):
+                cut = max(cuts[-1], start + (size - start) * k // parts)
+                raw.seek(cut)
+                raw.readline()  # to the end of the line the cut falls in
+                cuts.append(raw.tell())
+        cuts.append(size)
+        chunk_codec = "utf-8" if codec == "utf-8-sig" else encoding
+        out = [CsvPart(str(self.path), a, b, encoding if a == 0 else chunk_codec, delimiter, index, keep)
+               for a, b in pairwise(cuts) if b > a]
+        return (out, skip) if out else None
+
     def rows(self) -> Iterator[Row]:
         encoding = self.detected_encoding
         try:
@@ -180,7 +273,8 @@ class CsvSource(Source):
                 raise SourceError(f"{self.label}:{reader.line_num + 1}:1: error: not valid {encoding} text "
                                   "(set `encoding`)", key="encoding") from None
 
-    def _rows(self, reader: Iterator[list[str]], delimiter: str) -> Iterator[Row]:
+    def _head(self, reader: Iterator[list[str]]) -> tuple[list[str], bool, int | None, Keep, int] | None:
+        """The first record, whether it is a header, the phone column and the field columns, its line."""
         first: list[str] | None = None
         for cells in reader:
             if not cells or not any(c.strip() for c in cells) or cells[0].lstrip().startswith("#"):
@@ -188,15 +282,26 @@ class CsvSource(Source):
             first = cells
             break
         if first is None:
-            return
+            return None
         line_of = getattr(reader, "line_num", 0)
         has_header = self.header if self.header is not None else not any(_DIGITS6.search(c) for c in first)
         names = [c.strip().lstrip("\ufeff") for c in first] if has_header else []
         self.header_names = names
         index = self._phone_index(names, first, has_header, line_of)
         keep = self._field_indexes(names) if self.wanted_fields else None
+        return first, has_header, index, keep, line_of
+
+    def _rows(self, reader: Iterator[list[str]], delimiter: str) -> Iterator[Row]:
+        head = self._head(reader)
+        if head is None:
+            return
+        first, has_header, index, keep, line_of = head
         if not has_header:
             yield from self._emit(first, index, keep, line_of)
+        yield from self._body(reader, index, keep)
+
+    def _body(self, reader: Iterator[list[str]], index: int | None, keep: Keep) -> Iterator[Row]:
+        """The rows after the first record (each row's line is ``reader.line_num``)."""
         if index is None:
             for cells in reader:
                 if cells and not ("#" in cells[0] and cells[0].lstrip().startswith("#")):
@@ -223,8 +328,7 @@ class CsvSource(Source):
                         continue
             yield from self._emit(cells, index, keep, reader.line_num)  # type: ignore[attr-defined]
 
-    def _emit(self, cells: list[str], index: int | None, keep: list[tuple[int, list[str]]] | None,
-              line: int) -> Iterator[Row]:
+    def _emit(self, cells: list[str], index: int | None, keep: Keep, line: int) -> Iterator[Row]:
         fields = _fields(cells, keep) if keep is not None else None
         if index is None:  # every cell holds numbers
             for cell in cells:

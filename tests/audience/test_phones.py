@@ -268,3 +268,87 @@ _PIECES = st.sampled_from([*_PREFIX_PIECES, *_DIGIT_PIECES, *_OTHER_PIECES])
 def test_equivalence_on_odd_spellings(pieces: list[str], region: str | None) -> None:
     raw = "".join(pieces)
     assert PhoneNormaliser(region).classify(raw) == _plain_classify(raw, region)
+
+
+# --- national numbers of several regions (the one-regex national path of issue 14) ----------------------
+
+NATIONAL_REGIONS = ("FR", "GB", "DE", "US", "ES", "IT", "BE", "NL", "CH", "RE")
+
+
+def _national_fuzz(region: str, n: int, seed: int) -> list[str]:
+    """National spellings close to real numbers of ``region``: every type, mutated, with separators."""
+    import random
+
+    rng = random.Random(seed)
+    types = sorted(PhoneNumberType.values()) + [PhoneNumberType.MOBILE] * 6  # mostly mobiles
+    prefix = phonenumbers.PhoneMetadata.metadata_for_region(region).national_prefix or ""
+    out: list[str] = []
+    while len(out) < n:
+        example = phonenumbers.example_number_for_type(region, rng.choice(types))
+        if example is None:
+            continue
+        nsn = phonenumbers.national_significant_number(example)
+        keep = max(1, len(nsn) - rng.randint(2, 6))
+        nsn = nsn[:keep] + "".join(rng.choice("0123456789") for _ in range(len(nsn) - keep))
+        roll = rng.random()
+        if roll < 0.1:
+            nsn = nsn[:-1]
+        elif roll < 0.2:
+            nsn += rng.choice("0123456789")
+        national = (prefix if rng.random() < 0.9 else "") + nsn
+        form = rng.random()
+        if form < 0.3:
+            out.append(national)
+        elif form < 0.8:
+            out.append(bench._spaced(national, rng))
+        elif form < 0.9:
+            number = phonenumbers.parse(national, region)
+            out.append(phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL))
+        else:
+            out.append(f" {national[:3]} {national[3:]} ")
+    return out
+
+
+@pytest.mark.parametrize("region", NATIONAL_REGIONS)
+def test_equivalence_on_national_numbers(region: str) -> None:
+    numbers = _national_fuzz(region, 4_000, seed=sum(map(ord, region)))
+    bad, fast = _mismatches(numbers, region)
+    assert bad[:10] == []
+    assert fast > 0.8 * len(set(numbers))  # the fast path answered most of them
+    valid = sum(1 for raw in numbers if PhoneNormaliser(region).classify(raw)[0] is not None)
+    assert valid > len(numbers) // 10  # and they are not all refusals
+
+
+def test_the_one_regex_national_path_is_used_where_it_can_be() -> None:
+    homes = {r: phonefast.FastClassifier(r)._home for r in NATIONAL_REGIONS}
+    with_regex = {r for r, home in homes.items() if home is not None and home.national is not None}
+    assert {"FR", "DE", "ES", "BE", "NL", "CH"} <= with_regex
+    assert not {"US", "GB", "IT", "RE"} & with_regex  # codes shared by several regions: step by step
+
+
+@settings(max_examples=2000, deadline=None)
+@given(digits=st.text(alphabet="0123456789", min_size=1, max_size=16),
+       separator=st.sampled_from(["", " ", ".", "-", " - ", "/"]),
+       region=st.sampled_from(NATIONAL_REGIONS))
+def test_equivalence_on_national_digit_strings(digits: str, separator: str, region: str) -> None:
+    raw = separator.join(digits[i:i + 2] for i in range(0, len(digits), 2))
+    assert PhoneNormaliser(region).classify(raw) == _plain_classify(raw, region)
+
+
+def test_equivalence_on_national_strings_of_every_region() -> None:
+    import random
+
+    rng = random.Random(14)
+    bad: list[tuple[str, str, object, object]] = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        normaliser = PhoneNormaliser(region)
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        heads = [metadata.national_prefix or "", metadata.international_prefix or "", "0", "00", "1", ""]
+        for _ in range(150):
+            raw = rng.choice(heads)[:4] + "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 14)))
+            if rng.random() < 0.3:
+                raw = raw[:3] + " " + raw[3:]
+            got, expected = normaliser.classify(raw), _plain_classify(raw, region)
+            if got != expected:
+                bad.append((region, raw, got, expected))
+    assert bad[:10] == []

@@ -1,0 +1,220 @@
+"""The audience stage on every core: parts of large CSV files read and classified by worker processes.
+
+The parent cuts a file's body at line ends (:meth:`CsvSource.split`) and sends each worker a byte
+range, not rows; a worker reads its part, classifies every number, drops the duplicates *within the
+part* and sends back a compact :class:`PartResult` (the distinct valid numbers joined in one string,
+their lines as packed integers, the invalid rows per reason with their first examples). The parent
+merges the parts in file order (``build.py``), so recipients, duplicates, invalid rows and their
+``file:line`` are exactly those of the single-process path, which stays the reference: small inputs,
+files that cannot be cut safely and ``SMSRUN_WORKERS=1`` use it.
+
+Settings (environment):
+
+* ``SMSRUN_WORKERS``: worker processes (default: the CPUs this process may run on); ``1`` forces the
+  single-process path.
+* ``SMSRUN_PARALLEL_MIN_BYTES``: files smaller than this are read in the parent (default 4 MB, about
+  110,000 rows: below it the pool's start-up costs more than the second core gives back).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+from array import array
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, Final, NamedTuple
+
+from runner.errors import SourceError
+from runner.sources.csvfile import CsvPart
+
+DEFAULT_MIN_BYTES: Final = 4_000_000
+PARTS_PER_WORKER: Final = 16
+MIN_PART_BYTES: Final = 500_000
+MAX_PART_BYTES: Final = 1_200_000
+_LINE_CODE: Final = "L"  # array type of the packed line numbers (at least 32 bits)
+
+assert array(_LINE_CODE).itemsize >= 4
+
+
+class Settings(NamedTuple):
+    workers: int
+    min_bytes: int
+
+
+def settings(workers: int | None = None, min_bytes: int | None = None) -> Settings:
+    """The settings in force: the arguments, else the environment, else the defaults."""
+    if workers is None:
+        workers = _env_int("SMSRUN_WORKERS")
+    if workers is None:
+        try:
+            workers = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):  # pragma: no cover - not Linux
+            workers = os.cpu_count() or 1
+    if min_bytes is None:
+        min_bytes = _env_int("SMSRUN_PARALLEL_MIN_BYTES")
+    return Settings(max(1, workers), DEFAULT_MIN_BYTES if min_bytes is None else max(0, min_bytes))
+
+
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise SourceError(f"{name}={value!r}: expected a whole number") from None
+
+
+def parts_wanted(workers: int, size: int) -> int:
+    """How many parts to cut ``size`` bytes into: several per worker, of 500 kB to 1.2 MB each.
+
+    A worker holds one part at a time, so its memory depends on the part's size, never the file's.
+    """
+    return max(2, min(workers * PARTS_PER_WORKER, size // MIN_PART_BYTES), -(-size // MAX_PART_BYTES))
+
+
+class PartResult(NamedTuple):
+    """What a worker sends back for one part (small to pickle: strings joined, integers packed)."""
+
+    rows: int
+    numbers: str  # the distinct valid E.164 numbers of the part, first occurrence first, "\n"-joined
+    lines: bytes  # their lines within the part, array(_LINE_CODE)
+    field_keys: tuple[str, ...] | None  # the template fields' names, if the rows carry fields
+    field_values: list[tuple[str, ...] | None] | None  # per number, the fields' values (None: no fields)
+    duplicates: int  # valid rows whose number came earlier in the same part
+    invalid: list[tuple[str, int, list[tuple[int, str]]]]  # (reason, rows, first examples (line, raw))
+    newlines: int  # lines in the part, for the next part's line offset
+    pid: int  # the worker's process id
+    peak_rss_kb: int  # the worker's peak RSS so far
+
+
+class Pool:
+    """Worker processes, started on first use; ``fork`` (cheap, inherits the loaded metadata) unless
+    threads run, then ``forkserver``."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._executor: ProcessPoolExecutor | None = None
+        self.peak_rss_kb: dict[int, int] = {}  # worker pid -> its peak RSS, as reported
+
+    def seen(self, result: PartResult) -> None:
+        self.peak_rss_kb[result.pid] = max(self.peak_rss_kb.get(result.pid, 0), result.peak_rss_kb)
+
+    def submit(self, part: CsvPart, region: str | None, max_examples: int) -> Future[PartResult]:
+        if self._executor is not None:
+            return self._executor.submit(classify_part, part, region, max_examples)
+        method = "fork" if threading.active_count() == 1 else "forkserver"
+        context = multiprocessing.get_context(method)
+        self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
+                                             initializer=_worker_signals)
+        # The first submit starts the workers. A Ctrl-C meanwhile would hit a child before it ignores
+        # SIGINT (a traceback, a broken pool) or the parent inside os.fork's handlers (where Python
+        # drops it): SIGINT waits, blocked, until the workers are started, then reaches the parent.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            return self._executor.submit(classify_part, part, region, max_examples)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+
+# --- in the worker -------------------------------------------------------------------------------------
+
+
+def _worker_signals() -> None:
+    """Ctrl-C is the parent's to handle (it stops the pool): a worker ignores SIGINT, so that no worker
+    prints a traceback; SIGTERM gets its default action, not a handler the parent may have installed."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent while it forked
+
+
+_NORMALISERS: dict[str | None, Any] = {}
+
+
+def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartResult:
+    """Read and classify one part (runs in a worker process)."""
+    import resource
+
+    from runner.audience.phones import PhoneNormaliser
+    from runner.sources.csvfile import _several, open_part
+
+    normaliser = _NORMALISERS.get(region)
+    if normaliser is None:
+        normaliser = _NORMALISERS[region] = PhoneNormaliser(region)
+    classify = normaliser.classify
+    reader, newlines, source = open_part(part)
+    seen: dict[str, int] = {}  # the part's distinct valid numbers -> their line, first occurrence first
+    keys: tuple[str, ...] | None = None
+    values: list[tuple[str, ...] | None] | None = None
+    invalid: dict[str, tuple[list[int], list[tuple[int, str]]]] = {}
+    counts = [0, 0]  # rows, duplicates
+
+    def take(raw: str, line: int, fields: dict[str, str] | None) -> None:
+        nonlocal keys, values
+        counts[0] += 1
+        e164, reason = classify(raw)
+        if e164 is None:
+            group = invalid.get(reason or "invalid")
+            if group is None:
+                group = invalid[reason or "invalid"] = ([0], [])
+            group[0][0] += 1
+            if len(group[1]) < max_examples:
+                group[1].append((line, raw))
+        elif e164 in seen:
+            counts[1] += 1
+        else:
+            seen[e164] = line
+            if fields is not None:
+                if keys is None:
+                    keys = tuple(fields)
+                    values = [None] * (len(seen) - 1)
+                assert values is not None
+                values.append(tuple(fields.values()))
+            elif values is not None:
+                values.append(None)
+
+    index = part.index
+    if index is None or part.keep is not None:
+        for raw, line, fields in source._body(reader, index, part.keep):
+            take(raw, line, fields)
+    else:
+        # CsvSource._body's common shape (one number in the phone cell, no template fields) without a
+        # generator step per row; every other row goes through its _emit, as there.
+        for cells in reader:
+            if not cells:
+                continue
+            head = cells[0]
+            if "#" in head and head.lstrip().startswith("#"):
+                continue
+            if index < len(cells):
+                cell = cells[index]
+                if not _several(cell):
+                    raw = cell.strip()
+                    if raw:
+                        e164 = classify(raw)[0]
+                        if e164 is None or e164 in seen:
+                            take(raw, reader.line_num, None)  # invalid or duplicate: the general way (cached)
+                        else:
+                            counts[0] += 1
+                            seen[e164] = reader.line_num
+                        continue
+            for raw, line, fields in source._emit(cells, index, None, reader.line_num):
+                take(raw, line, fields)
+    normaliser._cache.clear()  # a worker's memory is what one part needs, whatever the file's size
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return PartResult(counts[0], "\n".join(seen), array(_LINE_CODE, seen.values()).tobytes(), keys, values,
+                      counts[1], [(reason, rows[0], examples) for reason, (rows, examples) in invalid.items()],
+                      newlines, os.getpid(), peak)
+
+
+def unpack_lines(packed: bytes) -> array[int]:
+    lines = array(_LINE_CODE)
+    lines.frombytes(packed)
+    return lines

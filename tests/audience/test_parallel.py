@@ -1,0 +1,274 @@
+"""The audience read by worker processes is the audience read in one process, to the last file:line."""
+
+from __future__ import annotations
+
+import os
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from runner.audience import parallel
+from runner.audience.build import Audience, build_audience
+from runner.campaign.loader import load_campaign
+from runner.errors import SourceError
+from runner.plan import PlanOptions, build_plan
+from runner.sources import SourceContext
+from runner.sources.csvfile import CsvSource
+from tests.support.repo import Repo
+
+# Raw cells: valid (several spellings of a few numbers, so duplicates across spellings), invalid for
+# each reason, several numbers in one cell, empty.
+CELLS = [
+    "+33612345678", "06 12 34 56 78", "0612345678", "+33 6 12 34 56 78", "0033612345678",
+    "+33712345670", "07 12 34 56 70", "+33623456789", "06.23.45.67.89", "+447400123456",
+    "+4915123456789", "+12015550123", "+33698765432", "0698765432",
+    "+33123456789", "01 23 45 67 89", "0800 12 34 56", "+3361234567", "n/a", "", "  ", "tel",
+    "+999123456789", "06 12 34", "0612345678;0712345670", "+33611111111|+33622222222",
+]
+NAMES = ["Zoé", "Jean", "", "Marie-Hélène"]
+ONE_FILE = "id: c\ncommercial: false\nmessage: hi\nrecipients:\n  - csv: l.csv\n"
+
+
+def _audience_dict(audience: Audience) -> dict[str, Any]:
+    return {
+        "recipients": list(audience.recipients),
+        "codes": list(audience.codes),
+        "origins": [audience.origin(e164) for e164 in list(audience.recipients)[:3]],
+        "fields": list(audience.fields.items()),
+        "labels": audience.labels,
+        "digests": audience.digests,
+        "counts": (audience.rows, audience.valid, audience.duplicates, audience.excluded, audience.suppressed,
+                   audience.exclusion_invalid),
+        "invalid": [(r, g.reason, g.count, g.examples) for r, g in audience.invalid.items()],
+        "suppressed_by": list(audience.suppressed_by.items()),
+    }
+
+
+def _both(repo: Repo, body: str, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The audience in one process, and with two workers cutting every file in several parts."""
+    campaign = load_campaign(repo.write("c.yaml", body))
+    ctx = SourceContext(repo_root=repo.path)
+    single = build_audience(campaign, ctx, workers=1, **kwargs)
+    several = build_audience(campaign, ctx, workers=2, min_parallel_bytes=0, **kwargs)
+    return _audience_dict(single), _audience_dict(several)
+
+
+@pytest.fixture(autouse=True)
+def _small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "MIN_PART_BYTES", 1)  # tiny files still get cut in several parts
+    monkeypatch.delenv("SMSRUN_WORKERS", raising=False)
+    monkeypatch.delenv("SMSRUN_PARALLEL_MIN_BYTES", raising=False)
+
+
+def _csv(rows: list[tuple[str, str]], *, header: bool, extra: list[str]) -> str:
+    lines = ["phone,first_name"] if header else []
+    lines += [f"{phone},{name}" for phone, name in rows]
+    for position, text in zip(range(3, 3 * len(extra) + 3, 3), extra, strict=True):
+        lines.insert(min(position, len(lines)), text)
+    return "\n".join(lines) + "\n"
+
+
+_rows = st.lists(st.tuples(st.sampled_from(CELLS), st.sampled_from(NAMES)), max_size=60)
+_extra = st.lists(st.sampled_from(["", "# a comment", ",", "   "]), max_size=4)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(files=st.lists(st.tuples(_rows, st.booleans(), _extra), min_size=1, max_size=3),
+       exclude=st.lists(st.sampled_from(CELLS[:14]), max_size=3),
+       opted_out=st.lists(st.sampled_from(["+33612345678", "+33698765432", "+447400123456"]), max_size=2),
+       fields=st.booleans())
+def test_workers_give_the_single_process_audience(repo: Repo, files: list[tuple[list[tuple[str, str]], bool,
+                                                                                   list[str]]],
+                                                  exclude: list[str], opted_out: list[str], fields: bool) -> None:
+    body = "id: c\ncommercial: false\nmessage: hi\nrecipients:\n"
+    for k, (rows, header, extra) in enumerate(files):
+        repo.write(f"l{k}.csv", _csv(rows, header=header, extra=extra))
+        body += f"  - csv: l{k}.csv\n    region: FR\n" + ("" if header else "    column: 1\n")
+    if exclude:
+        repo.write("ex.csv", "phone\n" + "\n".join(exclude) + "\n")
+        body += "exclude:\n  - csv: ex.csv\n    region: FR\n"
+    wanted = frozenset({"first_name"}) if fields else frozenset()
+    suppressed = {number: "manual" for number in opted_out}
+    single, several = _both(repo, body, wanted_fields=wanted, suppressed=suppressed)
+    assert several == single
+
+
+def test_big_enough_files_really_go_to_the_workers(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo.write("l.csv", "phone\n" + "".join(f"+336{i:08d}\n" for i in range(2000)))
+    calls: list[int] = []
+    real = parallel.Pool.seen
+
+    def seen(self: parallel.Pool, result: parallel.PartResult) -> None:
+        calls.append(result.pid)
+        real(self, result)
+
+    monkeypatch.setattr(parallel.Pool, "seen", seen)
+    single, several = _both(repo, "id: c\ncommercial: false\nmessage: hi\nrecipients:\n  - csv: l.csv\n")
+    assert several == single
+    assert len(calls) == 2 * parallel.PARTS_PER_WORKER and os.getpid() not in calls  # none read in the parent
+    assert len(single["recipients"]) == 2000
+
+
+def test_small_files_and_single_process_setting_stay_in_the_parent(repo: Repo,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    path = repo.write("l.csv", "phone\n" + "".join(f"+336{i:08d}\n" for i in range(200)))
+    source = CsvSource(path, label="l.csv")
+    assert source.split(8, min_bytes=parallel.DEFAULT_MIN_BYTES) is None
+    assert source.split(8, min_bytes=0) is not None
+    monkeypatch.setenv("SMSRUN_WORKERS", "1")
+    assert parallel.settings().workers == 1
+    monkeypatch.setenv("SMSRUN_WORKERS", "3")
+    monkeypatch.setenv("SMSRUN_PARALLEL_MIN_BYTES", "10")
+    assert parallel.settings() == parallel.Settings(3, 10)
+    monkeypatch.setenv("SMSRUN_WORKERS", "many")
+    with pytest.raises(SourceError, match="SMSRUN_WORKERS"):
+        parallel.settings()
+
+
+@pytest.mark.parametrize(
+    ("content", "splittable"),
+    [
+        ('phone,name\n+33612345678,"Dupont, Jean"\n+33612345679,x\n', False),  # a quote may hide a line end
+        ("phone,name\r+33612345678,x\r+33612345679,x\r", False),  # bare CR
+        ("phone,name\r\n+33612345678,x\r\n06 12 34 56 79,x\r\n", True),
+        ("\ufeffphone,name\n+33612345678,x\n0612345679,x\n", True),
+        ("\ufeff+33612345678,x\n0612345679,x\n", True),  # BOM, no header: the first line is a row
+    ],
+)
+def test_which_files_are_cut(repo: Repo, content: str, splittable: bool) -> None:
+    path = repo.write("l.csv", content)
+    assert (CsvSource(path, label="l.csv", region="FR").split(2, min_bytes=0) is not None) is splittable
+    single, several = _both(repo, f"{ONE_FILE}    region: FR\n")
+    assert several == single
+    assert len(single["recipients"]) == 2
+
+
+def test_latin1_file_and_lines_after_comments(repo: Repo) -> None:
+    text = "# exported\n\nnuméro;prénom\n" + "".join(f"06 12 34 {i:02d} {j:02d};Hélène\n" if (i + j) % 7 else "\n"
+                                                     for i in range(30) for j in range(10))
+    (repo.path / "l.csv").write_bytes(text.encode("latin-1"))
+    single, several = _both(repo, f"{ONE_FILE}    region: FR\n", wanted_fields=frozenset({"prenom"}))
+    assert several == single
+    assert single["fields"][0][1] == {"prenom": "Hélène"}
+
+
+def test_a_bad_file_fails_the_same_way(repo: Repo) -> None:
+    # Declared UTF-8, with a Latin-1 byte far down: the worker's part fails to decode; the parent reads
+    # the file itself and reports what the single-process path reports.
+    good = "".join(f"+336{i:08d},x\n" for i in range(3000)).encode()
+    (repo.path / "l.csv").write_bytes(b"phone,name\n" + good + "+33600000001,Ren\xe9\n".encode("latin-1") + good)
+    body = "id: c\ncommercial: false\nmessage: hi\nrecipients:\n  - csv: l.csv\n    encoding: utf-8\n"
+    campaign = load_campaign(repo.write("c.yaml", body))
+    ctx = SourceContext(repo_root=repo.path)
+    with pytest.raises(SourceError) as single:
+        build_audience(campaign, ctx, workers=1)
+    with pytest.raises(SourceError) as several:
+        build_audience(campaign, ctx, workers=2, min_parallel_bytes=0)
+    assert str(several.value) == str(single.value)
+    assert "not valid utf-8" in str(single.value)
+
+
+def test_the_first_error_in_source_order_is_the_one_reported(repo: Repo) -> None:
+    repo.write("a.csv", "name,phone\nx,+33612345678\n")
+    repo.write("b.csv", "phone\n+33612345679\n")
+    body = ("id: c\ncommercial: false\nmessage: hi\nrecipients:\n  - csv: b.csv\n  - csv: a.csv\n    column: mobile\n"
+            "  - csv: missing.csv\n")
+    campaign = load_campaign(repo.write("c.yaml", body), check_files=False)
+    ctx = SourceContext(repo_root=repo.path)
+    messages = []
+    for workers in (1, 2):
+        with pytest.raises(SourceError) as caught:
+            build_audience(campaign, ctx, workers=workers, min_parallel_bytes=0)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1] and "no column named 'mobile'" in messages[0]
+
+
+def test_the_plan_is_the_same_to_its_digest(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    for k in range(3):
+        repo.write(f"l{k}.csv", "phone,first_name\n" + "".join(
+            f"{'06 12' if i % 3 else '+33 6 12'} {n // 100 % 100:02d} {n // 10 % 10}{k % 2} {n % 97:02d},N{i}\n"
+            for i, n in ((i, (i * 7 + k * 300) % 1500) for i in range(900))))
+    body = ("id: c\ncommercial: false\nmessage: 'Hi {{ first_name }}'\nrecipients:\n"
+            + "".join(f"  - csv: l{k}.csv\n    region: FR\n" for k in range(3)))
+    path = repo.write("c.yaml", body)
+    results = []
+    for workers in ("1", "2"):
+        monkeypatch.setenv("SMSRUN_WORKERS", workers)
+        monkeypatch.setenv("SMSRUN_PARALLEL_MIN_BYTES", "0")
+        plan = build_plan(load_campaign(path), PlanOptions(state_dir=repo.state, check_provider=False))
+        results.append((plan.digest, plan.recipients.numbers, plan.recipients.texts, plan.audience.duplicates,
+                        [p.message for p in plan.problems]))
+    assert results[0] == results[1]
+    assert results[0][3] > 0
+
+
+def test_parts_are_cut_at_line_ends(tmp_path: Path) -> None:
+    path = tmp_path / "l.csv"
+    path.write_text("phone\n" + "".join(f"+336{i:08d}\n" for i in range(1000)), encoding="utf-8")
+    parts, skip = CsvSource(path, label="l.csv").split(7, min_bytes=0) or ([], 0)
+    data = path.read_bytes()
+    assert skip == 1 and parts[0].start == len("phone\n") and parts[-1].end == len(data)
+    assert all(a.end == b.start for a, b in pairwise(parts))
+    assert all(data[p.start - 1:p.start] == b"\n" for p in parts)
+    assert 2 <= len(parts) <= 7
+
+
+def test_with_threads_running_the_workers_come_from_a_fork_server(repo: Repo) -> None:
+    import threading
+
+    repo.write("l.csv", "phone\n" + "".join(f"06 12 {i // 100:02d} {i % 100:02d} 0{i % 7}\n" for i in range(3000)))
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        single, several = _both(repo, f"{ONE_FILE}    region: FR\n")
+    finally:
+        stop.set()
+        thread.join()
+    assert several == single and len(single["recipients"]) > 2000
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(c) for c in handle.read().split()]
+    except OSError:
+        return []
+
+
+def test_ctrl_c_while_the_workers_run_exits_130_without_a_traceback(repo: Repo) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    repo.write("l.csv", "phone\n" + "".join(f"06 {i // 10**6 % 100:02d} {i // 10**4 % 100:02d} {i // 100 % 100:02d} "
+                                            f"{i % 100:02d}\n" for i in range(6 * 10**7, 6 * 10**7 + 400_000)))
+    repo.write("c.yaml", f"{ONE_FILE}    region: FR\n")
+    process = subprocess.Popen([sys.executable, "-m", "runner", "plan", "c.yaml"], cwd=repo.path,
+                               env=repo.env(SMSRUN_WORKERS="2", SMSRUN_PARALLEL_MIN_BYTES="0"),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    workers: list[int] = []
+    for _ in range(6000):  # until the workers exist (or the plan is over: then the test says so below)
+        workers = _children(process.pid)
+        if workers or process.poll() is not None:
+            break
+        time.sleep(0.005)
+    assert workers, "the plan ended before its workers were seen"
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, (out, err)
+    assert "Traceback" not in err
+    assert all(not os.path.exists(f"/proc/{pid}") or _zombie(pid) for pid in workers)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
