@@ -198,12 +198,20 @@ def _submit(source: Any, pool: Any, config: Any, normalisers: dict[str | None, A
     from runner.audience import parallel
     from runner.sources.csvfile import CsvSource
 
-    if pool is None or type(source) is not CsvSource:
+    inner = getattr(source, "inner", source)  # a KeyedSource (runner.sources.keyed) wraps the CSV source
+    if pool is None or type(inner) is not CsvSource:
         return None
-    split = source.split(parallel.parts_wanted(config.workers, _size(source)), config.min_bytes)
+    try:
+        split = inner.split(parallel.parts_wanted(config.workers, _size(inner)), config.min_bytes)
+    except SourceError as exc:  # at the campaign key, as the single path reports it
+        relocated = getattr(source, "relocated", None)
+        raise (relocated(exc) if relocated is not None else exc) from None
     if split is None:
         return None
     parts, skip = split
+    check_mapping = getattr(source, "check_mapping", None)
+    if check_mapping is not None and source.mapping:
+        check_mapping()  # `fields:` against the header, as the single path does on its first row
     _normaliser(source.region, normalisers)  # an unknown region is refused here, as the single path does;
     # the workers forked from now on inherit phonenumbers' metadata and the compiled fast-path regexes.
     return [pool.submit(part, source.region, MAX_EXAMPLES) for part in parts], skip
@@ -280,6 +288,7 @@ def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[l
     excluded_numbers, suppressed, keep_fields = rules
     filtering = bool(excluded_numbers) or bool(suppressed)
     label = source.label
+    remap = source.mapped if getattr(source, "mapping", None) else None  # `fields:` (runner.sources.keyed)
     futures.reverse()
     while futures:
         future = futures.pop()  # dropped once merged: a future keeps its part's result alive
@@ -343,7 +352,8 @@ def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[l
             recipients[e164] = None
             append(base + line)
             if keep_fields:
-                fields_of[e164] = {} if row is None or keys is None else dict(zip(keys, row, strict=True))
+                found = {} if row is None or keys is None else dict(zip(keys, row, strict=True))
+                fields_of[e164] = remap(found) or {} if remap is not None else found
     return True
 
 

@@ -61,7 +61,8 @@ class KeyedSource(Source):
         self.mapping = dict(mapping or {})
         self.label = inner.label
 
-    def _raise(self, exc: SourceError) -> SourceError:
+    def relocated(self, exc: SourceError) -> SourceError:
+        """``exc`` at the campaign key that causes it (once)."""
         if getattr(exc, "relocated", False):
             return exc
         return relocate(exc, self.spec, self.label)
@@ -71,7 +72,7 @@ class KeyedSource(Source):
         try:
             return self.inner.region
         except SourceError as exc:
-            raise self._raise(exc) from None
+            raise self.relocated(exc) from None
 
     @region.setter
     def region(self, value: str | None) -> None:
@@ -81,7 +82,7 @@ class KeyedSource(Source):
         try:
             return self.inner.digest()
         except SourceError as exc:
-            raise self._raise(exc) from None
+            raise self.relocated(exc) from None
 
     def close(self) -> None:
         close = getattr(self.inner, "close", None)
@@ -98,13 +99,13 @@ class KeyedSource(Source):
                 if not checked:
                     self.check_mapping()
                     checked = True
-                yield Row(raw, line, self._mapped(fields))
+                yield Row(raw, line, self.mapped(fields))
             if not checked:
                 self.check_mapping()
         except SourceError as exc:
-            raise self._raise(exc) from None
+            raise self.relocated(exc) from None
 
-    def _mapped(self, fields: dict[str, Any] | None) -> dict[str, Any] | None:
+    def mapped(self, fields: dict[str, Any] | None) -> dict[str, Any] | None:
         if fields is None:
             return None
         out = dict(fields)

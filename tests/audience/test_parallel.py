@@ -272,3 +272,23 @@ def _zombie(pid: int) -> bool:
             return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_fields_mapping_is_applied_by_the_workers_too(repo: Repo) -> None:
+    """`fields:` (runner.sources.keyed) maps the template's fields to columns on the parallel path as well,
+    and a mapped column the header lacks is the same error at the same campaign key."""
+    repo.write("l.csv", "phone,Prénom\n" + "".join(f"+336{i:08d},N{i}\n" for i in range(600)))
+    body = ("id: c\ncommercial: false\nmessage: 'Hi {{ first_name }}'\nrecipients:\n"
+            "  - csv: l.csv\n    fields: {first_name: Prénom}\n")
+    single, several = _both(repo, body, wanted_fields=frozenset({"first_name"}))
+    assert several == single
+    assert dict(several["fields"])["+33600000007"]["first_name"] == "N7"
+    campaign = load_campaign(repo.write("c.yaml", body.replace("Prénom}", "Nom}")), check_files=False)
+    ctx = SourceContext(repo_root=repo.path)
+    messages = []
+    for workers in (1, 2):
+        with pytest.raises(SourceError) as caught:
+            build_audience(campaign, ctx, workers=workers, min_parallel_bytes=0,
+                           wanted_fields=frozenset({"first_name"}))
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1] and "c.yaml:6:" in messages[0] and "'Nom'" in messages[0]
