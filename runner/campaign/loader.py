@@ -227,6 +227,8 @@ def _semantic_checks(campaign: Campaign, doc: yamldoc.Document, root: Path, *, c
     # issue 15: the schema's patterns are anchored, and so is this: an id or a sender with a newline or any
     # other control character breaks lock files, provider requests (Kannel) and logs, after the claim
     for key, value in (("id", campaign.id), ("sender", campaign.sender.value or "")):
+        if not isinstance(value, str):  # .inf / .nan where a text belongs: "not a finite number", below
+            continue
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in value) or value != value.strip():
             problems.append(doc.diag((key,), f"{key}: {value[:60]!r} has a control character or surrounding "
                                              "white space"))
