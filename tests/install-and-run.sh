@@ -17,6 +17,10 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet -e '.[test]'
 
 # test tools outside Python: ajv checks the JSON Schemas under strict mode (tests/test_schemas_ajv.py)
+if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; }
+fi
 if command -v npm >/dev/null 2>&1; then
   (cd tests/tools/ajv && npm ci --silent --no-audit --no-fund)
 else
