@@ -6,9 +6,10 @@ from array import array
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import compress
 from typing import Any, NamedTuple
 
+from runner.audience.numbers import E164List, pack, unpack
 from runner.campaign.model import Campaign, SourceSpec
 from runner.errors import SourceError
 from runner.sources import SourceContext, open_source
@@ -27,13 +28,15 @@ class InvalidGroup:
 class Audience:
     """The recipients (E.164, in first-seen order; where each was first seen) and the counts the plan reports.
 
+    ``recipients`` is an :class:`E164List`: the numbers as 8-byte integers, read as ``str``.
     ``codes`` holds, in the order of ``recipients``, where each was first seen (``source index << 32 |
     line``): one machine integer per recipient, not a Python int object (32 bytes each at a million).
-    While the audience is built, ``seen`` maps every number seen to None (-1: excluded or opted out);
-    it is emptied at the end, so that a plan does not keep a dict of its recipients beside their list.
+    While the audience is built, ``recipients`` holds every number seen once (excluded and opted-out
+    ones too, their code -1) and ``seen`` the same numbers as a set of integers (the dedupe); ``seen``
+    is emptied at the end, so that a plan does not keep a set of its recipients beside their array.
     """
 
-    recipients: list[str]  # e164, in first-seen order
+    recipients: E164List  # e164, in first-seen order
     fields: dict[str, dict[str, Any]]  # e164 -> template fields (only when the template uses fields)
     labels: list[str]  # source labels, by index
     digests: list[str]  # content hash of every source (recipients and exclusions), for stale plans
@@ -49,7 +52,7 @@ class Audience:
     exclusion_unreadable: int = 0
     exclusion_examples: list[str] = field(default_factory=list)
     codes: array[int] = field(default_factory=lambda: array("q"))  # parallel to recipients: origin ids
-    seen: dict[str, int | None] = field(default_factory=dict)  # while building: number -> None or -1
+    seen: set[int] = field(default_factory=set)  # while building: every number seen, packed
 
     @property
     def invalid_count(self) -> int:
@@ -116,9 +119,20 @@ def _close(source: Any) -> None:
 
 
 class _Filter(NamedTuple):
-    excluded: set[str]
-    suppressed: Mapping[str, str]
+    excluded: set[int]  # packed (runner.audience.numbers)
+    suppressed: Mapping[int, str]  # packed number -> where its opt-out came from
     keep_fields: bool
+
+
+def _packed_keys(numbers: Mapping[str, str]) -> dict[int, str]:
+    """The opt-outs in canonical E.164, packed (the others match no recipient: see _legacy_optouts)."""
+    out: dict[int, str] = {}
+    for number, origin in numbers.items():
+        try:
+            out[pack(number)] = origin
+        except ValueError:
+            continue
+    return out
 
 
 class _Counts:
@@ -146,9 +160,9 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
     digests: list[str] = []
     unreadable: list[str] = []
     excluded_numbers, exclusion_invalid = _exclusions(campaign.exclude, ctx, normalisers, digests, unreadable)
-    audience = Audience([], {}, [], digests, exclusion_invalid=exclusion_invalid,
+    audience = Audience(E164List(), {}, [], digests, exclusion_invalid=exclusion_invalid,
                         exclusion_unreadable=len(unreadable), exclusion_examples=unreadable[:MAX_EXAMPLES])
-    rules = _Filter(excluded_numbers, suppressed, bool(wanted_fields))
+    rules = _Filter({pack(n) for n in excluded_numbers}, _packed_keys(suppressed), bool(wanted_fields))
     config = parallel.settings(workers, min_parallel_bytes)
     pool = parallel.Pool(config.workers) if config.workers > 1 else None
     try:
@@ -181,14 +195,12 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
     finally:
         if pool is not None:
             pool.close()
-    if audience.excluded or audience.suppressed:
-        kept = [(e164, code) for (e164, mark), code in zip(audience.seen.items(), audience.codes, strict=True)
-                if mark is None]
-        audience.recipients = [e164 for e164, _ in kept]
-        audience.codes = array("q", (code for _, code in kept))
-    else:
-        audience.recipients = list(audience.seen)
-    audience.seen = {}
+    audience.seen = set()
+    if audience.excluded or audience.suppressed:  # drop the numbers seen but not kept (code -1)
+        kept = list(map((-1).__ne__, audience.codes))
+        audience.recipients = E164List(packed=array(audience.recipients.packed.typecode,
+                                                    compress(audience.recipients.packed, kept)))
+        audience.codes = array("q", compress(audience.codes, kept))
     return audience
 
 
@@ -228,6 +240,7 @@ def _merge_rows(audience: Audience, source: Any, classify: Callable[[str], tuple
                 index: int, rules: _Filter, counts: _Counts) -> None:
     """The single-process path: every row of ``source``, in order."""
     recipients = audience.seen
+    numbers = audience.recipients.packed
     codes = audience.codes
     base = index << 32
     rows = invalid_rows = duplicates = excluded = opted_out = 0
@@ -246,23 +259,23 @@ def _merge_rows(audience: Audience, source: Any, classify: Callable[[str], tuple
             if len(group.examples) < MAX_EXAMPLES:
                 group.examples.append(f"{source.label}:{line}: {_excerpt(raw)!r}")  # issue 15: bounded
             continue
-        if e164 in recipients:
+        number = pack(e164)
+        if number in recipients:
             duplicates += 1
             continue
+        recipients.add(number)
+        numbers.append(number)
         if filtering:
-            if e164 in excluded_numbers:
+            if number in excluded_numbers:
                 excluded += 1
-                recipients[e164] = -1  # seen, excluded: later duplicates count as duplicates
-                codes.append(-1)
+                codes.append(-1)  # seen, excluded: later duplicates count as duplicates
                 continue
-            if e164 in suppressed:
+            if number in suppressed:
                 opted_out += 1
-                origin = suppressed[e164].split(":", 1)[0]
+                origin = suppressed[number].split(":", 1)[0]
                 audience.suppressed_by[origin] = audience.suppressed_by.get(origin, 0) + 1
-                recipients[e164] = -1
                 codes.append(-1)
                 continue
-        recipients[e164] = None
         codes.append(base | line)
         if keep_fields:
             audience.fields[e164] = fields or {}
@@ -277,14 +290,15 @@ def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[l
     False (the audience as it was before) if a worker failed, for whatever reason: the caller then
     reads the source in the parent, which reports a bad file exactly as the single path does.
     """
-    from runner.audience.parallel import unpack_lines
+    from runner.audience.parallel import unpack_lines, unpack_numbers
 
     futures, offset = submitted
     recipients = audience.seen
+    packed = audience.recipients.packed
     fields_of = audience.fields
     invalid = audience.invalid
     suppressed_by = audience.suppressed_by
-    before = (len(recipients), {r: (g.count, len(g.examples)) for r, g in invalid.items()}, dict(suppressed_by))
+    before = (len(packed), {r: (g.count, len(g.examples)) for r, g in invalid.items()}, dict(suppressed_by))
     excluded_numbers, suppressed, keep_fields = rules
     filtering = bool(excluded_numbers) or bool(suppressed)
     label = source.label
@@ -318,51 +332,57 @@ def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[l
                                       for line, raw in examples[:room])
         if not part.numbers:
             continue
-        numbers = part.numbers.split("\n")
+        numbers = unpack_numbers(part.numbers)
         lines = unpack_lines(part.lines)
         codes = audience.codes
         append = codes.append
-        if not filtering and not keep_fields:  # the common case: one lookup and one insert per number
-            before_part = len(recipients)
-            for e164, line in zip(numbers, lines, strict=True):
-                if e164 not in recipients:
-                    recipients[e164] = None
-                    append(base + line)
-            counts.duplicates += len(numbers) - (len(recipients) - before_part)
+        if not filtering and not keep_fields:  # the common case, in C loops: set operations, compress
+            fresh = set(numbers)  # distinct within the part (the worker dropped its duplicates)
+            earlier = fresh & recipients  # seen in an earlier part or source
+            if earlier:
+                fresh -= earlier
+                kept = list(map(fresh.__contains__, numbers))
+                packed.extend(compress(numbers, kept))
+                codes.extend(map(base.__add__, compress(lines, kept)))
+                counts.duplicates += len(earlier)
+            else:
+                packed.extend(numbers)
+                codes.extend(map(base.__add__, lines))
+            recipients |= fresh
             continue
         keys, values = part.field_keys, part.field_values
         rows_fields = values if keys is not None and values is not None else [None] * len(numbers)
-        for e164, line, row in zip(numbers, lines, rows_fields, strict=True):
-            if e164 in recipients:
+        for number, line, row in zip(numbers, lines, rows_fields, strict=True):
+            if number in recipients:
                 counts.duplicates += 1
                 continue
+            recipients.add(number)
+            packed.append(number)
             if filtering:
-                if e164 in excluded_numbers:
+                if number in excluded_numbers:
                     counts.excluded += 1
-                    recipients[e164] = -1
                     append(-1)
                     continue
-                if e164 in suppressed:
+                if number in suppressed:
                     counts.opted_out += 1
-                    origin = suppressed[e164].split(":", 1)[0]
+                    origin = suppressed[number].split(":", 1)[0]
                     suppressed_by[origin] = suppressed_by.get(origin, 0) + 1
-                    recipients[e164] = -1
                     append(-1)
                     continue
-            recipients[e164] = None
             append(base + line)
             if keep_fields:
                 found = {} if row is None or keys is None else dict(zip(keys, row, strict=True))
-                fields_of[e164] = remap(found) or {} if remap is not None else found
+                fields_of[unpack(number)] = remap(found) or {} if remap is not None else found
     return True
 
 
 def _rollback(audience: Audience, before: tuple[int, dict[str, tuple[int, int]], dict[str, int]]) -> None:
     size, groups, suppressed_by = before
-    recipients = audience.seen
-    for e164 in list(islice(reversed(recipients), len(recipients) - size)):
-        del recipients[e164]
-        audience.fields.pop(e164, None)
+    packed = audience.recipients.packed
+    for number in packed[size:]:
+        audience.seen.discard(number)
+        audience.fields.pop(unpack(number), None)
+    del packed[size:]
     del audience.codes[size:]
     for reason in [r for r in audience.invalid if r not in groups]:
         del audience.invalid[reason]

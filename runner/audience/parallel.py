@@ -79,7 +79,8 @@ class PartResult(NamedTuple):
     """What a worker sends back for one part (small to pickle: strings joined, integers packed)."""
 
     rows: int
-    numbers: str  # the distinct valid E.164 numbers of the part, first occurrence first, "\n"-joined
+    numbers: bytes  # the distinct valid E.164 numbers of the part, first occurrence first, packed
+    # (runner.audience.numbers: array(CODE) of their digits; 8 bytes each, no str to make in the parent)
     lines: bytes  # their lines within the part, array(_LINE_CODE)
     field_keys: tuple[str, ...] | None  # the template fields' names, if the rows carry fields
     field_values: list[tuple[str, ...] | None] | None  # per number, the fields' values (None: no fields)
@@ -142,6 +143,7 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
     """Read and classify one part (runs in a worker process)."""
     import resource
 
+    from runner.audience.numbers import CODE, pack
     from runner.audience.phones import PhoneNormaliser
     from runner.sources.csvfile import _several, open_part
 
@@ -209,9 +211,18 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
                 take(raw, line, fields)
     normaliser._cache.clear()  # a worker's memory is what one part needs, whatever the file's size
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return PartResult(counts[0], "\n".join(seen), array(_LINE_CODE, seen.values()).tobytes(), keys, values,
-                      counts[1], [(reason, rows[0], examples) for reason, (rows, examples) in invalid.items()],
+    numbers = array(CODE, map(pack, seen)).tobytes()
+    return PartResult(counts[0], numbers, array(_LINE_CODE, seen.values()).tobytes(), keys, values, counts[1],
+                      [(reason, rows[0], examples) for reason, (rows, examples) in invalid.items()],
                       newlines, os.getpid(), peak)
+
+
+def unpack_numbers(packed: bytes) -> array[int]:
+    from runner.audience.numbers import CODE
+
+    numbers = array(CODE)
+    numbers.frombytes(packed)
+    return numbers
 
 
 def unpack_lines(packed: bytes) -> array[int]:
