@@ -6,9 +6,10 @@ from array import array
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from itertools import compress
+from itertools import islice
 from typing import Any, NamedTuple
 
+from runner.audience.dedupe import dedupe
 from runner.audience.numbers import E164List, pack, unpack
 from runner.campaign.model import Campaign, SourceSpec
 from runner.errors import SourceError
@@ -31,9 +32,8 @@ class Audience:
     ``recipients`` is an :class:`E164List`: the numbers as 8-byte integers, read as ``str``.
     ``codes`` holds, in the order of ``recipients``, where each was first seen (``source index << 32 |
     line``): one machine integer per recipient, not a Python int object (32 bytes each at a million).
-    While the audience is built, ``recipients`` holds every number seen once (excluded and opted-out
-    ones too, their code -1) and ``seen`` the same numbers as a set of integers (the dedupe); ``seen``
-    is emptied at the end, so that a plan does not keep a set of its recipients beside their array.
+    While the audience is built, ``recipients`` and ``codes`` hold every valid row's number and origin
+    (``runner.audience.dedupe`` keeps the first occurrences once every source is read).
     """
 
     recipients: E164List  # e164, in first-seen order
@@ -52,7 +52,6 @@ class Audience:
     exclusion_unreadable: int = 0
     exclusion_examples: list[str] = field(default_factory=list)
     codes: array[int] = field(default_factory=lambda: array("q"))  # parallel to recipients: origin ids
-    seen: set[int] = field(default_factory=set)  # while building: every number seen, packed
 
     @property
     def invalid_count(self) -> int:
@@ -138,10 +137,10 @@ def _packed_keys(numbers: Mapping[str, str]) -> dict[int, str]:
 class _Counts:
     """One source's counts, added to the audience once the source is read."""
 
-    __slots__ = ("duplicates", "excluded", "invalid_rows", "opted_out", "rows")
+    __slots__ = ("duplicates", "invalid_rows", "rows")
 
     def __init__(self) -> None:
-        self.rows = self.invalid_rows = self.duplicates = self.excluded = self.opted_out = 0
+        self.rows = self.invalid_rows = self.duplicates = 0  # duplicates: those a worker found in its part
 
 
 def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: frozenset[str] = frozenset(),
@@ -188,19 +187,20 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
             audience.rows += counts.rows
             audience.valid += counts.rows - counts.invalid_rows
             audience.duplicates += counts.duplicates
-            audience.excluded += counts.excluded
-            audience.suppressed += counts.opted_out
         if failure is not None:
             raise failure
     finally:
         if pool is not None:
             pool.close()
-    audience.seen = set()
-    if audience.excluded or audience.suppressed:  # drop the numbers seen but not kept (code -1)
-        kept = list(map((-1).__ne__, audience.codes))
-        audience.recipients = E164List(packed=array(audience.recipients.packed.typecode,
-                                                    compress(audience.recipients.packed, kept)))
-        audience.codes = array("q", compress(audience.codes, kept))
+    outcome = dedupe(audience.recipients.packed, audience.codes, rules.excluded, rules.suppressed)
+    audience.recipients, audience.codes = E164List(packed=outcome.numbers), outcome.codes
+    audience.duplicates += outcome.duplicates
+    audience.excluded, audience.suppressed = outcome.excluded, outcome.opted_out
+    audience.suppressed_by = outcome.suppressed_by
+    if audience.fields and (outcome.excluded or outcome.opted_out):  # fields only for the recipients
+        dropped = rules.excluded | rules.suppressed.keys()
+        for e164 in [e164 for e164 in audience.fields if pack(e164) in dropped]:
+            del audience.fields[e164]
     return audience
 
 
@@ -238,15 +238,14 @@ def _size(source: Any) -> int:
 
 def _merge_rows(audience: Audience, source: Any, classify: Callable[[str], tuple[str | None, str | None]],
                 index: int, rules: _Filter, counts: _Counts) -> None:
-    """The single-process path: every row of ``source``, in order."""
-    recipients = audience.seen
+    """The single-process path: every row of ``source``, in order (duplicates are found at the end)."""
     numbers = audience.recipients.packed
     codes = audience.codes
+    fields_of = audience.fields
     base = index << 32
-    rows = invalid_rows = duplicates = excluded = opted_out = 0
+    rows = invalid_rows = 0
     invalid = audience.invalid
-    excluded_numbers, suppressed, keep_fields = rules
-    filtering = bool(excluded_numbers) or bool(suppressed)
+    keep_fields = rules.keep_fields
     for raw, line, fields in source.rows():
         rows += 1
         e164, reason = classify(raw)
@@ -259,28 +258,11 @@ def _merge_rows(audience: Audience, source: Any, classify: Callable[[str], tuple
             if len(group.examples) < MAX_EXAMPLES:
                 group.examples.append(f"{source.label}:{line}: {_excerpt(raw)!r}")  # issue 15: bounded
             continue
-        number = pack(e164)
-        if number in recipients:
-            duplicates += 1
-            continue
-        recipients.add(number)
-        numbers.append(number)
-        if filtering:
-            if number in excluded_numbers:
-                excluded += 1
-                codes.append(-1)  # seen, excluded: later duplicates count as duplicates
-                continue
-            if number in suppressed:
-                opted_out += 1
-                origin = suppressed[number].split(":", 1)[0]
-                audience.suppressed_by[origin] = audience.suppressed_by.get(origin, 0) + 1
-                codes.append(-1)
-                continue
+        numbers.append(pack(e164))
         codes.append(base | line)
-        if keep_fields:
-            audience.fields[e164] = fields or {}
-    counts.rows, counts.invalid_rows, counts.duplicates = rows, invalid_rows, duplicates
-    counts.excluded, counts.opted_out = excluded, opted_out
+        if keep_fields and e164 not in fields_of:  # the first occurrence's fields
+            fields_of[e164] = fields or {}
+    counts.rows, counts.invalid_rows = rows, invalid_rows
 
 
 def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[list[Future[Any]], int],
@@ -290,17 +272,14 @@ def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[l
     False (the audience as it was before) if a worker failed, for whatever reason: the caller then
     reads the source in the parent, which reports a bad file exactly as the single path does.
     """
-    from runner.audience.parallel import unpack_lines, unpack_numbers
+    from runner.audience.parallel import unpack_lines
 
     futures, offset = submitted
-    recipients = audience.seen
     packed = audience.recipients.packed
     fields_of = audience.fields
     invalid = audience.invalid
-    suppressed_by = audience.suppressed_by
-    before = (len(packed), {r: (g.count, len(g.examples)) for r, g in invalid.items()}, dict(suppressed_by))
-    excluded_numbers, suppressed, keep_fields = rules
-    filtering = bool(excluded_numbers) or bool(suppressed)
+    before = (len(packed), len(fields_of), {r: (g.count, len(g.examples)) for r, g in invalid.items()})
+    keep_fields = rules.keep_fields
     label = source.label
     remap = source.mapped if getattr(source, "mapping", None) else None  # `fields:` (runner.sources.keyed)
     futures.reverse()
@@ -332,63 +311,30 @@ def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[l
                                       for line, raw in examples[:room])
         if not part.numbers:
             continue
-        numbers = unpack_numbers(part.numbers)
-        lines = unpack_lines(part.lines)
-        codes = audience.codes
-        append = codes.append
-        if not filtering and not keep_fields:  # the common case, in C loops: set operations, compress
-            fresh = set(numbers)  # distinct within the part (the worker dropped its duplicates)
-            earlier = fresh & recipients  # seen in an earlier part or source
-            if earlier:
-                fresh -= earlier
-                kept = list(map(fresh.__contains__, numbers))
-                packed.extend(compress(numbers, kept))
-                codes.extend(map(base.__add__, compress(lines, kept)))
-                counts.duplicates += len(earlier)
-            else:
-                packed.extend(numbers)
-                codes.extend(map(base.__add__, lines))
-            recipients |= fresh
-            continue
+        start = len(packed)
+        packed.frombytes(part.numbers)
+        audience.codes.extend(map(base.__add__, unpack_lines(part.lines)))
         keys, values = part.field_keys, part.field_values
-        rows_fields = values if keys is not None and values is not None else [None] * len(numbers)
-        for number, line, row in zip(numbers, lines, rows_fields, strict=True):
-            if number in recipients:
-                counts.duplicates += 1
-                continue
-            recipients.add(number)
-            packed.append(number)
-            if filtering:
-                if number in excluded_numbers:
-                    counts.excluded += 1
-                    append(-1)
-                    continue
-                if number in suppressed:
-                    counts.opted_out += 1
-                    origin = suppressed[number].split(":", 1)[0]
-                    suppressed_by[origin] = suppressed_by.get(origin, 0) + 1
-                    append(-1)
-                    continue
-            append(base + line)
-            if keep_fields:
-                found = {} if row is None or keys is None else dict(zip(keys, row, strict=True))
-                fields_of[unpack(number)] = remap(found) or {} if remap is not None else found
+        if keep_fields:
+            new = packed[start:]
+            rows_fields = values if keys is not None and values is not None else [None] * len(new)
+            for number, row in zip(new, rows_fields, strict=True):
+                e164 = unpack(number)
+                if e164 not in fields_of:
+                    found = {} if row is None or keys is None else dict(zip(keys, row, strict=True))
+                    fields_of[e164] = remap(found) or {} if remap is not None else found
     return True
 
 
-def _rollback(audience: Audience, before: tuple[int, dict[str, tuple[int, int]], dict[str, int]]) -> None:
-    size, groups, suppressed_by = before
-    packed = audience.recipients.packed
-    for number in packed[size:]:
-        audience.seen.discard(number)
-        audience.fields.pop(unpack(number), None)
-    del packed[size:]
+def _rollback(audience: Audience, before: tuple[int, int, dict[str, tuple[int, int]]]) -> None:
+    size, fields_size, groups = before
+    del audience.recipients.packed[size:]
     del audience.codes[size:]
+    for e164 in list(islice(reversed(audience.fields), len(audience.fields) - fields_size)):
+        del audience.fields[e164]
     for reason in [r for r in audience.invalid if r not in groups]:
         del audience.invalid[reason]
     for reason, (count, examples) in groups.items():
         group = audience.invalid[reason]
         group.count = count
         del group.examples[examples:]
-    audience.suppressed_by.clear()
-    audience.suppressed_by.update(suppressed_by)

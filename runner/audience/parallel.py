@@ -217,14 +217,6 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
                       newlines, os.getpid(), peak)
 
 
-def unpack_numbers(packed: bytes) -> array[int]:
-    from runner.audience.numbers import CODE
-
-    numbers = array(CODE)
-    numbers.frombytes(packed)
-    return numbers
-
-
 def unpack_lines(packed: bytes) -> array[int]:
     lines = array(_LINE_CODE)
     lines.frombytes(packed)
