@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, NamedTuple
 
-from runner.audience.dedupe import dedupe
+from runner.audience.dedupe import Buckets, dedupe
 from runner.audience.numbers import E164List, pack, unpack
 from runner.campaign.model import Campaign, SourceSpec
 from runner.errors import SourceError
@@ -164,6 +164,7 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
     rules = _Filter({pack(n) for n in excluded_numbers}, _packed_keys(suppressed), bool(wanted_fields))
     config = parallel.settings(workers, min_parallel_bytes)
     pool = parallel.Pool(config.workers) if config.workers > 1 else None
+    buckets = Buckets()
     try:
         # Open every source in order and hand the parts of the large CSV files to the workers at once,
         # so they work while the parent reads the rest; stop at the first error, raised in its turn.
@@ -179,9 +180,11 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
         for index, (source, submitted) in enumerate(opened):
             audience.labels.append(source.label)
             counts = _Counts()
-            if submitted is None or not _merge_parts(audience, source, index, submitted, rules, counts, pool):
+            if submitted is None or not _merge_parts(audience, source, index, submitted, rules, counts, pool,
+                                                     buckets):
                 counts = _Counts()
                 _merge_rows(audience, source, _normaliser(source.region, normalisers).classify, index, rules, counts)
+                buckets.add_range(audience.recipients.packed)
             audience.digests.append(source.digest())
             _close(source)
             audience.rows += counts.rows
@@ -192,7 +195,7 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
     finally:
         if pool is not None:
             pool.close()
-    outcome = dedupe(audience.recipients.packed, audience.codes, rules.excluded, rules.suppressed)
+    outcome = dedupe(audience.recipients.packed, audience.codes, rules.excluded, rules.suppressed, buckets)
     audience.recipients, audience.codes = E164List(packed=outcome.numbers), outcome.codes
     audience.duplicates += outcome.duplicates
     audience.excluded, audience.suppressed = outcome.excluded, outcome.opted_out
@@ -266,7 +269,7 @@ def _merge_rows(audience: Audience, source: Any, classify: Callable[[str], tuple
 
 
 def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[list[Future[Any]], int],
-                 rules: _Filter, counts: _Counts, pool: Any) -> bool:
+                 rules: _Filter, counts: _Counts, pool: Any, buckets: Buckets) -> bool:
     """The workers' results for ``source``, merged in file order: what :func:`_merge_rows` gives.
 
     False (the audience as it was before) if a worker failed, for whatever reason: the caller then
@@ -291,6 +294,7 @@ def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[l
             for future_left in futures:
                 future_left.cancel()
             _rollback(audience, before)
+            buckets.truncate(before[0])
             return False
         del future
         pool.seen(part)
@@ -313,6 +317,7 @@ def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[l
             continue
         start = len(packed)
         packed.frombytes(part.numbers)
+        buckets.add_part(start, unpack_lines(part.order, "I"), part.bucket_counts)
         audience.codes.extend(map(base.__add__, unpack_lines(part.lines)))
         keys, values = part.field_keys, part.field_values
         if keep_fields:

@@ -1,13 +1,13 @@
 """The audience's dedupe, once every source is read: the first occurrence of each number, in order.
 
 While the sources are read, every valid number goes into one packed array (8 bytes) beside its origin
-code (8 bytes); no set of every number is held. At the end, the numbers are split by ``number %
-buckets`` (equal numbers fall in the same bucket) into buckets of about :data:`BUCKET` numbers, and
-each bucket finds its numbers' first positions with one ``dict`` built in C (``dict(zip(reversed
-(numbers), reversed(positions)))``: the last value written for a number is its first position). So the
-peak of the dedupe is one bucket's dict, whatever the list's size: memory grows by ~21 bytes per
-number (arrays) instead of ~66 (a set of Python ints), and the 5M-row list stays within twice the
-memory of the 1M-row one.
+code (8 bytes), and its position into one of :data:`BUCKETS` position arrays (4 bytes) by ``number %
+BUCKETS`` (equal numbers fall in the same bucket; a worker sends its part's positions already grouped,
+so the parent only appends slices). No set of every number is held. At the end, each bucket finds its
+numbers' first positions with one ``dict`` built in C (``dict(zip(reversed(numbers), reversed
+(positions)))``: the last value written for a number is its first position). So the peak of the dedupe
+is one bucket's dict: memory grows by ~21 bytes per number instead of ~66 (a set of Python ints), and
+the 5M-row list stays within twice the memory of the 1M-row one.
 """
 
 from __future__ import annotations
@@ -18,7 +18,50 @@ from collections.abc import Mapping
 from itertools import compress, repeat
 from typing import Final
 
-BUCKET: Final = 250_000  # numbers per bucket: its dict weighs ~30 MB
+BUCKETS: Final = 64  # at 5M rows, ~75,000 numbers a bucket: its dict weighs ~8 MB
+
+
+def group(numbers: array[int]) -> tuple[array[int], list[int]]:
+    """A part's positions grouped by bucket (in order within each), and how many in each bucket (in the
+    worker: the parent then appends slices, see :meth:`Buckets.add_part`)."""
+    residues = list(map(BUCKETS.__rmod__, numbers))
+    order = array("I", sorted(range(len(residues)), key=residues.__getitem__))  # stable: in order
+    counts = [0] * BUCKETS
+    for residue in residues:
+        counts[residue] += 1
+    return order, counts
+
+
+class Buckets:
+    """The positions of the numbers read so far, by bucket, each in increasing order."""
+
+    def __init__(self) -> None:
+        self.groups = [array("I") for _ in range(BUCKETS)]  # a list holds < 2**32 numbers
+        self.size = 0  # positions bucketed so far
+
+    def add_part(self, start: int, order: array[int], counts: list[int]) -> None:
+        """A worker's part, its numbers at ``start``... of the packed array (see :func:`group`)."""
+        assert start == self.size
+        at = 0
+        for bucket, count in zip(self.groups, counts, strict=True):
+            if count:
+                bucket.extend(map(start.__add__, order[at:at + count]))
+                at += count
+        self.size = start + len(order)
+
+    def add_range(self, numbers: array[int]) -> None:
+        """The numbers appended since the last call, one by one (the single-process path)."""
+        appends = [bucket.append for bucket in self.groups]
+        for position in range(self.size, len(numbers)):
+            appends[numbers[position] % BUCKETS](position)
+        self.size = len(numbers)
+
+    def truncate(self, size: int) -> None:
+        from bisect import bisect_left
+
+        for bucket in self.groups:
+            del bucket[bisect_left(bucket, size):]
+        self.size = min(self.size, size)
 
 
 class Outcome:
@@ -32,21 +75,16 @@ class Outcome:
         self.suppressed_by: dict[str, int] = {}
 
 
-def first_occurrences(numbers: array[int]) -> bytearray:
+def first_occurrences(numbers: array[int], buckets: Buckets | None = None) -> bytearray:
     """1 at the first position of every distinct number, 0 elsewhere."""
-    size = len(numbers)
-    first = bytearray(size)
-    buckets = max(1, -(-size // BUCKET))
-    if buckets == 1:
-        _mark(first, dict(zip(reversed(numbers), reversed(range(size)), strict=True)))
-        return first
-    groups = [array("I") for _ in range(buckets)]  # positions, by bucket (a list holds < 2**32 numbers)
-    appends = [group.append for group in groups]
-    for position, bucket in enumerate(map(buckets.__rmod__, numbers)):
-        appends[bucket](position)
-    for group in groups:
-        _mark(first, dict(zip(map(numbers.__getitem__, reversed(group)), reversed(group), strict=True)))
-        del group[:]  # each bucket's positions freed once used
+    if buckets is None:
+        buckets = Buckets()
+    buckets.add_range(numbers)  # whatever is not bucketed yet
+    first = bytearray(len(numbers))
+    for positions in buckets.groups:
+        _mark(first, dict(zip(map(numbers.__getitem__, reversed(positions)), reversed(positions), strict=True)))
+        del positions[:]  # each bucket's positions freed once used
+    buckets.size = 0
     return first
 
 
@@ -55,10 +93,10 @@ def _mark(first: bytearray, positions: Mapping[int, int]) -> None:
 
 
 def dedupe(numbers: array[int], codes: array[int], excluded: set[int] | frozenset[int],
-           suppressed: Mapping[int, str]) -> Outcome:
+           suppressed: Mapping[int, str], buckets: Buckets | None = None) -> Outcome:
     """Keep the first occurrence of each number, then drop the excluded and opted-out ones (counted
     once each, at their first occurrence; later occurrences are duplicates, as before)."""
-    keep = first_occurrences(numbers)
+    keep = first_occurrences(numbers, buckets)
     distinct = keep.count(1)
     outcome = Outcome(numbers, codes)
     outcome.duplicates = len(numbers) - distinct

@@ -86,6 +86,8 @@ class PartResult(NamedTuple):
     field_values: list[tuple[str, ...] | None] | None  # per number, the fields' values (None: no fields)
     duplicates: int  # valid rows whose number came earlier in the same part
     invalid: list[tuple[str, int, list[tuple[int, str]]]]  # (reason, rows, first examples (line, raw))
+    order: bytes  # the numbers' positions grouped by dedupe bucket, array("I") (runner.audience.dedupe.group)
+    bucket_counts: list[int]  # how many numbers in each bucket
     newlines: int  # lines in the part, for the next part's line offset
     pid: int  # the worker's process id
     peak_rss_kb: int  # the worker's peak RSS so far
@@ -143,6 +145,7 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
     """Read and classify one part (runs in a worker process)."""
     import resource
 
+    from runner.audience.dedupe import group
     from runner.audience.numbers import CODE, pack
     from runner.audience.phones import PhoneNormaliser
     from runner.sources.csvfile import _several, open_part
@@ -211,13 +214,14 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
                 take(raw, line, fields)
     normaliser._cache.clear()  # a worker's memory is what one part needs, whatever the file's size
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    numbers = array(CODE, map(pack, seen)).tobytes()
-    return PartResult(counts[0], numbers, array(_LINE_CODE, seen.values()).tobytes(), keys, values, counts[1],
-                      [(reason, rows[0], examples) for reason, (rows, examples) in invalid.items()],
-                      newlines, os.getpid(), peak)
+    numbers = array(CODE, map(pack, seen))
+    order, bucket_counts = group(numbers)
+    return PartResult(counts[0], numbers.tobytes(), array(_LINE_CODE, seen.values()).tobytes(), keys, values,
+                      counts[1], [(reason, rows[0], examples) for reason, (rows, examples) in invalid.items()],
+                      order.tobytes(), bucket_counts, newlines, os.getpid(), peak)
 
 
-def unpack_lines(packed: bytes) -> array[int]:
-    lines = array(_LINE_CODE)
+def unpack_lines(packed: bytes, code: str = _LINE_CODE) -> array[int]:
+    lines = array(code)
     lines.frombytes(packed)
     return lines
