@@ -146,7 +146,7 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
     import resource
 
     from runner.audience.dedupe import group
-    from runner.audience.numbers import CODE, pack
+    from runner.audience.numbers import pack_many
     from runner.audience.phones import PhoneNormaliser
     from runner.sources.csvfile import _several, open_part
 
@@ -214,7 +214,7 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
                 take(raw, line, fields)
     normaliser._cache.clear()  # a worker's memory is what one part needs, whatever the file's size
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    numbers = array(CODE, map(pack, seen))
+    numbers = pack_many(seen)
     order, bucket_counts = group(numbers)
     return PartResult(counts[0], numbers.tobytes(), array(_LINE_CODE, seen.values()).tobytes(), keys, values,
                       counts[1], [(reason, rows[0], examples) for reason, (rows, examples) in invalid.items()],

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from runner.audience import dedupe as dedupe_module
 from runner.audience.dedupe import dedupe, first_occurrences
-from runner.audience.numbers import CODE, E164List, pack, unpack
+from runner.audience.numbers import CODE, E164List, pack, pack_many, unpack
 
 
 @pytest.mark.parametrize("number", ["+33612345678", "+1", "+999999999999999", "+390612345678"])
@@ -24,6 +24,15 @@ def test_canonical_numbers_round_trip(number: str) -> None:
 def test_anything_else_is_refused(bad: str) -> None:
     with pytest.raises(ValueError):
         pack(bad)
+
+
+def test_packing_many_at_once_is_packing_each() -> None:
+    numbers = ["+33612345678", "+1", "+999999999999999", "+390612345678"]
+    assert list(pack_many(numbers)) == [pack(n) for n in numbers] and not pack_many([])
+    for bad in (["+33612345678", "+0336"], ["+336", "336"], ["+33 6"], ["+3+3"], ["+3+", "3"], ["+3\n+4"], ["+1_2"],
+                ["+" + "9" * 19], [" +33612345678"]):
+        with pytest.raises(ValueError):
+            pack_many(bad)
 
 
 def test_the_list_reads_as_a_list_of_str() -> None:
