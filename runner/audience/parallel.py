@@ -2,9 +2,10 @@
 
 The parent cuts a file's body at line ends (:meth:`CsvSource.split`) and sends each worker a byte
 range, not rows; a worker reads its part, classifies every number, drops the duplicates *within the
-part* and sends back a compact :class:`PartResult` (the distinct valid numbers joined in one string,
-their lines as packed integers, the invalid rows per reason with their first examples). The parent
-merges the parts in file order (``build.py``), so recipients, duplicates, invalid rows and their
+part* and sends back a compact :class:`PartResult` (the distinct valid numbers as packed 8-byte
+integers, their lines packed too, their positions grouped by dedupe bucket, the invalid rows per reason
+with their first examples). The parent appends the parts in file order (``build.py``) and dedupes once
+everything is read (``dedupe.py``), so recipients, duplicates, invalid rows and their
 ``file:line`` are exactly those of the single-process path, which stays the reference: small inputs,
 files that cannot be cut safely and ``SMSRUN_WORKERS=1`` use it.
 
