@@ -317,7 +317,7 @@ def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[l
             continue
         start = len(packed)
         packed.frombytes(part.numbers)
-        buckets.add_part(start, unpack_lines(part.order, "I"), part.bucket_counts)
+        buckets.add_part(start, unpack_lines(part.order, "I"), unpack_lines(part.bucketed, "q"), part.bucket_counts)
         audience.codes.extend(map(base.__add__, unpack_lines(part.lines)))
         keys, values = part.field_keys, part.field_values
         if keep_fields:

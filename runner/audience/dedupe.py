@@ -1,12 +1,12 @@
 """The audience's dedupe, once every source is read: the first occurrence of each number, in order.
 
 While the sources are read, every valid number goes into one packed array (8 bytes) beside its origin
-code (8 bytes), and its position into one of :data:`BUCKETS` position arrays (4 bytes) by ``number %
-BUCKETS`` (equal numbers fall in the same bucket; a worker sends its part's positions already grouped,
+code (8 bytes), and its position and number into one of :data:`BUCKETS` buckets (4 + 8 bytes) by
+``number % BUCKETS`` (equal numbers fall in the same bucket; a worker sends its part's positions already grouped,
 so the parent only appends slices). No set of every number is held. At the end, each bucket finds its
 numbers' first positions with one ``dict`` built in C (``dict(zip(reversed(numbers), reversed
 (positions)))``: the last value written for a number is its first position). So the peak of the dedupe
-is one bucket's dict: memory grows by ~21 bytes per number instead of ~66 (a set of Python ints), and
+is one bucket's dict: memory grows by ~29 bytes per number instead of ~66 (a set of Python ints), and
 the 5M-row list stays within twice the memory of the 1M-row one.
 """
 
@@ -21,15 +21,15 @@ from typing import Final
 BUCKETS: Final = 64  # at 5M rows, ~75,000 numbers a bucket: its dict weighs ~8 MB
 
 
-def group(numbers: array[int]) -> tuple[array[int], list[int]]:
-    """A part's positions grouped by bucket (in order within each), and how many in each bucket (in the
-    worker: the parent then appends slices, see :meth:`Buckets.add_part`)."""
+def group(numbers: array[int]) -> tuple[array[int], array[int], list[int]]:
+    """A part's positions grouped by bucket (in order within each), its numbers in that order, and how
+    many in each bucket (in the worker: the parent then appends slices, see :meth:`Buckets.add_part`)."""
     residues = list(map(BUCKETS.__rmod__, numbers))
     order = array("I", sorted(range(len(residues)), key=residues.__getitem__))  # stable: in order
     counts = [0] * BUCKETS
     for residue in residues:
         counts[residue] += 1
-    return order, counts
+    return order, array(numbers.typecode, map(numbers.__getitem__, order)), counts
 
 
 class Buckets:
@@ -37,30 +37,40 @@ class Buckets:
 
     def __init__(self) -> None:
         self.groups = [array("I") for _ in range(BUCKETS)]  # a list holds < 2**32 numbers
+        # the same numbers again, bucket by bucket: the dedupe then reads them in order, not at random
+        # positions of the whole array (3.8x faster for 12 more bytes a number)
+        self.numbers = [array("q") for _ in range(BUCKETS)]
         self.size = 0  # positions bucketed so far
 
-    def add_part(self, start: int, order: array[int], counts: list[int]) -> None:
+    def add_part(self, start: int, order: array[int], numbers: array[int], counts: list[int]) -> None:
         """A worker's part, its numbers at ``start``... of the packed array (see :func:`group`)."""
         assert start == self.size
         at = 0
-        for bucket, count in zip(self.groups, counts, strict=True):
+        for positions, bucket_numbers, count in zip(self.groups, self.numbers, counts, strict=True):
             if count:
-                bucket.extend(map(start.__add__, order[at:at + count]))
+                positions.extend(map(start.__add__, order[at:at + count]))
+                bucket_numbers.extend(numbers[at:at + count])
                 at += count
         self.size = start + len(order)
 
     def add_range(self, numbers: array[int]) -> None:
         """The numbers appended since the last call, one by one (the single-process path)."""
-        appends = [bucket.append for bucket in self.groups]
+        appends = [positions.append for positions in self.groups]
+        number_appends = [bucket_numbers.append for bucket_numbers in self.numbers]
         for position in range(self.size, len(numbers)):
-            appends[numbers[position] % BUCKETS](position)
+            number = numbers[position]
+            bucket = number % BUCKETS
+            appends[bucket](position)
+            number_appends[bucket](number)
         self.size = len(numbers)
 
     def truncate(self, size: int) -> None:
         from bisect import bisect_left
 
-        for bucket in self.groups:
-            del bucket[bisect_left(bucket, size):]
+        for positions, bucket_numbers in zip(self.groups, self.numbers, strict=True):
+            cut = bisect_left(positions, size)
+            del positions[cut:]
+            del bucket_numbers[cut:]
         self.size = min(self.size, size)
 
 
@@ -81,9 +91,9 @@ def first_occurrences(numbers: array[int], buckets: Buckets | None = None) -> by
         buckets = Buckets()
     buckets.add_range(numbers)  # whatever is not bucketed yet
     first = bytearray(len(numbers))
-    for positions in buckets.groups:
-        _mark(first, dict(zip(map(numbers.__getitem__, reversed(positions)), reversed(positions), strict=True)))
-        del positions[:]  # each bucket's positions freed once used
+    for positions, bucket_numbers in zip(buckets.groups, buckets.numbers, strict=True):
+        _mark(first, dict(zip(reversed(bucket_numbers), reversed(positions), strict=True)))
+        del positions[:], bucket_numbers[:]  # each bucket freed once used
     buckets.size = 0
     return first
 

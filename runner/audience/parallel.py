@@ -88,6 +88,7 @@ class PartResult(NamedTuple):
     duplicates: int  # valid rows whose number came earlier in the same part
     invalid: list[tuple[str, int, list[tuple[int, str]]]]  # (reason, rows, first examples (line, raw))
     order: bytes  # the numbers' positions grouped by dedupe bucket, array("I") (runner.audience.dedupe.group)
+    bucketed: bytes  # the numbers in that order, array(CODE)
     bucket_counts: list[int]  # how many numbers in each bucket
     newlines: int  # lines in the part, for the next part's line offset
     pid: int  # the worker's process id
@@ -216,10 +217,10 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
     normaliser._cache.clear()  # a worker's memory is what one part needs, whatever the file's size
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     numbers = pack_many(seen)
-    order, bucket_counts = group(numbers)
+    order, bucketed, bucket_counts = group(numbers)
     return PartResult(counts[0], numbers.tobytes(), array(_LINE_CODE, seen.values()).tobytes(), keys, values,
                       counts[1], [(reason, rows[0], examples) for reason, (rows, examples) in invalid.items()],
-                      order.tobytes(), bucket_counts, newlines, os.getpid(), peak)
+                      order.tobytes(), bucketed.tobytes(), bucket_counts, newlines, os.getpid(), peak)
 
 
 def unpack_lines(packed: bytes, code: str = _LINE_CODE) -> array[int]:

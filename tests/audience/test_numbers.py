@@ -81,8 +81,8 @@ def test_bucketed_dedupe_keeps_first_occurrences_in_order(numbers: list[int], ex
         packed = array(CODE, numbers)
         buckets = dedupe_module.Buckets()
         half = len(numbers) // 2  # the first half as a worker's part, the rest one by one
-        order, counts = dedupe_module.group(packed[:half])
-        buckets.add_part(0, order, counts)
+        order, bucketed, counts = dedupe_module.group(packed[:half])
+        buckets.add_part(0, order, bucketed, counts)
         outcome = dedupe(packed, array("q", [p * 10 for p in range(len(numbers))]), excluded, suppressed, buckets)
     finally:
         dedupe_module.BUCKETS = original
