@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, NamedTuple
 
+from runner.audience.dedupe import Buckets, dedupe
+from runner.audience.numbers import E164List, pack, unpack
 from runner.campaign.model import Campaign, SourceSpec
 from runner.errors import SourceError
 from runner.sources import SourceContext, open_source
@@ -27,13 +29,14 @@ class InvalidGroup:
 class Audience:
     """The recipients (E.164, in first-seen order; where each was first seen) and the counts the plan reports.
 
+    ``recipients`` is an :class:`E164List`: the numbers as 8-byte integers, read as ``str``.
     ``codes`` holds, in the order of ``recipients``, where each was first seen (``source index << 32 |
     line``): one machine integer per recipient, not a Python int object (32 bytes each at a million).
-    While the audience is built, ``seen`` maps every number seen to None (-1: excluded or opted out);
-    it is emptied at the end, so that a plan does not keep a dict of its recipients beside their list.
+    While the audience is built, ``recipients`` and ``codes`` hold every valid row's number and origin
+    (``runner.audience.dedupe`` keeps the first occurrences once every source is read).
     """
 
-    recipients: list[str]  # e164, in first-seen order
+    recipients: E164List  # e164, in first-seen order
     fields: dict[str, dict[str, Any]]  # e164 -> template fields (only when the template uses fields)
     labels: list[str]  # source labels, by index
     digests: list[str]  # content hash of every source (recipients and exclusions), for stale plans
@@ -49,7 +52,6 @@ class Audience:
     exclusion_unreadable: int = 0
     exclusion_examples: list[str] = field(default_factory=list)
     codes: array[int] = field(default_factory=lambda: array("q"))  # parallel to recipients: origin ids
-    seen: dict[str, int | None] = field(default_factory=dict)  # while building: number -> None or -1
 
     @property
     def invalid_count(self) -> int:
@@ -116,18 +118,29 @@ def _close(source: Any) -> None:
 
 
 class _Filter(NamedTuple):
-    excluded: set[str]
-    suppressed: Mapping[str, str]
+    excluded: set[int]  # packed (runner.audience.numbers)
+    suppressed: Mapping[int, str]  # packed number -> where its opt-out came from
     keep_fields: bool
+
+
+def _packed_keys(numbers: Mapping[str, str]) -> dict[int, str]:
+    """The opt-outs in canonical E.164, packed (the others match no recipient: see _legacy_optouts)."""
+    out: dict[int, str] = {}
+    for number, origin in numbers.items():
+        try:
+            out[pack(number)] = origin
+        except ValueError:
+            continue
+    return out
 
 
 class _Counts:
     """One source's counts, added to the audience once the source is read."""
 
-    __slots__ = ("duplicates", "excluded", "invalid_rows", "opted_out", "rows")
+    __slots__ = ("duplicates", "invalid_rows", "rows")
 
     def __init__(self) -> None:
-        self.rows = self.invalid_rows = self.duplicates = self.excluded = self.opted_out = 0
+        self.rows = self.invalid_rows = self.duplicates = 0  # duplicates: those a worker found in its part
 
 
 def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: frozenset[str] = frozenset(),
@@ -146,11 +159,12 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
     digests: list[str] = []
     unreadable: list[str] = []
     excluded_numbers, exclusion_invalid = _exclusions(campaign.exclude, ctx, normalisers, digests, unreadable)
-    audience = Audience([], {}, [], digests, exclusion_invalid=exclusion_invalid,
+    audience = Audience(E164List(), {}, [], digests, exclusion_invalid=exclusion_invalid,
                         exclusion_unreadable=len(unreadable), exclusion_examples=unreadable[:MAX_EXAMPLES])
-    rules = _Filter(excluded_numbers, suppressed, bool(wanted_fields))
+    rules = _Filter({pack(n) for n in excluded_numbers}, _packed_keys(suppressed), bool(wanted_fields))
     config = parallel.settings(workers, min_parallel_bytes)
     pool = parallel.Pool(config.workers) if config.workers > 1 else None
+    buckets = Buckets()
     try:
         # Open every source in order and hand the parts of the large CSV files to the workers at once,
         # so they work while the parent reads the rest; stop at the first error, raised in its turn.
@@ -166,29 +180,30 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
         for index, (source, submitted) in enumerate(opened):
             audience.labels.append(source.label)
             counts = _Counts()
-            if submitted is None or not _merge_parts(audience, source, index, submitted, rules, counts, pool):
+            if submitted is None or not _merge_parts(audience, source, index, submitted, rules, counts, pool,
+                                                     buckets):
                 counts = _Counts()
                 _merge_rows(audience, source, _normaliser(source.region, normalisers).classify, index, rules, counts)
+                buckets.add_range(audience.recipients.packed)
             audience.digests.append(source.digest())
             _close(source)
             audience.rows += counts.rows
             audience.valid += counts.rows - counts.invalid_rows
             audience.duplicates += counts.duplicates
-            audience.excluded += counts.excluded
-            audience.suppressed += counts.opted_out
         if failure is not None:
             raise failure
     finally:
         if pool is not None:
             pool.close()
-    if audience.excluded or audience.suppressed:
-        kept = [(e164, code) for (e164, mark), code in zip(audience.seen.items(), audience.codes, strict=True)
-                if mark is None]
-        audience.recipients = [e164 for e164, _ in kept]
-        audience.codes = array("q", (code for _, code in kept))
-    else:
-        audience.recipients = list(audience.seen)
-    audience.seen = {}
+    outcome = dedupe(audience.recipients.packed, audience.codes, rules.excluded, rules.suppressed, buckets)
+    audience.recipients, audience.codes = E164List(packed=outcome.numbers), outcome.codes
+    audience.duplicates += outcome.duplicates
+    audience.excluded, audience.suppressed = outcome.excluded, outcome.opted_out
+    audience.suppressed_by = outcome.suppressed_by
+    if audience.fields and (outcome.excluded or outcome.opted_out):  # fields only for the recipients
+        dropped = rules.excluded | rules.suppressed.keys()
+        for e164 in [e164 for e164 in audience.fields if pack(e164) in dropped]:
+            del audience.fields[e164]
     return audience
 
 
@@ -226,14 +241,14 @@ def _size(source: Any) -> int:
 
 def _merge_rows(audience: Audience, source: Any, classify: Callable[[str], tuple[str | None, str | None]],
                 index: int, rules: _Filter, counts: _Counts) -> None:
-    """The single-process path: every row of ``source``, in order."""
-    recipients = audience.seen
+    """The single-process path: every row of ``source``, in order (duplicates are found at the end)."""
+    numbers = audience.recipients.packed
     codes = audience.codes
+    fields_of = audience.fields
     base = index << 32
-    rows = invalid_rows = duplicates = excluded = opted_out = 0
+    rows = invalid_rows = 0
     invalid = audience.invalid
-    excluded_numbers, suppressed, keep_fields = rules
-    filtering = bool(excluded_numbers) or bool(suppressed)
+    keep_fields = rules.keep_fields
     for raw, line, fields in source.rows():
         rows += 1
         e164, reason = classify(raw)
@@ -246,32 +261,15 @@ def _merge_rows(audience: Audience, source: Any, classify: Callable[[str], tuple
             if len(group.examples) < MAX_EXAMPLES:
                 group.examples.append(f"{source.label}:{line}: {_excerpt(raw)!r}")  # issue 15: bounded
             continue
-        if e164 in recipients:
-            duplicates += 1
-            continue
-        if filtering:
-            if e164 in excluded_numbers:
-                excluded += 1
-                recipients[e164] = -1  # seen, excluded: later duplicates count as duplicates
-                codes.append(-1)
-                continue
-            if e164 in suppressed:
-                opted_out += 1
-                origin = suppressed[e164].split(":", 1)[0]
-                audience.suppressed_by[origin] = audience.suppressed_by.get(origin, 0) + 1
-                recipients[e164] = -1
-                codes.append(-1)
-                continue
-        recipients[e164] = None
+        numbers.append(pack(e164))
         codes.append(base | line)
-        if keep_fields:
-            audience.fields[e164] = fields or {}
-    counts.rows, counts.invalid_rows, counts.duplicates = rows, invalid_rows, duplicates
-    counts.excluded, counts.opted_out = excluded, opted_out
+        if keep_fields and e164 not in fields_of:  # the first occurrence's fields
+            fields_of[e164] = fields or {}
+    counts.rows, counts.invalid_rows = rows, invalid_rows
 
 
 def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[list[Future[Any]], int],
-                 rules: _Filter, counts: _Counts, pool: Any) -> bool:
+                 rules: _Filter, counts: _Counts, pool: Any, buckets: Buckets) -> bool:
     """The workers' results for ``source``, merged in file order: what :func:`_merge_rows` gives.
 
     False (the audience as it was before) if a worker failed, for whatever reason: the caller then
@@ -280,13 +278,11 @@ def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[l
     from runner.audience.parallel import unpack_lines
 
     futures, offset = submitted
-    recipients = audience.seen
+    packed = audience.recipients.packed
     fields_of = audience.fields
     invalid = audience.invalid
-    suppressed_by = audience.suppressed_by
-    before = (len(recipients), {r: (g.count, len(g.examples)) for r, g in invalid.items()}, dict(suppressed_by))
-    excluded_numbers, suppressed, keep_fields = rules
-    filtering = bool(excluded_numbers) or bool(suppressed)
+    before = (len(packed), len(fields_of), {r: (g.count, len(g.examples)) for r, g in invalid.items()})
+    keep_fields = rules.keep_fields
     label = source.label
     remap = source.mapped if getattr(source, "mapping", None) else None  # `fields:` (runner.sources.keyed)
     futures.reverse()
@@ -298,6 +294,7 @@ def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[l
             for future_left in futures:
                 future_left.cancel()
             _rollback(audience, before)
+            buckets.truncate(before[0])
             return False
         del future
         pool.seen(part)
@@ -318,57 +315,31 @@ def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[l
                                       for line, raw in examples[:room])
         if not part.numbers:
             continue
-        numbers = part.numbers.split("\n")
-        lines = unpack_lines(part.lines)
-        codes = audience.codes
-        append = codes.append
-        if not filtering and not keep_fields:  # the common case: one lookup and one insert per number
-            before_part = len(recipients)
-            for e164, line in zip(numbers, lines, strict=True):
-                if e164 not in recipients:
-                    recipients[e164] = None
-                    append(base + line)
-            counts.duplicates += len(numbers) - (len(recipients) - before_part)
-            continue
+        start = len(packed)
+        packed.frombytes(part.numbers)
+        buckets.add_part(start, unpack_lines(part.order, "I"), unpack_lines(part.bucketed, "q"), part.bucket_counts)
+        audience.codes.extend(map(base.__add__, unpack_lines(part.lines)))
         keys, values = part.field_keys, part.field_values
-        rows_fields = values if keys is not None and values is not None else [None] * len(numbers)
-        for e164, line, row in zip(numbers, lines, rows_fields, strict=True):
-            if e164 in recipients:
-                counts.duplicates += 1
-                continue
-            if filtering:
-                if e164 in excluded_numbers:
-                    counts.excluded += 1
-                    recipients[e164] = -1
-                    append(-1)
-                    continue
-                if e164 in suppressed:
-                    counts.opted_out += 1
-                    origin = suppressed[e164].split(":", 1)[0]
-                    suppressed_by[origin] = suppressed_by.get(origin, 0) + 1
-                    recipients[e164] = -1
-                    append(-1)
-                    continue
-            recipients[e164] = None
-            append(base + line)
-            if keep_fields:
-                found = {} if row is None or keys is None else dict(zip(keys, row, strict=True))
-                fields_of[e164] = remap(found) or {} if remap is not None else found
+        if keep_fields:
+            new = packed[start:]
+            rows_fields = values if keys is not None and values is not None else [None] * len(new)
+            for number, row in zip(new, rows_fields, strict=True):
+                e164 = unpack(number)
+                if e164 not in fields_of:
+                    found = {} if row is None or keys is None else dict(zip(keys, row, strict=True))
+                    fields_of[e164] = remap(found) or {} if remap is not None else found
     return True
 
 
-def _rollback(audience: Audience, before: tuple[int, dict[str, tuple[int, int]], dict[str, int]]) -> None:
-    size, groups, suppressed_by = before
-    recipients = audience.seen
-    for e164 in list(islice(reversed(recipients), len(recipients) - size)):
-        del recipients[e164]
-        audience.fields.pop(e164, None)
+def _rollback(audience: Audience, before: tuple[int, int, dict[str, tuple[int, int]]]) -> None:
+    size, fields_size, groups = before
+    del audience.recipients.packed[size:]
     del audience.codes[size:]
+    for e164 in list(islice(reversed(audience.fields), len(audience.fields) - fields_size)):
+        del audience.fields[e164]
     for reason in [r for r in audience.invalid if r not in groups]:
         del audience.invalid[reason]
     for reason, (count, examples) in groups.items():
         group = audience.invalid[reason]
         group.count = count
         del group.examples[examples:]
-    audience.suppressed_by.clear()
-    audience.suppressed_by.update(suppressed_by)

@@ -2,9 +2,10 @@
 
 The parent cuts a file's body at line ends (:meth:`CsvSource.split`) and sends each worker a byte
 range, not rows; a worker reads its part, classifies every number, drops the duplicates *within the
-part* and sends back a compact :class:`PartResult` (the distinct valid numbers joined in one string,
-their lines as packed integers, the invalid rows per reason with their first examples). The parent
-merges the parts in file order (``build.py``), so recipients, duplicates, invalid rows and their
+part* and sends back a compact :class:`PartResult` (the distinct valid numbers as packed 8-byte
+integers, their lines packed too, their positions grouped by dedupe bucket, the invalid rows per reason
+with their first examples). The parent appends the parts in file order (``build.py``) and dedupes once
+everything is read (``dedupe.py``), so recipients, duplicates, invalid rows and their
 ``file:line`` are exactly those of the single-process path, which stays the reference: small inputs,
 files that cannot be cut safely and ``SMSRUN_WORKERS=1`` use it.
 
@@ -79,12 +80,16 @@ class PartResult(NamedTuple):
     """What a worker sends back for one part (small to pickle: strings joined, integers packed)."""
 
     rows: int
-    numbers: str  # the distinct valid E.164 numbers of the part, first occurrence first, "\n"-joined
+    numbers: bytes  # the distinct valid E.164 numbers of the part, first occurrence first, packed
+    # (runner.audience.numbers: array(CODE) of their digits; 8 bytes each, no str to make in the parent)
     lines: bytes  # their lines within the part, array(_LINE_CODE)
     field_keys: tuple[str, ...] | None  # the template fields' names, if the rows carry fields
     field_values: list[tuple[str, ...] | None] | None  # per number, the fields' values (None: no fields)
     duplicates: int  # valid rows whose number came earlier in the same part
     invalid: list[tuple[str, int, list[tuple[int, str]]]]  # (reason, rows, first examples (line, raw))
+    order: bytes  # the numbers' positions grouped by dedupe bucket, array("I") (runner.audience.dedupe.group)
+    bucketed: bytes  # the numbers in that order, array(CODE)
+    bucket_counts: list[int]  # how many numbers in each bucket
     newlines: int  # lines in the part, for the next part's line offset
     pid: int  # the worker's process id
     peak_rss_kb: int  # the worker's peak RSS so far
@@ -142,6 +147,8 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
     """Read and classify one part (runs in a worker process)."""
     import resource
 
+    from runner.audience.dedupe import group
+    from runner.audience.numbers import pack_many
     from runner.audience.phones import PhoneNormaliser
     from runner.sources.csvfile import _several, open_part
 
@@ -209,12 +216,14 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
                 take(raw, line, fields)
     normaliser._cache.clear()  # a worker's memory is what one part needs, whatever the file's size
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return PartResult(counts[0], "\n".join(seen), array(_LINE_CODE, seen.values()).tobytes(), keys, values,
+    numbers = pack_many(seen)
+    order, bucketed, bucket_counts = group(numbers)
+    return PartResult(counts[0], numbers.tobytes(), array(_LINE_CODE, seen.values()).tobytes(), keys, values,
                       counts[1], [(reason, rows[0], examples) for reason, (rows, examples) in invalid.items()],
-                      newlines, os.getpid(), peak)
+                      order.tobytes(), bucketed.tobytes(), bucket_counts, newlines, os.getpid(), peak)
 
 
-def unpack_lines(packed: bytes) -> array[int]:
-    lines = array(_LINE_CODE)
+def unpack_lines(packed: bytes, code: str = _LINE_CODE) -> array[int]:
+    lines = array(code)
     lines.frombytes(packed)
     return lines

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import cache, lru_cache
@@ -229,7 +229,7 @@ def count_localities(numbers: Iterable[str]) -> Counter[Locality]:
     others are looked at one by one.  A malformed string under a uniform code (``+3361``) is
     counted with its country, where ``locality_of`` would call it unknown.
     """
-    if not isinstance(numbers, (list, tuple)):
+    if not isinstance(numbers, Sequence):  # iterated twice; a sequence (list, E164List) is read as it is
         numbers = list(numbers)
     out: Counter[Locality] = Counter()
     one_by_one: set[str] = set()

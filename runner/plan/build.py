@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.audience.build import Audience, build_audience
+from runner.audience.numbers import E164List
 from runner.campaign.model import Campaign, Position
 from runner.errors import PlanError
 from runner.ledger.store import FINAL_STATUSES, Ledger, state_dir_for
@@ -67,15 +68,15 @@ class RecipientList:
     """The recipients of a plan as parallel lists, in audience order.
 
     A million :class:`Recipient` objects weigh about 88 MB; these lists weigh 32 MB, and with one text
-    for everyone the texts and parts lists only repeat one object. Iterating yields :class:`Recipient`
-    views; :meth:`rows` gives what the ledger stores.
+    for everyone the texts and parts lists only repeat one object. The numbers are an :class:`E164List`
+    (8 bytes each, read as ``str``: ``numbers[i]``). Iterating yields :class:`Recipient` views.
     """
 
     __slots__ = ("in_ledger", "numbers", "parts", "regions", "texts")
 
-    def __init__(self, numbers: list[str] | None = None, texts: list[str] | None = None,
+    def __init__(self, numbers: E164List | None = None, texts: list[str] | None = None,
                  parts: list[int] | None = None) -> None:
-        self.numbers: list[str] = numbers if numbers is not None else []
+        self.numbers: E164List = numbers if numbers is not None else E164List()
         self.texts: list[str] = texts if texts is not None else []
         self.parts: list[int] = parts if parts is not None else []
         self.regions: list[str | None] = []  # filled by _regions once every recipient is known
@@ -193,7 +194,7 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
             ledger.close()
 
     already_sent = rejected_before = in_doubt = 0
-    todo: list[str] = []
+    todo = E164List()
     pending_numbers: set[str] = set()
     if not statuses:  # nothing in the ledger yet: everyone, and the audience's list (8 bytes a recipient)
         todo = audience.recipients
@@ -247,8 +248,8 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
 def _provider_history(plan: Plan, provider_cls: Any) -> None:
     """Issue 11: what the provider already sent for a campaign this ledger never saw."""
     from runner.errors import SmsrunError
+    from runner.plan.history import plan_problems  # issue 14: without a dict of every recipient
     from runner.providers import expand_settings
-    from runner.send.history import plan_problems
 
     try:
         provider = provider_cls(expand_settings(plan.campaign.provider.settings), state_dir=plan.state_dir)
@@ -282,7 +283,7 @@ def _legacy_optouts(suppressed: dict[str, str], problems: list[Problem]) -> None
                                            "--region FR` (see `smsrun optout list --show-numbers`)"))
 
 
-def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mention: str | None,
+def _render(campaign: Campaign, audience: Audience, todo: E164List, stop_mention: str | None,
             appended: str | None, problems: list[Problem]) -> tuple[RecipientList, dict[str, Any]]:
     from runner.message.checks import RenderBudget, RenderChecks, empty_problem
     from runner.message.encoding import check_text, measure
@@ -397,7 +398,7 @@ def _render(campaign: Campaign, audience: Audience, todo: list[str], stop_mentio
     return recipients, info
 
 
-def _regions(numbers: list[str]) -> list[str | None]:
+def _regions(numbers: Iterable[str]) -> list[str | None]:
     """The region of every number (for cost and windows): phonenumbers' ``region_code_for_number``.
 
     A country code that belongs to one region answers for all its (valid) numbers, as in phonenumbers;

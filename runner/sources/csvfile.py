@@ -64,7 +64,9 @@ def open_part(part: CsvPart) -> tuple[Any, int, CsvSource]:
         handle.seek(part.start)
         data = handle.read(part.end - part.start)
     text = data.decode(part.encoding)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=part.delimiter)
+    # strict: a part that ends inside a quoted field (a cut that fell inside a field spanning lines) or
+    # holds a stray quote raises instead of guessing; the parent then reads the whole file itself.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=part.delimiter, strict=True)
     return reader, data.count(b"\n"), CsvSource(Path(part.path), label="")
 
 
@@ -134,7 +136,8 @@ class CsvSource(Source):
         self._digest: str | None = None
         self._encoding: str | None = None
         self.header_names: list[str] | None = None  # once read: the header's names ([] without a header)
-        self._splittable = False  # no '"' and no bare CR: every physical line is one record
+        self._splittable = False  # no bare CR: every line end is a record's end, or inside a quoted field
+        self._quoted = True  # a '"' somewhere: a line end may be inside a quoted field
 
     # -- first pass: hash and encoding -------------------------------------------------------------
     def _scan(self) -> None:
@@ -146,12 +149,14 @@ class CsvSource(Source):
         offset = 0
         bad_line = 0
         splittable = True
+        quoted = False
         try:
             with self.path.open("rb") as handle:
                 while chunk := handle.read(_CHUNK):
                     digest.update(chunk)
-                    if splittable and (b'"' in chunk or b"\r" in chunk):
-                        splittable = b'"' not in chunk and chunk.count(b"\r") == chunk.count(b"\r\n")
+                    quoted = quoted or b'"' in chunk
+                    if splittable and b"\r" in chunk:  # a CR split from its LF by the chunk: not splittable
+                        splittable = chunk.count(b"\r") == chunk.count(b"\r\n")
                     if utf8_ok:
                         try:
                             decoder.decode(chunk)
@@ -168,6 +173,7 @@ class CsvSource(Source):
             raise SourceError(f"{self.label}: error: cannot read: {exc.strerror}") from None
         del bad_line
         self._splittable = splittable
+        self._quoted = quoted
         self._digest = digest.hexdigest()
         self._encoding = self.encoding or ("utf-8-sig" if utf8_ok else "latin-1")
 
@@ -204,9 +210,12 @@ class CsvSource(Source):
     def split(self, parts: int, min_bytes: int) -> tuple[list[CsvPart], int] | None:
         """The body cut at line ends into about ``parts`` ranges, and the lines before the body.
 
-        None when the file is smaller than ``min_bytes`` or cannot be cut safely (a quote anywhere,
-        which may hide a line end inside a field; a bare CR; an encoding other than UTF-8 or a
-        single-byte ASCII superset; anything :meth:`rows` would report): then read it with :meth:`rows`.
+        None when the file is smaller than ``min_bytes`` or cannot be cut safely (a bare CR; an
+        encoding other than UTF-8 or a single-byte ASCII superset; a first data record spanning lines;
+        anything :meth:`rows` would report): then read it with :meth:`rows`. In a file with quotes, a
+        cut is only made at a line end after an even number of quotes (:meth:`_cuts`): outside a quoted
+        field in any well-formed file; where that guess is wrong, the part before the cut ends inside
+        a quoted field, its strict reader raises, and the file is read in the parent after all.
         Raises the errors :meth:`rows` raises about the header (no such column...).
         """
         self._scan()
@@ -229,23 +238,47 @@ class CsvSource(Source):
             return None
         if head is None:
             return None
-        _first, has_header, index, keep, line_of = head
+        first, has_header, index, keep, line_of = head
+        if not has_header and any("\n" in cell or "\r" in cell for cell in first):
+            return None  # the body would start inside its first record
         skip = line_of if has_header else line_of - 1  # a first record that is data is read again
         with self.path.open("rb") as raw:
             for _ in range(skip):
                 raw.readline()
-            start = raw.tell()
-            cuts = [start]
-            for k in range(1, parts):
-                cut = max(cuts[-1], start + (size - start) * k // parts)
-                raw.seek(cut)
-                raw.readline()  # to the end of the line the cut falls in
-                cuts.append(raw.tell())
+            cuts = self._cuts(raw, raw.tell(), size, parts)
         cuts.append(size)
         chunk_codec = "utf-8" if codec == "utf-8-sig" else encoding
         out = [CsvPart(str(self.path), a, b, encoding if a == 0 else chunk_codec, delimiter, index, keep)
                for a, b in pairwise(cuts) if b > a]
         return (out, skip) if out else None
+
+    def _cuts(self, raw: Any, start: int, size: int, parts: int) -> list[int]:
+        """Where to cut the body (from ``start``): line ends near ``size * k / parts``; in a file with
+        quotes, only line ends after an even number of quotes since ``start`` (at most 10,000 lines
+        further: past that, no cut there)."""
+        cuts = [start]
+        position, odd = start, False  # bytes read so far; an odd number of quotes in them
+        for k in range(1, parts):
+            target = start + (size - start) * k // parts
+            if target <= position:
+                continue
+            raw.seek(position)
+            if self._quoted:
+                odd ^= bool(raw.read(target - position).count(b'"') & 1)
+            else:
+                raw.seek(target)
+            line = raw.readline()  # to the end of the line the target falls in
+            position = target + len(line)
+            odd ^= bool(line.count(b'"') & 1)
+            for _ in range(10_000):
+                if not odd or not line:
+                    break
+                line = raw.readline()
+                position += len(line)
+                odd ^= bool(line.count(b'"') & 1)
+            if not odd and position < size:
+                cuts.append(position)
+        return cuts
 
     def rows(self) -> Iterator[Row]:
         encoding = self.detected_encoding

@@ -132,7 +132,8 @@ def test_small_files_and_single_process_setting_stay_in_the_parent(repo: Repo,
 @pytest.mark.parametrize(
     ("content", "splittable"),
     [
-        ('phone,name\n+33612345678,"Dupont, Jean"\n+33612345679,x\n', False),  # a quote may hide a line end
+        ('phone,name\n+33612345678,"Dupont, Jean"\n+33612345679,x\n', True),  # quotes: cut outside them
+        ('"+33612345678\n",x\n+33612345679,x\n', False),  # no header, a first record on two lines
         ("phone,name\r+33612345678,x\r+33612345679,x\r", False),  # bare CR
         ("phone,name\r\n+33612345678,x\r\n06 12 34 56 79,x\r\n", True),
         ("\ufeffphone,name\n+33612345678,x\n0612345679,x\n", True),
@@ -292,3 +293,61 @@ def test_fields_mapping_is_applied_by_the_workers_too(repo: Repo) -> None:
                            wanted_fields=frozenset({"first_name"}))
         messages.append(str(caught.value))
     assert messages[0] == messages[1] and "c.yaml:6:" in messages[0] and "'Nom'" in messages[0]
+
+
+# issue 14, second round: files with quotes (Excel exports) are cut too, outside quoted fields.
+QUOTED_CELLS = ['"Dupont, Jean"', '"a ""quoted"" word"', '"two\nlines"', '"three\r\nlines\nhere"', 'x"y',
+                '5"6', '"', '""', 'plain', '"unfinished', '"a"b', '"+33 6 12 34 56 78"', '"06 12 34 56 78"']
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(st.sampled_from([*CELLS[:14], '"+33612345678"', '"06 98 76 54 32"']),
+                               st.sampled_from(QUOTED_CELLS)), min_size=1, max_size=80),
+       crlf=st.booleans(), parts=st.integers(2, 9))
+def test_files_with_quotes_give_the_single_process_audience(repo: Repo, rows: list[tuple[str, str]], crlf: bool,
+                                                            parts: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    end = "\r\n" if crlf else "\n"
+    text = "phone,note" + end + "".join(f"{phone},{note}{end}" for phone, note in rows)
+    repo.write("l.csv", text)
+    monkeypatch.setattr(parallel, "PARTS_PER_WORKER", parts)
+    single, several = _both(repo, f"{ONE_FILE}    region: FR\n", wanted_fields=frozenset({"note"}))
+    assert several == single
+
+
+def test_a_typical_excel_export_is_cut_and_read_by_the_workers(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = "".join(f'"Dupont, Jean {i}";"+336{i:08d}";"12 rue X\nBât. {i % 3}";"say ""hi"""\r\n' for i in range(3000))
+    path = repo.write("l.csv", '"Nom";"Téléphone";"Adresse";"Note"\r\n' + rows)
+    split = CsvSource(path, label="l.csv", delimiter=";").split(2 * parallel.PARTS_PER_WORKER, min_bytes=0)
+    assert split is not None and len(split[0]) > 2
+    pids: list[int] = []
+    real = parallel.Pool.seen
+
+    def seen(self: parallel.Pool, result: parallel.PartResult) -> None:
+        pids.append(result.pid)
+        real(self, result)
+
+    monkeypatch.setattr(parallel.Pool, "seen", seen)
+    single, several = _both(repo, f"{ONE_FILE}    delimiter: ';'\n", wanted_fields=frozenset({"adresse"}))
+    assert several == single and len(single["recipients"]) == 3000
+    assert len(pids) == len(split[0]) and os.getpid() not in pids  # every part read by a worker
+    assert single["origins"][1].endswith("l.csv:5")  # two physical lines per record (the last one is given)
+
+
+def test_a_cut_inside_a_quoted_field_falls_back_to_the_parent(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Literal quotes (5"6) make the even-quotes guess wrong: a part ends inside a quoted field, its strict
+    reader refuses it, and the parent reads the file: the same audience, not a shifted one."""
+    rows = "".join(f'+336{i:08d},5"6 {i}\n' if i % 2 else f'+336{i:08d},"multi\nline {i}"\n' for i in range(2000))
+    path = repo.write("l.csv", "phone,note\n" + rows)
+    split = CsvSource(path, label="l.csv").split(2 * parallel.PARTS_PER_WORKER, min_bytes=0)
+    assert split is not None
+    pids: list[int] = []
+    real = parallel.Pool.seen
+
+    def seen(self: parallel.Pool, result: parallel.PartResult) -> None:
+        pids.append(result.pid)
+        real(self, result)
+
+    monkeypatch.setattr(parallel.Pool, "seen", seen)
+    single, several = _both(repo, ONE_FILE, wanted_fields=frozenset({"note"}))
+    assert several == single and len(single["recipients"]) == 2000
+    assert len(pids) < len(split[0])  # a part was refused: the parent read the file

@@ -52,7 +52,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -109,6 +109,31 @@ def number_key(number: str) -> str:
     if number[:1] != "+" or not digits.isdecimal():  # isdecimal() is exactly \d: a clean E.164 needs no regex
         digits = re.sub(r"\D", "", number)
     return digits[2:] if digits.startswith("00") else digits
+
+
+class _ByKey(Mapping[str, tuple[str, str]]):
+    """``{number_key(recipient): (recipient, text)}`` of canonical E.164 recipients, looked up lazily: the
+    key of ``+33612345678`` is ``33612345678``; a recipient written otherwise is found through a dict
+    built on the first miss (issue 14: a plan of millions does not copy its recipients to ask)."""
+
+    def __init__(self, wanted: Mapping[str, str]) -> None:
+        self.wanted = wanted
+        self._others: dict[str, tuple[str, str]] | None = None
+
+    def __getitem__(self, key: str) -> tuple[str, str]:
+        recipient = "+" + key
+        text = self.wanted.get(recipient)
+        if text is not None and number_key(recipient) == key:
+            return recipient, text
+        if self._others is None:
+            self._others = {number_key(r): (r, t) for r, t in self.wanted.items() if number_key(r) != r[1:]}
+        return self._others[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return (number_key(recipient) for recipient in self.wanted)
+
+    def __len__(self) -> int:
+        return len(self.wanted)
 
 
 def coding_for(encoding: str) -> str:
@@ -341,7 +366,7 @@ class OvhProvider(Provider):
         tag starts with its slug (kept when receiver and text are the plan's), and its deferred jobs
         (:func:`runner.providers.ovh.recovery.campaign_history`; 3 requests, plus ``/auth/time``)."""
         client, service = self.client, self.service_name
-        keyed = {number_key(recipient): (recipient, text) for recipient, text in wanted.items()}
+        keyed = _ByKey(wanted)  # issue 14: no second dict of every recipient
         mark = client.requests_sent
         with client.urgent():
             start = _aware(since) + timedelta(seconds=client.time_delta()) - RECONCILE_MARGIN

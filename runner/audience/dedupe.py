@@ -1,0 +1,128 @@
+"""The audience's dedupe, once every source is read: the first occurrence of each number, in order.
+
+While the sources are read, every valid number goes into one packed array (8 bytes) beside its origin
+code (8 bytes), and its position and number into one of :data:`BUCKETS` buckets (4 + 8 bytes) by
+``number % BUCKETS`` (equal numbers fall in the same bucket; a worker sends its part's positions already grouped,
+so the parent only appends slices). No set of every number is held. At the end, each bucket finds its
+numbers' first positions with one ``dict`` built in C (``dict(zip(reversed(numbers), reversed
+(positions)))``: the last value written for a number is its first position). So the peak of the dedupe
+is one bucket's dict: memory grows by ~29 bytes per number instead of ~66 (a set of Python ints), and
+the 5M-row list stays within twice the memory of the 1M-row one.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import deque
+from collections.abc import Mapping
+from itertools import compress, repeat
+from typing import Final
+
+BUCKETS: Final = 64  # at 5M rows, ~75,000 numbers a bucket: its dict weighs ~8 MB
+
+
+def group(numbers: array[int]) -> tuple[array[int], array[int], list[int]]:
+    """A part's positions grouped by bucket (in order within each), its numbers in that order, and how
+    many in each bucket (in the worker: the parent then appends slices, see :meth:`Buckets.add_part`)."""
+    residues = list(map(BUCKETS.__rmod__, numbers))
+    order = array("I", sorted(range(len(residues)), key=residues.__getitem__))  # stable: in order
+    counts = [0] * BUCKETS
+    for residue in residues:
+        counts[residue] += 1
+    return order, array(numbers.typecode, map(numbers.__getitem__, order)), counts
+
+
+class Buckets:
+    """The positions of the numbers read so far, by bucket, each in increasing order."""
+
+    def __init__(self) -> None:
+        self.groups = [array("I") for _ in range(BUCKETS)]  # a list holds < 2**32 numbers
+        # the same numbers again, bucket by bucket: the dedupe then reads them in order, not at random
+        # positions of the whole array (3.8x faster for 12 more bytes a number)
+        self.numbers = [array("q") for _ in range(BUCKETS)]
+        self.size = 0  # positions bucketed so far
+
+    def add_part(self, start: int, order: array[int], numbers: array[int], counts: list[int]) -> None:
+        """A worker's part, its numbers at ``start``... of the packed array (see :func:`group`)."""
+        assert start == self.size
+        at = 0
+        for positions, bucket_numbers, count in zip(self.groups, self.numbers, counts, strict=True):
+            if count:
+                positions.extend(map(start.__add__, order[at:at + count]))
+                bucket_numbers.extend(numbers[at:at + count])
+                at += count
+        self.size = start + len(order)
+
+    def add_range(self, numbers: array[int]) -> None:
+        """The numbers appended since the last call, one by one (the single-process path)."""
+        appends = [positions.append for positions in self.groups]
+        number_appends = [bucket_numbers.append for bucket_numbers in self.numbers]
+        for position in range(self.size, len(numbers)):
+            number = numbers[position]
+            bucket = number % BUCKETS
+            appends[bucket](position)
+            number_appends[bucket](number)
+        self.size = len(numbers)
+
+    def truncate(self, size: int) -> None:
+        from bisect import bisect_left
+
+        for positions, bucket_numbers in zip(self.groups, self.numbers, strict=True):
+            cut = bisect_left(positions, size)
+            del positions[cut:]
+            del bucket_numbers[cut:]
+        self.size = min(self.size, size)
+
+
+class Outcome:
+    """What the dedupe found: the kept numbers (in order) and the counts."""
+
+    __slots__ = ("codes", "duplicates", "excluded", "numbers", "opted_out", "suppressed_by")
+
+    def __init__(self, numbers: array[int], codes: array[int]) -> None:
+        self.numbers, self.codes = numbers, codes
+        self.duplicates = self.excluded = self.opted_out = 0
+        self.suppressed_by: dict[str, int] = {}
+
+
+def first_occurrences(numbers: array[int], buckets: Buckets | None = None) -> bytearray:
+    """1 at the first position of every distinct number, 0 elsewhere."""
+    if buckets is None:
+        buckets = Buckets()
+    buckets.add_range(numbers)  # whatever is not bucketed yet
+    first = bytearray(len(numbers))
+    for positions, bucket_numbers in zip(buckets.groups, buckets.numbers, strict=True):
+        _mark(first, dict(zip(reversed(bucket_numbers), reversed(positions), strict=True)))
+        del positions[:], bucket_numbers[:]  # each bucket freed once used
+    buckets.size = 0
+    return first
+
+
+def _mark(first: bytearray, positions: Mapping[int, int]) -> None:
+    deque(map(first.__setitem__, positions.values(), repeat(1)), maxlen=0)  # in C: first[p] = 1 for each
+
+
+def dedupe(numbers: array[int], codes: array[int], excluded: set[int] | frozenset[int],
+           suppressed: Mapping[int, str], buckets: Buckets | None = None) -> Outcome:
+    """Keep the first occurrence of each number, then drop the excluded and opted-out ones (counted
+    once each, at their first occurrence; later occurrences are duplicates, as before)."""
+    keep = first_occurrences(numbers, buckets)
+    distinct = keep.count(1)
+    outcome = Outcome(numbers, codes)
+    outcome.duplicates = len(numbers) - distinct
+    if excluded or suppressed:
+        suppressed_by = outcome.suppressed_by
+        for position in compress(range(len(numbers)), keep):  # in order: suppressed_by's order is first seen
+            number = numbers[position]
+            if number in excluded:
+                outcome.excluded += 1
+                keep[position] = 0
+            elif number in suppressed:
+                outcome.opted_out += 1
+                keep[position] = 0
+                origin = suppressed[number].split(":", 1)[0]
+                suppressed_by[origin] = suppressed_by.get(origin, 0) + 1
+    if distinct != len(numbers) or outcome.excluded or outcome.opted_out:
+        outcome.numbers = array(numbers.typecode, compress(numbers, keep))
+        outcome.codes = array(codes.typecode, compress(codes, keep))
+    return outcome

@@ -1,0 +1,107 @@
+"""Compact numbers (E164List) and the bucketed dedupe give what lists of str and a dict give."""
+
+from __future__ import annotations
+
+from array import array
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from runner.audience import dedupe as dedupe_module
+from runner.audience.dedupe import dedupe, first_occurrences
+from runner.audience.numbers import CODE, E164List, pack, pack_many, unpack
+
+
+@pytest.mark.parametrize("number", ["+33612345678", "+1", "+999999999999999", "+390612345678"])
+def test_canonical_numbers_round_trip(number: str) -> None:
+    assert unpack(pack(number)) == number
+
+
+@pytest.mark.parametrize("bad", ["33612345678", "+033612345678", "+3361234567a", "+", "", "+ 336", "+3_3",
+                                 "+٣٣٦", "+33612345678 ", "+1234567890123456789"])
+def test_anything_else_is_refused(bad: str) -> None:
+    with pytest.raises(ValueError):
+        pack(bad)
+
+
+def test_packing_many_at_once_is_packing_each() -> None:
+    numbers = ["+33612345678", "+1", "+999999999999999", "+390612345678"]
+    assert list(pack_many(numbers)) == [pack(n) for n in numbers] and not pack_many([])
+    for bad in (["+33612345678", "+0336"], ["+336", "336"], ["+33 6"], ["+3+3"], ["+3+", "3"], ["+3\n+4"], ["+1_2"],
+                ["+" + "9" * 19], [" +33612345678"]):
+        with pytest.raises(ValueError):
+            pack_many(bad)
+
+
+def test_the_list_reads_as_a_list_of_str() -> None:
+    plain = ["+33612345678", "+447400123456", "+12015550123", "+33612345678"]
+    numbers = E164List(plain)
+    assert len(numbers) == 4 and list(numbers) == plain and numbers == plain and numbers == E164List(plain)
+    assert numbers[1] == "+447400123456" and numbers[-1] == "+33612345678"
+    assert list(numbers[1:3]) == plain[1:3] and list(reversed(numbers)) == plain[::-1]
+    assert "+12015550123" in numbers and "+12015550124" not in numbers and "junk" not in numbers
+    assert numbers.index("+33612345678") == 0 and numbers.count("+33612345678") == 2
+    with pytest.raises(ValueError):
+        numbers.index("+12015550124")
+    assert sorted(range(4), key=numbers.__getitem__) == sorted(range(4), key=plain.__getitem__)
+    numbers.append("+4915123456789")
+    assert numbers[4] == "+4915123456789" and numbers.packed.itemsize == 8
+    assert numbers != ["+33612345678"] and not E164List()
+
+
+def _reference(numbers: list[int], excluded: set[int], suppressed: dict[int, str]) -> tuple[Any, ...]:
+    seen: dict[int, int] = {}
+    for position, number in enumerate(numbers):
+        seen.setdefault(number, position)
+    kept = [(n, p) for n, p in seen.items() if n not in excluded and n not in suppressed]
+    by: dict[str, int] = {}
+    for n in seen:
+        if n not in excluded and n in suppressed:
+            by[suppressed[n].split(":", 1)[0]] = by.get(suppressed[n].split(":", 1)[0], 0) + 1
+    return ([n for n, _ in kept], [p * 10 for _, p in kept], len(numbers) - len(seen),
+            sum(1 for n in seen if n in excluded), sum(1 for n in seen if n not in excluded and n in suppressed), by)
+
+
+
+
+
+@settings(max_examples=60, deadline=None)
+@given(numbers=st.lists(st.integers(33600000000, 33600000060), max_size=300),
+       excluded=st.sets(st.integers(33600000000, 33600000060), max_size=5),
+       suppressed=st.dictionaries(st.integers(33600000000, 33600000060), st.sampled_from(["manual", "reply:x"]),
+                                  max_size=5),
+       bucket=st.sampled_from([1, 7, 64]))
+def test_bucketed_dedupe_keeps_first_occurrences_in_order(numbers: list[int], excluded: set[int],
+                                                          suppressed: dict[int, str], bucket: int) -> None:
+    original = dedupe_module.BUCKETS
+    dedupe_module.BUCKETS = bucket
+    try:
+        packed = array(CODE, numbers)
+        buckets = dedupe_module.Buckets()
+        half = len(numbers) // 2  # the first half as a worker's part, the rest one by one
+        order, bucketed, counts = dedupe_module.group(packed[:half])
+        buckets.add_part(0, order, bucketed, counts)
+        outcome = dedupe(packed, array("q", [p * 10 for p in range(len(numbers))]), excluded, suppressed, buckets)
+    finally:
+        dedupe_module.BUCKETS = original
+    got = (list(outcome.numbers), list(outcome.codes), outcome.duplicates, outcome.excluded, outcome.opted_out,
+           outcome.suppressed_by)
+    assert got == _reference(numbers, excluded, suppressed)
+
+
+def test_first_occurrences_memory_is_a_bucket_not_the_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dedupe's dicts hold one bucket at a time: count the largest dict it builds."""
+    largest = [0]
+    real_mark = dedupe_module._mark
+
+    def mark(first: bytearray, positions: Any) -> None:
+        largest[0] = max(largest[0], len(positions))
+        real_mark(first, positions)
+
+    monkeypatch.setattr(dedupe_module, "_mark", mark)
+    monkeypatch.setattr(dedupe_module, "BUCKETS", 16)
+    numbers = array(CODE, (33600000000 + (i * 7919) % 6000 for i in range(20_000)))
+    first = first_occurrences(numbers)
+    assert first.count(1) == 6000 and largest[0] <= 6000 // 16 + 1
