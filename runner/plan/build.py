@@ -248,8 +248,8 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
 def _provider_history(plan: Plan, provider_cls: Any) -> None:
     """Issue 11: what the provider already sent for a campaign this ledger never saw."""
     from runner.errors import SmsrunError
-    from runner.plan.history import plan_problems  # issue 14: without a dict of every recipient
     from runner.providers import expand_settings
+    from runner.send.history import plan_problems
 
     try:
         provider = provider_cls(expand_settings(plan.campaign.provider.settings), state_dir=plan.state_dir)

@@ -55,10 +55,11 @@ def search_from(plan: Plan, now: datetime | None = None) -> datetime:
 def ask(plan: Plan, provider: Provider) -> ProviderHistory | None:
     """What the provider already sent for this campaign, among the plan's recipients (None: it keeps no
     history). Raises :class:`LostLedgerError` when it cannot be asked."""
-    recipients = plan.recipients
-    wanted = dict(zip(recipients.numbers, recipients.texts, strict=True))
+    from runner.plan.history import RecipientTexts  # a lazy mapping: no dict of every recipient (issue 14)
+
     try:
-        return provider.history(plan.campaign.id, plan.campaign.sender, wanted, search_from(plan))
+        return provider.history(plan.campaign.id, plan.campaign.sender, RecipientTexts(plan.recipients),
+                                search_from(plan))
     except ProviderError as exc:
         raise LostLedgerError(
             f"the ledger has never seen campaign {plan.campaign.id!r}, and asking the provider whether it "
