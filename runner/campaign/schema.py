@@ -25,6 +25,11 @@ def load_schema(name: str) -> dict[str, Any]:
     """The shipped schema ``name`` ("campaign" or "addressbook")."""
     text = resources.files("runner").joinpath("schemas", f"{name}.schema.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
+    if name == "campaign":  # the provider part from the registry: third-party providers' settings too
+        from runner.providers.registry import specs
+        from runner.providers.schema import with_providers
+
+        schema = with_providers(schema, specs())
     return schema
 
 

@@ -17,9 +17,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from runner.campaign.model import Sender
+
+if TYPE_CHECKING:
+    from runner.providers.settings import ProviderSettings
+    from runner.providers.spec import ProviderSpec
 
 
 @dataclass(frozen=True)
@@ -110,10 +114,18 @@ class Provider(ABC):
 
     name: str = ""
     capabilities: Capabilities = Capabilities()
+    #: what the provider declares (settings, capabilities...); the base class parses the settings with it
+    spec: ClassVar[ProviderSpec | None] = None
 
     def __init__(self, settings: Mapping[str, Any] | None = None, *, state_dir: Path | None = None) -> None:
         self.settings: dict[str, Any] = dict(settings or {})
         self.state_dir = state_dir  # smsrun's state folder (the outbox keeps its database there)
+        spec = type(self).spec
+        if spec is not None:
+            # typed settings (unknown keys, wrong types: ConfigError); capabilities computed from them, as
+            # the loader and the planner compute them, so plan and send agree
+            self.options: ProviderSettings = spec.parse(self.settings)
+            self.capabilities = spec.capabilities_for(self.options)
 
     @abstractmethod
     def send(self, batch: Batch) -> list[RecipientResult]:

@@ -49,10 +49,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -68,6 +66,16 @@ from runner.errors import (
     InDoubtError,
     PermanentError,
     RetryableError,
+)
+from runner.providers.http import (
+    Backoff,
+    RateLimiter,
+    read_bounded,
+    retry_after,
+    shared_limiter,
+    status_error,
+    timeouts,
+    transport_failure,
 )
 
 ENDPOINTS: Final[dict[str, str]] = {
@@ -254,104 +262,7 @@ def path_segment(value: str | int) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# rate limiting
-
-
-class RateLimiter:
-    """At most ``limit`` acquisitions in any sliding ``period`` seconds (blocking).
-
-    Two refinements for recovery (issue 11): an ``urgent`` acquisition (the reads a crash recovery needs)
-    takes the next free slot before any ordinary one waiting, and :meth:`pause` (a 429 from the server,
-    with its ``Retry-After``) holds every acquisition until the pause is over."""
-
-    def __init__(
-        self,
-        limit: int,
-        period: float = 60.0,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if limit < 1:
-            raise ValueError("limit must be >= 1")
-        self.limit = limit
-        self.period = period
-        self._clock = clock
-        self._sleep = sleep
-        self._stamps: deque[float] = deque()
-        self._lock = threading.Lock()
-        self._urgent_waiting = 0
-        self._paused_until = 0.0
-
-    def pause(self, seconds: float) -> None:
-        """Hold every acquisition for ``seconds`` from now (the server said 429)."""
-        with self._lock:
-            self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
-
-    def acquire(self, *, urgent: bool = False) -> float:
-        """Wait for a slot; returns the time waited (seconds)."""
-        waited = 0.0
-        if urgent:
-            with self._lock:
-                self._urgent_waiting += 1
-        try:
-            while True:
-                with self._lock:
-                    now = self._clock()
-                    while self._stamps and now - self._stamps[0] >= self.period:
-                        self._stamps.popleft()
-                    if now < self._paused_until:
-                        delay = self._paused_until - now
-                    elif not urgent and self._urgent_waiting:
-                        delay = 0.01  # an urgent acquisition is waiting: it goes first
-                    elif len(self._stamps) < self.limit:
-                        self._stamps.append(now)
-                        return waited
-                    else:
-                        delay = self.period - (now - self._stamps[0])
-                delay = max(delay, 0.001)
-                self._sleep(delay)
-                waited += delay
-        finally:
-            if urgent:
-                with self._lock:
-                    self._urgent_waiting -= 1
-
-
-_limiters: dict[tuple[str, str, int], RateLimiter] = {}
-_limiters_lock = threading.Lock()
-
-
-def shared_limiter(base_url: str, consumer_key: str, per_minute: float) -> RateLimiter:
-    """The process-wide limiter of one consumer key (keyed by a hash, never the key itself)."""
-    limit = max(1, int(per_minute))
-    key = (base_url, hashlib.sha256(consumer_key.encode()).hexdigest(), limit)
-    with _limiters_lock:
-        limiter = _limiters.get(key)
-        if limiter is None:
-            limiter = _limiters[key] = RateLimiter(limit, 60.0)
-        return limiter
-
-
-# --------------------------------------------------------------------------------------------------
 # the client
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    raw = response.headers.get("Retry-After")
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        from email.utils import parsedate_to_datetime
-
-        when = parsedate_to_datetime(raw)
-        return max(0.0, when.timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 class OvhClient:
@@ -391,11 +302,10 @@ class OvhClient:
         self.timeout = timeout
         self.max_retries = max(0, max_retries)
         self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
+        self.backoff = Backoff(backoff_base, backoff_cap, max_wait=max_wait)
         self.max_wait = max_wait
         self._sleep = sleep
         self._clock = clock
-        self._random = random.Random()
         self._delta: int | None = None
         self._delta_lock = threading.Lock()
         self.limiter: RateLimiter | None = (
@@ -405,7 +315,7 @@ class OvhClient:
         # handle_request is httpx's public seam: Client.send's redirect, auth, cookie and event-hook layers
         # cost ~0.05 ms a request and a personalised send makes one request per recipient
         self._transport: httpx.BaseTransport = transport if transport is not None else httpx.HTTPTransport()
-        self._http = httpx.Client(timeout=timeout, transport=self._transport, follow_redirects=False)
+        self._http = httpx.Client(timeout=timeouts(timeout), transport=self._transport, follow_redirects=False)
         self._urls: dict[str, tuple[httpx.URL, str]] = {}  # url -> (parsed, as sent): parsed once
         self.requests_sent = 0  # observability for tests and the CLI
         self._urgent = threading.local()  # set by urgent(): this thread's requests go first
@@ -497,21 +407,11 @@ class OvhClient:
             except RetryableError as exc:
                 if attempt + 1 >= attempts:
                     raise
-                wait = self._backoff(attempt, exc.retry_after)
+                wait = self.backoff.delay(attempt, exc.retry_after)
                 if wait is None:
                     raise
                 self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> float | None:
-        """Full-jitter exponential backoff; ``Retry-After`` is a floor. None: too long to wait here."""
-        ceiling = min(self.backoff_cap, self.backoff_base * (2**attempt))
-        wait = self._random.uniform(0, ceiling)
-        if retry_after is not None:
-            if retry_after > self.max_wait:
-                return None
-            wait = max(wait, retry_after)
-        return wait
 
     # -- one attempt -------------------------------------------------------------------------------
 
@@ -554,13 +454,9 @@ class OvhClient:
         return self._http.build_request(method, parsed[0], headers=headers, content=text.encode("utf-8"))
 
     def _send(self, request: httpx.Request) -> httpx.Response:
-        """Send a built request through the transport and read the whole answer."""
-        response = self._transport.handle_request(request)
-        try:
-            response.read()
-        finally:
-            response.close()
-        return response
+        """Send a built request through the transport and read the whole answer, within ``timeout``."""
+        started = time.monotonic()
+        return read_bounded(self._transport.handle_request(request), request, started, self.timeout)
 
     def _once(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any, auth: bool,
               headers: Mapping[str, str] | None = None) -> Any:
@@ -572,14 +468,8 @@ class OvhClient:
         self.requests_sent += 1
         try:
             response = self._send(request)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise RetryableError(f"{what}: cannot connect ({type(exc).__name__}); nothing was sent") from exc
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
-            if write:
-                raise InDoubtError(
-                    f"{what}: no answer ({type(exc).__name__}) after the request was sent; it may have been accepted"
-                ) from exc
-            raise RetryableError(f"{what}: no answer ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:  # (timeouts included)
+            raise transport_failure(exc, what, write=write) from exc
         payload = self._handle(response, what, write)
         return (payload, response.headers) if headers is not None else payload
 
@@ -618,14 +508,9 @@ class OvhClient:
         if status == 460:
             raise OvhServiceExpiredError(f"{text} (the OVHcloud service has expired)", query_id=qid)
         if status == 429:  # the whole consumer key is over the server's limit: everyone waits
-            retry_after = _retry_after(response)
+            wait = retry_after(response.headers)
             if self.limiter is not None:  # (capped: an hour's Retry-After must not freeze the process silently)
-                self.limiter.pause(min(retry_after if retry_after is not None else self.backoff_base, self.max_wait))
-            raise RetryableError(text, retry_after=retry_after, query_id=qid)
-        if status in (500, 502, 503):
-            raise RetryableError(text, retry_after=_retry_after(response), query_id=qid)
-        if status == 504 and write:
-            raise InDoubtError(f"{text}; the request may have been accepted", query_id=qid)
-        if status >= 500:
-            raise RetryableError(text, retry_after=_retry_after(response), query_id=qid)
-        raise PermanentError(text, query_id=qid)
+                self.limiter.pause(min(wait if wait is not None else self.backoff_base, self.max_wait))
+            raise RetryableError(text, retry_after=wait, query_id=qid)
+        raise status_error(status, text, write=write, retry_after=retry_after(response.headers), query_id=qid) or \
+            PermanentError(text, query_id=qid)

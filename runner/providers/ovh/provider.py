@@ -69,7 +69,6 @@ from runner.errors import (
 )
 from runner.providers.base import (
     Batch,
-    Capabilities,
     DeliveryReport,
     Outcome,
     OutgoingMessage,
@@ -86,11 +85,9 @@ from runner.providers.ovh.client import (
     client_from_env,
     resolve_config,
 )
+from runner.providers.ovh.spec import PROVIDER, STOP_MENTION, OvhSettings, capabilities
 
-STOP_MENTION: Final = "\nSTOP:36111"
-DEFAULT_BATCH_SIZE: Final = 500
 TAG_MAX: Final = 20
-_PRIORITIES: Final = ("high", "medium", "low", "veryLow")
 RECONCILE_MARGIN: Final = timedelta(minutes=10)  # our clock vs OVHcloud's, for creationDatetime.from
 
 
@@ -160,12 +157,9 @@ class OvhProvider(Provider):
     """The OVHcloud SMS provider (see the module docstring)."""
 
     name = "ovh"
-    capabilities = Capabilities(
-        max_recipients_per_request=DEFAULT_BATCH_SIZE,
-        one_text_many_recipients=True,
-        stop_mention=STOP_MENTION,
-        can_reconcile=True,
-    )
+    spec = PROVIDER
+    capabilities = capabilities(OvhSettings())
+    options: OvhSettings
 
     def __init__(
         self,
@@ -175,26 +169,13 @@ class OvhProvider(Provider):
         env: Mapping[str, str] | None = None,
         client: OvhClient | None = None,
     ) -> None:
-        super().__init__(settings, state_dir=state_dir)
+        super().__init__(settings, state_dir=state_dir)  # typed settings and capabilities (spec.py)
         self._env = env
         self.config = resolve_config(self.settings, env)  # validates endpoint; credentials not required yet
-        batch_size = int(self.settings.get("batch_size", DEFAULT_BATCH_SIZE))
-        if batch_size < 1:
-            raise ConfigError("provider setting batch_size must be >= 1")
-        priority = self.settings.get("priority", "high")
-        if priority not in _PRIORITIES:
-            raise ConfigError(f"provider setting priority must be one of {', '.join(_PRIORITIES)}")
-        self.priority: str = priority
-        validity = self.settings.get("validity_period")
-        self.validity_period: int | None = int(validity) if validity is not None else None
-        self.capabilities = Capabilities(
-            max_recipients_per_request=batch_size,
-            one_text_many_recipients=True,
-            stop_mention=str(self.settings.get("stop_mention", STOP_MENTION)),
-            can_reconcile=True,
-        )
-        self.dlr_detail_limit = int(self.settings.get("dlr_detail_limit", 20))
-        self.reconcile_delay = float(self.settings.get("reconcile_delay", 5.0))
+        self.priority: str = self.options.priority
+        self.validity_period: int | None = self.options.validity_period
+        self.dlr_detail_limit = self.options.dlr_detail_limit
+        self.reconcile_delay = self.options.reconcile_delay
         self._in_doubt_at: dict[tuple[str, str], float] = {}  # (campaign, batch) -> monotonic time
         self._client = client
         self._service_name: str | None = self.config.service_name

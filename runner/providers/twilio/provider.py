@@ -49,23 +49,17 @@ Twilio must not substitute characters behind its back.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import os
-import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
-from runner.campaign.model import ALNUM_SENDER, Sender
+from runner.campaign.model import Sender
 from runner.errors import (
     ConfigError,
     CredentialsError,
@@ -75,108 +69,53 @@ from runner.errors import (
 )
 from runner.providers.base import (
     Batch,
-    Capabilities,
     DeliveryReport,
     Outcome,
     OutgoingMessage,
     Provider,
     ProviderHistory,
-    ProviderInfo,
     RecipientResult,
     SentTrace,
 )
-
-ENV_ACCOUNT_SID = "TWILIO_ACCOUNT_SID"
-ENV_AUTH_TOKEN = "TWILIO_AUTH_TOKEN"
-DEFAULT_BASE_URL = "https://api.twilio.com"
-API_VERSION = "2010-04-01"
-DEFAULT_TIMEOUT = 30.0
-
-#: the reason given to recipients Twilio refuses with 21610 (they replied STOP): suppress them
-UNSUBSCRIBED_REASON = "unsubscribed (21610)"
-
-ERR_AUTHENTICATE = 20003
-ERR_TOO_MANY_REQUESTS = 20429
-ERR_INVALID_TO = 21211
-ERR_UNSUBSCRIBED = 21610
-ERR_QUEUE_FULL = 21611
-#: errors about the sender, the callback URL or the scheduling settings: every recipient would fail alike
-CONFIG_ERRORS = frozenset(
-    {
-        21212,  # invalid 'From' number
-        21603,  # 'From' is required
-        21606,  # 'From' is not a message-capable number of this account
-        21609,  # invalid StatusCallback
-        35111,
-        35114,
-        35115,
-        35117,
-        35118,  # scheduling: SendAt/ScheduleType/Messaging Service
-    }
+from runner.providers.http import nothing_sent, retry_after, send_bounded, send_requests, timeouts
+from runner.providers.twilio.answers import (
+    ACCOUNT_SID_RE,
+    API_VERSION,
+    CLOCK_SLACK,
+    CONFIG_ERRORS,
+    ERR_AUTHENTICATE,
+    ERR_INVALID_TO,
+    ERR_QUEUE_FULL,
+    ERR_TOO_MANY_REQUESTS,
+    ERR_UNSUBSCRIBED,
+    MESSAGE_SID_RE,
+    QUEUE_FULL_RETRY_AFTER,
+    SCHEDULE_MAX_AHEAD,
+    SCHEDULE_MIN_AHEAD,
+    UNSUBSCRIBED_REASON,
+    as_utc,
+    check_base_url,
+    check_callback,
+    check_from,
+    check_service,
+    describe,
+    error_fields,
+    json_object,
+    parse_rfc2822,
+)
+from runner.providers.twilio.receiver import DELIVERY_STATUS, twilio_signature, verify_twilio_signature
+from runner.providers.twilio.spec import (
+    DEFAULT_BASE_URL,
+    DEFAULT_TIMEOUT,
+    ENV_ACCOUNT_SID,
+    ENV_AUTH_TOKEN,
+    PROVIDER,
+    TwilioSettings,
+    capabilities,
 )
 
-#: Twilio accepts SendAt from 300 s to 35 days ahead; keep a margin for transit and clock skew
-SCHEDULE_MIN_AHEAD = timedelta(minutes=5, seconds=30)
-SCHEDULE_MAX_AHEAD = timedelta(days=35) - timedelta(minutes=5)
-#: tolerance between our clock and Twilio's when reconciling
-CLOCK_SLACK = timedelta(minutes=5)
-QUEUE_FULL_RETRY_AFTER = 60.0
-
-ACCOUNT_SID_RE = re.compile(r"^AC[0-9a-fA-F]{32}$")
-SERVICE_SID_RE = re.compile(r"^MG[0-9a-fA-F]{32}$")
-MESSAGE_SID_RE = re.compile(r"^(SM|MM)[0-9a-fA-F]{32}$")
-E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
-SHORT_CODE_RE = re.compile(r"^[0-9]{3,8}$")
-
-SETTINGS_KEYS = ("base_url", "from", "messaging_service_sid", "status_callback", "validity_period", "timeout")
-
-INFO = ProviderInfo(
-    name="twilio",
-    description="Twilio Programmable Messaging (REST API 2010-04-01), one request per recipient",
-    env=[ENV_ACCOUNT_SID, ENV_AUTH_TOKEN],
-)
-
-# Twilio message status -> DeliveryReport.status
-DELIVERY_STATUS = {
-    "delivered": "delivered",
-    "read": "delivered",
-    "partially_delivered": "delivered",
-    "undelivered": "failed",
-    "failed": "failed",
-    "canceled": "failed",
-    "queued": "pending",
-    "accepted": "pending",
-    "scheduled": "pending",
-    "sending": "pending",
-    "sent": "pending",
-}
-
-
-def twilio_signature(auth_token: str, url: str, params: Mapping[str, str] | Iterable[tuple[str, str]]) -> str:
-    """``X-Twilio-Signature`` as Twilio computes it for a form POST.
-
-    The full URL (query string included), then every POST parameter sorted by name, name and value
-    appended with no delimiter; HMAC-SHA1 keyed by the auth token; base64.
-    """
-    pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
-    data = url + "".join(name + value for name, value in sorted(pairs))
-    digest = hmac.new(auth_token.encode("utf-8"), data.encode("utf-8"), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode("ascii")
-
-
-def verify_twilio_signature(
-    auth_token: str, url: str, params: Mapping[str, str] | Iterable[tuple[str, str]], signature: str
-) -> bool:
-    """True when ``signature`` (the ``X-Twilio-Signature`` header) matches the request.
-
-    ``url`` is the URL exactly as Twilio called it, query string included.  As Twilio's own helpers do,
-    the URL is also tried with and without the scheme's default port (proxies differ on that).
-    """
-    pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
-    return any(
-        hmac.compare_digest(twilio_signature(auth_token, candidate, pairs), signature)
-        for candidate in _port_variants(url)
-    )
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "UNSUBSCRIBED_REASON", "TwilioProvider", "is_unsubscribed",
+           "twilio_signature", "verify_twilio_signature"]
 
 
 def is_unsubscribed(result: RecipientResult) -> bool:
@@ -184,33 +123,13 @@ def is_unsubscribed(result: RecipientResult) -> bool:
     return result.outcome is Outcome.REJECTED and result.reason == UNSUBSCRIBED_REASON
 
 
-def _port_variants(url: str) -> list[str]:
-    parts = urlsplit(url)
-    default = {"https": 443, "http": 80}.get(parts.scheme)
-    variants = [url]
-    if default is None or parts.hostname is None:
-        return variants
-    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-    userinfo = parts.netloc.rpartition("@")[0]
-    prefix = f"{userinfo}@" if userinfo else ""
-    if parts.port is None:
-        variants.append(urlunsplit(parts._replace(netloc=f"{prefix}{host}:{default}")))
-    elif parts.port == default:
-        variants.append(urlunsplit(parts._replace(netloc=f"{prefix}{host}")))
-    return variants
-
-
 class TwilioProvider(Provider):
     """See the module docstring."""
 
     name = "twilio"
-    capabilities = Capabilities(
-        max_recipients_per_request=1,
-        one_text_many_recipients=False,
-        stop_mention=None,  # Twilio appends nothing: the core adds opt_out_text to commercial messages
-        can_reconcile=True,
-        default_rate=None,
-    )
+    spec = PROVIDER
+    capabilities = capabilities(TwilioSettings())
+    options: TwilioSettings
     #: PageSize of the list requests made by :meth:`reconcile` (Twilio allows 1-1000)
     page_size: int = 1000
     #: upper bound on the pages read per recipient by :meth:`reconcile` (beyond: cannot tell)
@@ -218,18 +137,13 @@ class TwilioProvider(Provider):
 
     def __init__(self, settings: Mapping[str, Any] | None = None, *, state_dir: Path | None = None) -> None:
         super().__init__(settings, state_dir=state_dir)
-        unknown = sorted(set(self.settings) - set(SETTINGS_KEYS))
-        if unknown:
-            raise ConfigError(
-                f"provider twilio: unknown setting(s) {', '.join(unknown)} "
-                f"(known: {', '.join(SETTINGS_KEYS)})"
-            )
-        self.base_url = _check_base_url(self.settings.get("base_url", DEFAULT_BASE_URL))
-        self.from_ = _check_from(self.settings.get("from"))
-        self.messaging_service_sid = _check_service(self.settings.get("messaging_service_sid"))
-        self.status_callback = _check_callback(self.settings.get("status_callback"))
-        self.validity_period = _check_validity(self.settings.get("validity_period"))
-        self.timeout = _check_timeout(self.settings.get("timeout", DEFAULT_TIMEOUT))
+        o = self.options  # typed: types, bounds and unknown keys checked by the spec
+        self.base_url = check_base_url(o.base_url)
+        self.from_ = check_from(o.from_)
+        self.messaging_service_sid = check_service(o.messaging_service_sid)
+        self.status_callback = check_callback(o.status_callback)
+        self.validity_period = o.validity_period
+        self.timeout = o.timeout
         self._client: httpx.Client | None = None
         self._account_sid = ""
         self._recent: tuple[datetime, float, list[Mapping[str, Any]]] | None = None  # see reconcile
@@ -245,24 +159,16 @@ class TwilioProvider(Provider):
             base["SendAt"] = send_at
             base["ScheduleType"] = "fixed"
         client = self._http()
-        results: list[RecipientResult] = []
-        messages = list(batch.messages)
-        for index, message in enumerate(messages):
+
+        def post(one: Sequence[OutgoingMessage]) -> list[RecipientResult]:
             try:
-                results.append(self._send_one(client, base, message))
-            except (RetryableError, InDoubtError, CredentialsError, ConfigError) as exc:
-                if isinstance(exc, InDoubtError):
-                    self._doubted_at = time.monotonic()  # a cached listing no longer covers it
-                if not any(r.outcome is Outcome.SENT for r in results):
-                    raise
-                outcome = Outcome.IN_DOUBT if isinstance(exc, InDoubtError) else Outcome.RETRY
-                results.append(RecipientResult(message.recipient, outcome, reason=exc.message))
-                results.extend(
-                    RecipientResult(m.recipient, Outcome.RETRY, reason=f"not attempted: {exc.message}")
-                    for m in messages[index + 1 :]
-                )
-                break
-        return results
+                return [self._send_one(client, base, one[0])]
+            except InDoubtError:
+                self._doubted_at = time.monotonic()  # a cached listing no longer covers it
+                raise
+
+        # one request per recipient: accepted messages are never reported as unsent (runner.providers.http)
+        return send_requests([[m] for m in batch.messages], post, can_reconcile=True)
 
     def reconcile(self, batch: Batch, since: datetime) -> dict[str, RecipientResult] | None:
         """Find the batch's messages among the sender's recent messages (issue 11).
@@ -284,7 +190,7 @@ class TwilioProvider(Provider):
         """
         client = self._http()
         from_, service = self._sender_fields(batch.sender)
-        start = _as_utc(since) - CLOCK_SLACK
+        start = as_utc(since) - CLOCK_SLACK
         items = self._recent_messages(client, from_, start)
         if items is None:
             return None
@@ -315,7 +221,7 @@ class TwilioProvider(Provider):
         plan's (the lost-ledger guard; Twilio has no campaign id or idempotency key to ask by)."""
         client = self._http()
         from_, service = self._sender_fields(sender)
-        start = _as_utc(since)
+        start = as_utc(since)
         before = self.list_requests
         items = self._recent_messages(client, from_, start, cache=False)
         if items is None:
@@ -332,7 +238,7 @@ class TwilioProvider(Provider):
                 continue
             sid = item.get("sid")
             traces[recipient] = SentTrace(recipient, sid if isinstance(sid, str) else None,
-                                          _parse_rfc2822(item.get("date_created")))
+                                          parse_rfc2822(item.get("date_created")))
         found = list(traces.values())
         oldest = min((t.at for t in found if t.at), default=None)
         return ProviderHistory("Twilio", found, len(found), oldest, start, requests=self.list_requests - before)
@@ -360,7 +266,7 @@ class TwilioProvider(Provider):
                     reason += f": {text}"
             reports.append(
                 DeliveryReport(
-                    provider_id=sid, status=mapped, reason=reason, at=_parse_rfc2822(data.get("date_updated"))
+                    provider_id=sid, status=mapped, reason=reason, at=parse_rfc2822(data.get("date_updated"))
                 )
             )
         return reports
@@ -397,27 +303,27 @@ class TwilioProvider(Provider):
                 f"{self.status_callback}{sep}{urlencode({'smsrun_id': message.message_id})}"
             )
         try:
-            response = client.post(f"{self._account_path()}/Messages.json", data=form)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise RetryableError(
-                f"could not connect to Twilio ({type(exc).__name__}: {exc}); nothing was sent"
-            ) from exc
+            request = client.build_request("POST", f"{self._account_path()}/Messages.json", data=form)
+            response = send_bounded(client, request, self.timeout)
         except httpx.TransportError as exc:
+            if nothing_sent(exc):
+                raise RetryableError(
+                    f"could not connect to Twilio ({type(exc).__name__}: {exc}); nothing was sent") from exc
             raise InDoubtError(
                 f"the connection to Twilio failed after the message to {message.recipient} was sent "
                 f"({type(exc).__name__}); Twilio may have accepted it"
             ) from exc
         request_id = response.headers.get("Twilio-Request-Id")
         if 200 <= response.status_code < 300:
-            data = _json_object(response)
+            data = json_object(response)
             sid = data.get("sid") if data else None
             if isinstance(sid, str) and MESSAGE_SID_RE.match(sid):
                 return RecipientResult(message.recipient, Outcome.SENT, provider_id=sid)
             return RecipientResult(
                 message.recipient, Outcome.SENT, reason="accepted, but Twilio's answer carried no message SID"
             )
-        code, text = _error_fields(response)
-        what = _describe(response.status_code, code, text)
+        code, text = error_fields(response)
+        what = describe(response.status_code, code, text)
         if response.status_code >= 500:
             raise InDoubtError(
                 f"Twilio answered {what} to the message to {message.recipient}; it may have been "
@@ -452,13 +358,13 @@ class TwilioProvider(Provider):
         if status == 429 or code == ERR_TOO_MANY_REQUESTS:
             raise RetryableError(
                 f"Twilio is throttling requests ({what})",
-                retry_after=_retry_after(response),
+                retry_after=retry_after(response.headers),
                 query_id=request_id,
             )
         if code == ERR_QUEUE_FULL:
             raise RetryableError(
                 f"the sender's queue at Twilio is full ({what})",
-                retry_after=_retry_after(response) or QUEUE_FULL_RETRY_AFTER,
+                retry_after=retry_after(response.headers) or QUEUE_FULL_RETRY_AFTER,
                 query_id=request_id,
             )
         if code in CONFIG_ERRORS:
@@ -502,7 +408,7 @@ class TwilioProvider(Provider):
         """SendAt for a batch deferred to ``not_before``; None to send now."""
         if not_before is None:
             return None
-        when = _as_utc(not_before)
+        when = as_utc(not_before)
         ahead = when - datetime.now(UTC)
         if ahead <= timedelta(0):
             return None
@@ -529,7 +435,7 @@ class TwilioProvider(Provider):
             return False
         if item.get("body") not in wanted:
             return False
-        created = _parse_rfc2822(item.get("date_created"))
+        created = parse_rfc2822(item.get("date_created"))
         if created is None or created < start:
             return False
         if from_ is not None and item.get("from") not in (None, from_):
@@ -573,7 +479,7 @@ class TwilioProvider(Provider):
                 fresh = [item for item in listed if isinstance(item, Mapping)]
                 items += fresh
                 if older_than is not None and fresh and all(
-                        (_parse_rfc2822(item.get("date_created")) or older_than) < older_than for item in fresh):
+                        (parse_rfc2822(item.get("date_created")) or older_than) < older_than for item in fresh):
                     return items
             nxt = page.get("next_page_uri")
             url = nxt if isinstance(nxt, str) and nxt else None
@@ -583,24 +489,24 @@ class TwilioProvider(Provider):
         self, client: httpx.Client, url: str, params: Mapping[str, str] | None, *, missing_ok: bool
     ) -> dict[str, Any] | None:
         try:
-            response = client.get(url, params=params)
+            response = send_bounded(client, client.build_request("GET", url, params=params), self.timeout)
         except httpx.TransportError as exc:
             raise RetryableError(f"reading from Twilio failed ({type(exc).__name__})") from exc
         request_id = response.headers.get("Twilio-Request-Id")
         if response.status_code == 404 and missing_ok:
             return None
         if 200 <= response.status_code < 300:
-            data = _json_object(response)
+            data = json_object(response)
             if data is None:
                 raise RetryableError(
                     "Twilio answered with something that is not a JSON object", query_id=request_id
                 )
             return data
-        code, text = _error_fields(response)
-        what = _describe(response.status_code, code, text)
+        code, text = error_fields(response)
+        what = describe(response.status_code, code, text)
         if response.status_code >= 500:
             raise RetryableError(
-                f"Twilio answered {what}", retry_after=_retry_after(response), query_id=request_id
+                f"Twilio answered {what}", retry_after=retry_after(response.headers), query_id=request_id
             )
         self._raise_for_run(response, code, what, request_id)
         raise PermanentError(f"Twilio refused the request: {what}", query_id=request_id)
@@ -630,128 +536,8 @@ class TwilioProvider(Provider):
             self._client = httpx.Client(
                 base_url=self.base_url,
                 auth=httpx.BasicAuth(account_sid, token),
-                timeout=self.timeout,
+                timeout=timeouts(self.timeout),
                 headers={"Accept": "application/json", "User-Agent": "smsrun"},
                 follow_redirects=False,
             )
         return self._client
-
-
-# -- helpers ------------------------------------------------------------------------------------------
-
-
-def _as_utc(moment: datetime) -> datetime:
-    """Aware datetimes are converted; naive ones are taken as UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _parse_rfc2822(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return _as_utc(parsedate_to_datetime(value))
-    except (TypeError, ValueError):
-        return None
-
-
-def _json_object(response: httpx.Response) -> dict[str, Any] | None:
-    try:
-        data = json.loads(response.content)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _error_fields(response: httpx.Response) -> tuple[int | None, str]:
-    """Twilio's error body: ``{"code", "message", "more_info", "status"}``."""
-    data = _json_object(response) or {}
-    code = data.get("code")
-    if isinstance(code, str) and code.isdigit():
-        code = int(code)
-    message = data.get("message")
-    return (
-        code if isinstance(code, int) and not isinstance(code, bool) else None,
-        message if isinstance(message, str) else "",
-    )
-
-
-def _describe(status: int, code: int | None, text: str) -> str:
-    what = f"HTTP {status}"
-    if code is not None:
-        what += f", error {code}"
-    if text:
-        what += f": {text}"
-    return what
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    when = _parse_rfc2822(value)
-    if when is None:
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _check_base_url(value: object) -> str:
-    if not isinstance(value, str):
-        raise ConfigError("provider twilio: settings.base_url must be a URL")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise ConfigError("provider twilio: settings.base_url must be an http(s) URL without query")
-    return value.rstrip("/")
-
-
-def _check_from(value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not (
-        E164_RE.match(value) or SHORT_CODE_RE.match(value) or ALNUM_SENDER.match(value)
-    ):
-        raise ConfigError(
-            "provider twilio: settings.from must be a number in E.164 (+15551234567), a short "
-            "code or an alphanumeric sender ID (3-11 letters, digits, spaces)"
-        )
-    return value
-
-
-def _check_service(value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not SERVICE_SID_RE.match(value):
-        raise ConfigError("provider twilio: settings.messaging_service_sid must be 'MG' and 32 hex digits")
-    return value
-
-
-def _check_callback(value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ConfigError("provider twilio: settings.status_callback must be a URL")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
-        raise ConfigError("provider twilio: settings.status_callback must be an http(s) URL without fragment")
-    if "_" in parts.hostname:
-        raise ConfigError("provider twilio: Twilio refuses status_callback hosts with underscores")
-    if len(value) > 3800:
-        raise ConfigError("provider twilio: settings.status_callback is too long (Twilio allows 4000 chars)")
-    return value
-
-
-def _check_validity(value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 36000:
-        raise ConfigError("provider twilio: settings.validity_period must be whole seconds from 1 to 36000")
-    return value
-
-
-def _check_timeout(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ConfigError("provider twilio: settings.timeout must be a positive number of seconds")
-    return float(value)
