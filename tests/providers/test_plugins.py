@@ -124,7 +124,7 @@ def test_a_broken_plugin_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.syspath_prepend(str(root))
     forget()
     try:
-        with pytest.raises(ConfigError, match="'broken' .* is not a smsrun ProviderSpec"):
+        with pytest.raises(ConfigError, match=r"'broken' .* is not a smsrun ProviderSpec"):
             registry.specs()
     finally:
         sys.modules.pop("smsrun_broken", None)
