@@ -83,3 +83,9 @@ def capabilities(name: str, settings: Mapping[str, Any] | None = None) -> Any:
     except ConfigError:
         parsed = spec.parse({})
     return spec.capabilities_for(parsed)
+
+
+def receiver_routes() -> dict[tuple[str, ...], tuple[frozenset[str], str]]:
+    """``(provider, *path)`` -> (methods, "module:handler") of every provider's receiver routes."""
+    return {(spec.name, *route.path): (route.methods, route.handler)
+            for spec in specs().values() for route in spec.routes}

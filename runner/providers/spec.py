@@ -25,6 +25,15 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class ReceiverRoute:
+    """A path of ``smsrun receive`` the provider's gateway calls: ``/<token>/<provider>/<path...>``."""
+
+    path: tuple[str, ...]  # after the provider's name: ("dlr",) is /<token>/kannel/dlr
+    methods: frozenset[str]
+    handler: str  # "module:function" of an async handler(ctx, request) -> response, imported by the receiver
+
+
+@dataclass(frozen=True)
 class ProviderSpec:
     """Everything smsrun needs to know about a provider before it sends."""
 
@@ -38,7 +47,7 @@ class ProviderSpec:
     capabilities: Callable[[Any], Capabilities] | None = None
     env: tuple[str, ...] = ()  # environment variables it reads (secrets and defaults), for docs and checks
     sources: tuple[str, ...] = ()  # source kinds it offers (``ovh-phonebook``...)
-    commands: str | None = None  # "module:attribute" of a Typer app of admin commands (``smsrun ovh ...``)
+    routes: tuple[ReceiverRoute, ...] = ()  # what the receiver serves for it (delivery reports, replies)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def load(self) -> type[Provider]:

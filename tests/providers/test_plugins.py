@@ -130,3 +130,11 @@ def test_a_broken_plugin_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Mo
         sys.modules.pop("smsrun_broken", None)
         monkeypatch.undo()
         forget()
+
+
+def test_the_receiver_serves_the_routes_the_providers_declare() -> None:
+    from runner.receiver.app import provider_routes
+    from runner.receiver.handlers import ROUTES
+
+    assert provider_routes() == ROUTES  # the built-ins' declarations give the receiver's table, handlers and all
+    assert {route[0] for route in provider_routes()} == {"kannel", "twilio", "ovh", "health"}

@@ -8,7 +8,7 @@ from runner.errors import ConfigError
 from runner.providers.base import Capabilities
 from runner.providers.kannel.dlr import dlr_template
 from runner.providers.settings import ProviderSettings, setting
-from runner.providers.spec import ProviderSpec
+from runner.providers.spec import ProviderSpec, ReceiverRoute
 
 ENV_USERNAME = "KANNEL_USERNAME"
 ENV_PASSWORD = "KANNEL_PASSWORD"
@@ -60,4 +60,6 @@ PROVIDER = ProviderSpec(
     settings=KannelSettings,
     capabilities=capabilities,
     env=(ENV_USERNAME, ENV_PASSWORD),
+    routes=(ReceiverRoute(("dlr",), frozenset({"GET", "POST"}), "runner.receiver.handlers:kannel_dlr"),
+            ReceiverRoute(("mo",), frozenset({"GET", "POST"}), "runner.receiver.handlers:kannel_mo")),
 )

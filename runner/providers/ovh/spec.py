@@ -8,7 +8,7 @@ from typing import Final, Literal
 
 from runner.providers.base import Capabilities
 from runner.providers.settings import ProviderSettings, setting
-from runner.providers.spec import ProviderSpec
+from runner.providers.spec import ProviderSpec, ReceiverRoute
 
 STOP_MENTION: Final = "\nSTOP:36111"
 DEFAULT_BATCH_SIZE: Final = 500
@@ -53,4 +53,5 @@ PROVIDER = ProviderSpec(
     env=("OVH_APPLICATION_KEY", "OVH_APPLICATION_SECRET", "OVH_CONSUMER_KEY", "OVH_ENDPOINT", "OVH_SERVICE_NAME",
          "OVH_REQUESTS_PER_MINUTE"),
     sources=("ovh-phonebook", "ovh-receivers"),
+    routes=(ReceiverRoute(("dlr",), frozenset({"GET", "POST"}), "runner.receiver.handlers:ovh_dlr"),),
 )

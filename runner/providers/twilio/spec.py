@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from runner.providers.base import Capabilities
 from runner.providers.settings import ProviderSettings, setting
-from runner.providers.spec import ProviderSpec
+from runner.providers.spec import ProviderSpec, ReceiverRoute
 
 ENV_ACCOUNT_SID = "TWILIO_ACCOUNT_SID"
 ENV_AUTH_TOKEN = "TWILIO_AUTH_TOKEN"
@@ -43,4 +43,6 @@ PROVIDER = ProviderSpec(
     settings=TwilioSettings,
     capabilities=capabilities,
     env=(ENV_ACCOUNT_SID, ENV_AUTH_TOKEN),
+    routes=(ReceiverRoute(("status",), frozenset({"POST"}), "runner.receiver.handlers:twilio_status"),
+            ReceiverRoute(("inbound",), frozenset({"POST"}), "runner.receiver.handlers:twilio_inbound")),
 )
