@@ -29,8 +29,7 @@ def provider_capabilities(name: str, settings: Mapping[str, Any] | None = None) 
     """What provider ``name`` does with these campaign settings (see :func:`registry.capabilities`)."""
     from runner.providers.registry import capabilities
 
-    caps: Capabilities = capabilities(name, settings)
-    return caps
+    return capabilities(name, settings)
 
 
 def create_provider(name: str, settings: Mapping[str, Any], *, state_dir: Path) -> Provider:

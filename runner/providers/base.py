@@ -1,8 +1,9 @@
 """The interface every provider implements, and the values that cross it.
 
-A provider is a small class: it declares its :class:`Capabilities`, sends a :class:`Batch` and returns
-one :class:`RecipientResult` per message, and, when it can, tells after a crash which messages of an
-in-doubt batch it actually accepted (:meth:`Provider.reconcile`).
+A provider is a small class, declared to the registry by its :class:`~runner.providers.spec.ProviderSpec`
+(whose typed settings the base class parses, and computes the :class:`Capabilities` from): it sends a
+:class:`Batch` and returns one :class:`RecipientResult` per message, and, when it can, tells after a crash
+which messages of an in-doubt batch it actually accepted (:meth:`Provider.reconcile`).
 
 Whole-request failures are raised as the classified errors of :mod:`runner.errors`:
 ``RetryableError`` (nothing accepted, try again), ``PermanentError`` (refused for good),
@@ -14,7 +15,7 @@ from __future__ import annotations
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
@@ -168,10 +169,3 @@ class Provider(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-@dataclass
-class ProviderInfo:
-    name: str
-    description: str
-    env: list[str] = field(default_factory=list)

@@ -11,10 +11,13 @@ import importlib
 from collections.abc import Mapping
 from functools import cache
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.errors import ConfigError
 from runner.providers.spec import ProviderSpec
+
+if TYPE_CHECKING:
+    from runner.providers.base import Capabilities
 
 ENTRY_POINT_GROUP = "smsrun.providers"
 
@@ -71,7 +74,7 @@ def reset() -> None:
     specs.cache_clear()
 
 
-def capabilities(name: str, settings: Mapping[str, Any] | None = None) -> Any:
+def capabilities(name: str, settings: Mapping[str, Any] | None = None) -> Capabilities:
     """The capabilities of provider ``name`` with these (campaign) settings: what the loader, the planner and
     the provider itself use, so plan and send agree. ``${VARIABLES}`` are expanded when set; settings that
     cannot be parsed give the defaults' capabilities (``validate`` reports them)."""
