@@ -191,8 +191,17 @@ class RateLimiter:
             self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
 
     def acquire(self, *, urgent: bool = False, count: int = 1) -> float:
-        """Wait for ``count`` slots (at most ``limit`` are asked at once); returns the time waited."""
-        count = max(1, min(count, self.limit))
+        """Wait for ``count`` slots (more than ``limit``: in turns of ``limit``, so a request of 500
+        messages under 10 messages/s returns after ~50 s); returns the time waited."""
+        waited = 0.0
+        left = max(1, count)
+        while left > 0:
+            turn = min(left, self.limit)
+            waited += self._acquire(urgent, turn)
+            left -= turn
+        return waited
+
+    def _acquire(self, urgent: bool, count: int) -> float:
         waited = 0.0
         if urgent:
             with self._lock:
@@ -210,7 +219,7 @@ class RateLimiter:
                     elif len(self._stamps) + count <= self.limit:
                         self._stamps.extend([now] * count)
                         return waited
-                    else:
+                    else:  # until enough of the oldest slots leave the window
                         delay = self.period - (now - self._stamps[len(self._stamps) + count - self.limit - 1])
                 delay = max(delay, 0.001)
                 self._sleep(delay)
