@@ -57,17 +57,13 @@ def render(schema: Mapping[str, Any]) -> str:
     return json.dumps(schema, indent=2, ensure_ascii=False)
 
 
-def builtin_specs() -> dict[str, ProviderSpec]:
-    from runner.providers.registry import BUILTIN, _load
-
-    return {spec.name: spec for spec in map(_load, BUILTIN)}
-
-
 def main(argv: list[str]) -> int:
     """``--write``: regenerate the committed schemas; ``--check``: exit 1 when they differ."""
     root = Path(__file__).resolve().parents[2]
     targets = [root / "schema" / "campaign.schema.json", root / "runner" / "schemas" / "campaign.schema.json"]
     current = json.loads(targets[0].read_text("utf-8"))
+    from runner.providers.registry import builtin_specs
+
     text = render(with_providers(current, builtin_specs()))
     stale = [t for t in targets if t.read_text("utf-8") != text]
     if "--write" in argv:

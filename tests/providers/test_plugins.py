@@ -91,7 +91,8 @@ def test_a_plugin_is_in_the_registry_after_the_builtins(plugin: Path, tmp_path: 
 
 
 def test_the_schema_validates_a_plugins_settings(plugin: Path) -> None:
-    provider = campaign_schema.load_schema("campaign")["properties"]["provider"]
+    assert "echo" not in campaign_schema.load_schema("campaign")["properties"]["provider"]["then"]["enum"]
+    provider = campaign_schema.load_schema("campaign", plugins=True)["properties"]["provider"]
     assert "echo" in provider["then"]["enum"]
     branch = next(b["then"] for b in provider["else"]["allOf"] if b["if"]["properties"]["name"]["const"] == "echo")
     assert branch["properties"]["level"] == {"description": "how loud", "type": "integer", "minimum": 1,

@@ -19,7 +19,7 @@ import pytest
 
 from runner.errors import ConfigError
 from runner.providers import create_provider, provider_capabilities
-from runner.providers.registry import specs
+from runner.providers.registry import BUILTIN_NAMES, specs
 from runner.providers.schema import main as schema_main
 from tests.support.fake_ovh import FakeOvh
 from tests.support.repo import Repo, french_mobiles
@@ -75,7 +75,7 @@ def test_every_setting_is_in_the_schema_with_a_description() -> None:
     schema = json.loads((Path(__file__).parents[2] / "schema" / "campaign.schema.json").read_text("utf-8"))
     branches = schema["properties"]["provider"]["else"]["allOf"]
     by_name = {b["if"]["properties"]["name"]["const"]: b["then"] for b in branches}
-    assert list(by_name) == list(specs()) == ["outbox", "ovh", "kannel", "twilio"]
+    assert list(by_name) == list(specs()) == list(BUILTIN_NAMES) == ["outbox", "ovh", "kannel", "twilio"]
     for name, spec in specs().items():
         properties = by_name[name]["properties"]
         assert set(properties) == {"name", *spec.settings.keys()}
