@@ -51,10 +51,11 @@ def offline_checks(campaign: Campaign) -> list[Diagnostic]:
 def _suffixes(campaign: Campaign) -> tuple[str, str]:
     """(what smsrun appends to the text, what the provider appends when sending), as plan counts them."""
     from runner.errors import ConfigError
-    from runner.providers import provider_class
+    from runner.providers import provider_capabilities
 
     try:
-        stop = provider_class(campaign.provider.name).capabilities.stop_mention if campaign.commercial else None
+        stop = (provider_capabilities(campaign.provider.name, campaign.provider.settings).stop_mention
+                if campaign.commercial else None)
     except ConfigError:
         stop = None
     appended = campaign.opt_out_text if campaign.commercial and stop is None else None

@@ -242,7 +242,7 @@ def _semantic_checks(campaign: Campaign, doc: yamldoc.Document, root: Path, *, c
         problems.append(doc.diag(("message",), "a message containing a URL cannot be sent from the short-code "
                                  "sender (OVHcloud blocks it): use an alphanumeric or virtual-number sender"))
     # commercial mention
-    stop = _provider_stop_mention(campaign.provider.name)
+    stop = _provider_stop_mention(campaign.provider.name, campaign.provider.settings)
     if campaign.commercial and stop is None and not campaign.opt_out_text:
         problems.append(doc.diag(("commercial",), f"a commercial campaign through provider "
                                  f"{campaign.provider.name!r} needs opt_out_text (e.g. 'STOP au 36xxx'): "
@@ -302,10 +302,10 @@ def _value_checks(doc: yamldoc.Document) -> list[Diagnostic]:
     return problems
 
 
-def _provider_stop_mention(name: str) -> str | None:
-    from runner.providers import provider_class
+def _provider_stop_mention(name: str, settings: dict[str, Any]) -> str | None:
+    from runner.providers import provider_capabilities
 
-    try:
-        return provider_class(name).capabilities.stop_mention
+    try:  # computed from the settings, as the planner and the provider compute it
+        return provider_capabilities(name, settings).stop_mention
     except Exception:
         return None

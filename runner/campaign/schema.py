@@ -21,21 +21,27 @@ from runner.errors import Diagnostic, SmsrunError
 
 
 @cache
-def load_schema(name: str) -> dict[str, Any]:
-    """The shipped schema ``name`` ("campaign" or "addressbook")."""
+def load_schema(name: str, plugins: bool = False) -> dict[str, Any]:
+    """The shipped schema ``name`` ("campaign" or "addressbook"); ``plugins``: with the settings of the
+    providers other packages register too (finding them costs ~50 ms, so only when a file names one)."""
     text = resources.files("runner").joinpath("schemas", f"{name}.schema.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
+    if name == "campaign":  # the provider part from the registry (issue 12)
+        from runner.providers.registry import builtin_specs, specs
+        from runner.providers.schema import with_providers
+
+        schema = with_providers(schema, specs() if plugins else builtin_specs())
     return schema
 
 
 @cache
-def _validator(name: str) -> Any:
+def _validator(name: str, plugins: bool = False) -> Any:
     from jsonschema import Draft202012Validator, FormatChecker, validators  # type: ignore[import-untyped]
 
     # issue 15: JSON Schema patterns are ECMA-262, where "$" is the end of the text; Python's "$" also
     # matches before a final newline, so `id: "x\n"` and a sender ending in a newline passed
     strict = validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})  # type: ignore[no-untyped-call]
-    return strict(load_schema(name), format_checker=FormatChecker())
+    return strict(load_schema(name, plugins), format_checker=FormatChecker())
 
 
 def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Any:
@@ -78,7 +84,7 @@ def _shown(value: Any, limit: int = 60) -> str:
 
 def validate(doc: Document, name: str) -> list[Diagnostic]:
     """Every schema problem of ``doc`` as positioned diagnostics (sorted by position, deduplicated)."""
-    validator = _validator(name)
+    validator = _validator(name, name == "campaign" and _names_a_plugin(doc.data))
     found: dict[tuple[int, int, str], Diagnostic] = {}
     for error in validator.iter_errors(doc.data):
         if isinstance(error.instance, float) and not math.isfinite(error.instance):
@@ -86,6 +92,15 @@ def validate(doc: Document, name: str) -> list[Diagnostic]:
         for diagnostic in _explain(error, doc, validator.schema):
             found.setdefault((diagnostic.line, diagnostic.col, diagnostic.message), diagnostic)
     return sorted(found.values())
+
+
+def _names_a_plugin(data: Any) -> bool:
+    """True when a campaign's provider is not a built-in one (a third-party provider, or a typo)."""
+    from runner.providers.registry import BUILTIN_NAMES
+
+    provider = data.get("provider") if isinstance(data, dict) else None
+    name = provider.get("name") if isinstance(provider, dict) else provider
+    return isinstance(name, str) and name not in BUILTIN_NAMES
 
 
 def name_of(path: PathKey) -> str:

@@ -359,7 +359,7 @@ def schema(
 
     if name not in ("campaign", "addressbook"):
         raise SmsrunError(f"unknown schema {name!r}: campaign or addressbook")
-    _json(load_schema(name))
+    _json(load_schema(name, plugins=True))  # with the settings of installed third-party providers
 
 
 # -- optout ---------------------------------------------------------------------------------------------

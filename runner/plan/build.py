@@ -166,10 +166,12 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
     state_dir = state_dir_for(options.state_dir, repo_root)
     problems: list[Problem] = [Problem(d.severity, str(d), d.path, d.line, d.col) for d in campaign.warnings]
 
-    from runner.providers import provider_class
+    from runner.providers import provider_capabilities, provider_class
 
     provider_cls = provider_class(campaign.provider.name)
-    stop_mention = provider_cls.capabilities.stop_mention if campaign.commercial else None
+    # from the settings, as the provider computes them when it sends: plan and send agree on parts and cost
+    capabilities = provider_capabilities(campaign.provider.name, campaign.provider.settings)
+    stop_mention = capabilities.stop_mention if campaign.commercial else None
     appended = campaign.opt_out_text if campaign.commercial and stop_mention is None else None
 
     template = compile_template(campaign.message)

@@ -1,65 +1,39 @@
-"""Provider registry: names in campaign files map to classes, imported only when used."""
+"""Providers: the registry (:mod:`runner.providers.registry`, the only list of them), what each declares
+(:mod:`runner.providers.spec`, typed settings in :mod:`runner.providers.settings`), the interface they
+implement (:mod:`runner.providers.base`) and the HTTP plumbing they share (:mod:`runner.providers.http`).
+
+Adding a provider: a package under ``runner/providers/`` (or a third-party package with an entry point in
+the ``smsrun.providers`` group) with a light ``PROVIDER = ProviderSpec(...)`` and its Provider class, its
+line in :data:`runner.providers.registry.BUILTIN`, and a test module subclassing
+``tests/providers/conformance.py``; then ``python -m runner.providers.schema --write`` regenerates the
+JSON Schema.
+"""
 
 from __future__ import annotations
 
-import importlib
-import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from runner.errors import ConfigError
-from runner.providers.base import Provider
-
-# name -> "module:Class"; modules are imported lazily (httpx costs ~100 ms of start-up).
-REGISTRY: dict[str, str] = {
-    "outbox": "runner.providers.outbox:OutboxProvider",
-    "ovh": "runner.providers.ovh:OvhProvider",
-    "kannel": "runner.providers.kannel:KannelProvider",
-    "twilio": "runner.providers.twilio:TwilioProvider",
-}
+from runner.providers.base import Capabilities, Provider
+from runner.providers.expand import expand_settings
+from runner.providers.registry import get_spec, names
 
 
 def provider_class(name: str) -> type[Provider]:
-    target = REGISTRY.get(name)
-    if target is None:
-        raise ConfigError(f"unknown provider {name!r} (known: {', '.join(sorted(REGISTRY))})")
-    module_name, _, cls_name = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        raise ConfigError(f"provider {name!r} is not available in this installation ({exc})") from exc
-    cls: type[Provider] = getattr(module, cls_name)
-    return cls
+    """The class of provider ``name`` (imported now); :class:`ConfigError` for an unknown name."""
+    return get_spec(name).load()
 
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+def provider_capabilities(name: str, settings: Mapping[str, Any] | None = None) -> Capabilities:
+    """What provider ``name`` does with these campaign settings (see :func:`registry.capabilities`)."""
+    from runner.providers.registry import capabilities
 
-
-def expand_settings(settings: Mapping[str, Any], env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Replace ``${NAME}`` in string settings by the environment variable NAME, so values that carry a
-    secret (a receiver URL with its token) stay out of campaign files. A missing variable is an error."""
-    env = os.environ if env is None else env
-
-    def expand(value: Any) -> Any:
-        if isinstance(value, str):
-            def one(match: re.Match[str]) -> str:
-                name = match.group(1)
-                if name not in env:
-                    raise ConfigError(f"provider settings use ${{{name}}}, but the environment variable {name} "
-                                      "is not set")
-                return env[name]
-
-            return _VAR.sub(one, value)
-        if isinstance(value, dict):
-            return {k: expand(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [expand(v) for v in value]
-        return value
-
-    return {key: expand(value) for key, value in settings.items()}
+    return capabilities(name, settings)
 
 
 def create_provider(name: str, settings: Mapping[str, Any], *, state_dir: Path) -> Provider:
     return provider_class(name)(expand_settings(settings), state_dir=state_dir)
+
+
+__all__ = ["create_provider", "expand_settings", "names", "provider_capabilities", "provider_class"]

@@ -1,8 +1,9 @@
 """The interface every provider implements, and the values that cross it.
 
-A provider is a small class: it declares its :class:`Capabilities`, sends a :class:`Batch` and returns
-one :class:`RecipientResult` per message, and, when it can, tells after a crash which messages of an
-in-doubt batch it actually accepted (:meth:`Provider.reconcile`).
+A provider is a small class, declared to the registry by its :class:`~runner.providers.spec.ProviderSpec`
+(whose typed settings the base class parses, and computes the :class:`Capabilities` from): it sends a
+:class:`Batch` and returns one :class:`RecipientResult` per message, and, when it can, tells after a crash
+which messages of an in-doubt batch it actually accepted (:meth:`Provider.reconcile`).
 
 Whole-request failures are raised as the classified errors of :mod:`runner.errors`:
 ``RetryableError`` (nothing accepted, try again), ``PermanentError`` (refused for good),
@@ -14,12 +15,16 @@ from __future__ import annotations
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from runner.campaign.model import Sender
+
+if TYPE_CHECKING:
+    from runner.providers.settings import ProviderSettings
+    from runner.providers.spec import ProviderSpec
 
 
 @dataclass(frozen=True)
@@ -110,10 +115,18 @@ class Provider(ABC):
 
     name: str = ""
     capabilities: Capabilities = Capabilities()
+    #: what the provider declares (settings, capabilities...); the base class parses the settings with it
+    spec: ClassVar[ProviderSpec | None] = None
 
     def __init__(self, settings: Mapping[str, Any] | None = None, *, state_dir: Path | None = None) -> None:
         self.settings: dict[str, Any] = dict(settings or {})
         self.state_dir = state_dir  # smsrun's state folder (the outbox keeps its database there)
+        spec = type(self).spec
+        if spec is not None:
+            # typed settings (unknown keys, wrong types: ConfigError); capabilities computed from them, as
+            # the loader and the planner compute them, so plan and send agree
+            self.options: ProviderSettings = spec.parse(self.settings)
+            self.capabilities = spec.capabilities_for(self.options)
 
     @abstractmethod
     def send(self, batch: Batch) -> list[RecipientResult]:
@@ -156,10 +169,3 @@ class Provider(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-@dataclass
-class ProviderInfo:
-    name: str
-    description: str
-    env: list[str] = field(default_factory=list)

@@ -16,6 +16,7 @@ import os
 import random
 import sqlite3
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ from runner.providers.base import (
     RecipientResult,
     SentTrace,
 )
+from runner.providers.settings import ProviderSettings, setting
+from runner.providers.spec import ProviderSpec
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -64,22 +67,36 @@ def _faults() -> dict[str, float]:
     return out
 
 
+@dataclass(frozen=True)
+class OutboxSettings(ProviderSettings):
+    batch_size: int = setting(500, "messages per batch (default 500)", minimum=1)
+
+
+def capabilities(settings: OutboxSettings) -> Capabilities:
+    return Capabilities(max_recipients_per_request=settings.batch_size, one_text_many_recipients=True,
+                        stop_mention=None, can_reconcile=True)
+
+
+PROVIDER = ProviderSpec(
+    name="outbox",
+    title="the outbox",
+    description="a local SQLite outbox (smsrun outbox); reconciles by batch",
+    factory="runner.providers.outbox:OutboxProvider",
+    settings=OutboxSettings,
+    capabilities=capabilities,
+    env=("SMSRUN_OUTBOX_FAULTS",),
+)
+
+
 class OutboxProvider(Provider):
     name = "outbox"
-    capabilities = Capabilities(
-        max_recipients_per_request=500,
-        one_text_many_recipients=True,
-        stop_mention=None,
-        can_reconcile=True,
-    )
+    spec = PROVIDER
+    capabilities = capabilities(OutboxSettings())
 
     def __init__(self, settings: Mapping[str, Any] | None = None, *, state_dir: Path | None = None) -> None:
         super().__init__(settings, state_dir=state_dir)
         if state_dir is None:
             raise ConfigError("the outbox provider needs a state folder")
-        size = self.settings.get("batch_size")
-        if size is not None:
-            self.capabilities = Capabilities(int(size), True, None, True)
         self.path = outbox_path(state_dir)
         self._db: sqlite3.Connection | None = None
         self._faults = _faults()

@@ -28,7 +28,7 @@ from starlette.routing import Route
 
 from runner.errors import LedgerError
 from runner.masking import mask_text
-from runner.receiver.handlers import ROUTES, Context, Request, Response
+from runner.receiver.handlers import ROUTES, Context, Handler, Request, Response
 
 log = logging.getLogger("smsrun.receiver")
 
@@ -75,12 +75,14 @@ def build_app(ctx: Context, token: str, public_url: Callable[[HttpRequest], str]
             headers["Connection"] = "close"  # the rest of what it sent cannot be trusted to be in step
         return HttpResponse(response.body, response.status, headers=headers, media_type=response.content_type)
 
+    routes = provider_routes()
+
     async def _respond(http: HttpRequest, segments: list[str]) -> Response:
         if not segments or not hmac.compare_digest(segments[0].encode(), secret):
             ctx.count("not_found")
             return Response(404, b"not found\n", note="unknown path")
         route = tuple(segments[1:])
-        entry = ROUTES.get(route)
+        entry = routes.get(route)
         if entry is None:
             ctx.count("not_found")
             return Response(404, b"not found\n", note="unknown route")
@@ -126,3 +128,17 @@ def build_app(ctx: Context, token: str, public_url: Callable[[HttpRequest], str]
         return b"".join(chunks)
 
     return Starlette(routes=[Route("/{path:path}", endpoint, methods=METHODS)])
+
+
+def provider_routes() -> dict[tuple[str, ...], tuple[frozenset[str], Handler]]:
+    """The receiver's routes: ``health``, then what each provider of the registry declares (issue 12:
+    a provider brings its own routes)."""
+    import importlib
+
+    from runner.providers.registry import receiver_routes
+
+    table: dict[tuple[str, ...], tuple[frozenset[str], Handler]] = {("health",): ROUTES[("health",)]}
+    for route, (methods, target) in receiver_routes().items():
+        module, _, name = target.partition(":")
+        table[route] = (methods, getattr(importlib.import_module(module), name))
+    return table

@@ -61,7 +61,7 @@ def send_test(campaign: Campaign, numbers: list[str], *, as_row: str | None = No
     from runner.message.encoding import measure
     from runner.message.template import TemplateProblem, compile_template
     from runner.message.transliterate import transliterate
-    from runner.providers import create_provider, provider_class
+    from runner.providers import create_provider, provider_capabilities
     from runner.providers.base import Batch, Outcome, OutgoingMessage
     from runner.sources import SourceContext
 
@@ -90,7 +90,8 @@ def send_test(campaign: Campaign, numbers: list[str], *, as_row: str | None = No
     except TemplateProblem as exc:
         raise SmsrunError(f"message template, rendered as {origin}: {exc.message}") from None
 
-    stop = provider_class(campaign.provider.name).capabilities.stop_mention if campaign.commercial else None
+    caps = provider_capabilities(campaign.provider.name, campaign.provider.settings)
+    stop = caps.stop_mention if campaign.commercial else None
     appended = campaign.opt_out_text if campaign.commercial and stop is None else None
     text = transliterate(raw_text).text if campaign.transliterate else raw_text
     if appended:

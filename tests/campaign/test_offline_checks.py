@@ -116,7 +116,8 @@ def test_encoding_and_delimiter_problems_point_at_the_source(repo: Repo) -> None
 def test_provider_settings_are_checked_at_their_key(repo: Repo) -> None:
     text = campaign("  - csv: list.csv\n", message="Hi", extra="provider:\n  name: ovh\n  batch_size: 0\n")
     [p] = problems(repo, text)
-    assert p["line"] == line_of(text, "batch_size") and "batch_size must be >= 1" in str(p["message"])
+    assert p["line"] == line_of(text, "batch_size")
+    assert "batch_size: 0 is less than the minimum of 1" in str(p["message"])
 
 
 def test_remote_sources_are_left_to_plan(repo: Repo) -> None:

@@ -156,7 +156,7 @@ def test_kannel_plan_says_it_keeps_no_history(tmp_path: Path) -> None:
     from runner.plan import PlanOptions, build_plan
 
     plan = build_plan(load_campaign(campaign.path), PlanOptions(state_dir=campaign.state_dir, check_provider=False))
-    provider = KannelProvider({"url": "http://127.0.0.1:9/cgi-bin/sendsms", "username": "u", "password": "p"},
+    provider = KannelProvider({"url": "http://127.0.0.1:9/cgi-bin/sendsms"},
                               state_dir=campaign.state_dir)
     [problem] = plan_problems(plan, provider)
     assert problem.severity == "info" and "kannel keeps no history" in problem.message

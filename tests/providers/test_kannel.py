@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,12 +24,14 @@ from runner.errors import (
     RetryableError,
 )
 from runner.providers import provider_class
-from runner.providers.base import Batch, Outcome, OutgoingMessage, RecipientResult
+from runner.providers.base import Batch, Outcome, OutgoingMessage, Provider, RecipientResult
 from runner.providers.kannel import (
     NOT_E164,
     KannelProvider,
     parse_dlr,
 )
+from tests.providers.conformance import Peer, ProviderConformance
+from tests.support.fake_kannel import FakeKannel
 from tests.support.kannel import (  # noqa: F401 - fixtures register by import
     MO_PATH,
     KannelGateway,
@@ -654,3 +657,32 @@ def test_failure_delivery_reports_through_smpp(
     sim.send_mo(ok, "36180", "STOP")
     (mo,) = kannel_listener.wait_for(lambda h: h.path == MO_PATH, since=mo_since)
     assert (mo.query["from"], mo.query["text"], mo.query["smsc"]) == (ok, "STOP", "smpp1")
+
+
+# -- the conformance suite (tests/providers/conformance.py) over a loopback sendsms (tests/support/fake_kannel.py)
+class KannelPeer(Peer):
+    def __init__(self, fake: FakeKannel) -> None:
+        self.fake = fake
+
+    def provider(self, state_dir: Path, **settings: Any) -> Provider:
+        return KannelProvider({"url": self.fake.url, "timeout": 10, **settings}, state_dir=state_dir)
+
+    def received(self) -> list[tuple[str, str]]:
+        return list(self.fake.received)
+
+    def fail_next(self, kind: str, *, after: int = 0) -> None:
+        self.fake.fail_next(kind, after=after)
+
+    def refuse(self, recipient: str) -> None:
+        self.fake.refused.add(recipient)
+
+
+class TestKannelConformance(ProviderConformance):
+    pulls_delivery_reports = False  # Kannel calls the receiver's dlr-url
+
+    @pytest.fixture
+    def peer(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[Peer]:
+        monkeypatch.setenv("KANNEL_USERNAME", "smsrun")
+        monkeypatch.setenv("KANNEL_PASSWORD", PASSWORD)
+        with FakeKannel("smsrun", PASSWORD) as fake:
+            yield KannelPeer(fake)

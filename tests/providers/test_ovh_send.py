@@ -13,8 +13,9 @@ import pytest
 from runner.campaign.model import Sender
 from runner.errors import ConfigError, InDoubtError, PermanentError, RetryableError
 from runner.providers import create_provider
-from runner.providers.base import Batch, Outcome, OutgoingMessage
+from runner.providers.base import Batch, Outcome, OutgoingMessage, Provider
 from runner.providers.ovh import STOP_MENTION, OvhClient, OvhProvider, job_tag
+from tests.providers.conformance import Peer, ProviderConformance
 from tests.support.fake_ovh import FakeOvh
 
 ACME = Sender("alphanumeric", "ACME")
@@ -280,3 +281,39 @@ def test_number_spelling_in_the_report_is_matched(fake: FakeOvh) -> None:
 def test_empty_batch(fake: FakeOvh) -> None:
     assert make_provider(fake).send(make_batch([])) == []
     assert fake.requests == []
+
+
+# -- the conformance suite (tests/providers/conformance.py) over the loopback OVHcloud fake -------------------
+class OvhPeer(Peer):
+    def __init__(self, fake: FakeOvh) -> None:
+        self.fake = fake
+
+    def provider(self, state_dir: Path, **settings: Any) -> Provider:
+        provider = make_provider(self.fake, reconcile_delay=0, service_name=self.fake.service_name, **settings)
+        provider.state_dir = state_dir
+        return provider
+
+    def received(self) -> list[tuple[str, str]]:
+        out = []
+        for job in self.fake.jobs:
+            if job.accepted and job.response:
+                mention = "" if job.body.get("noStopClause") else self.fake.stop_clause
+                out += [(r, str(job.body["message"]) + mention) for r in job.response.get("validReceivers", [])]
+        return out
+
+    def fail_next(self, kind: str, *, after: int = 0) -> None:
+        fault = {"retryable": "http_503", "in_doubt": "drop_after_accept"}[kind]
+        self.fake.fail_next(fault, where=r"^POST /sms/[^/]+/jobs$", after=after)
+
+    def refuse(self, recipient: str) -> None:
+        self.fake.invalid_numbers.add(recipient)
+
+    def deliver(self, provider_ids: Sequence[str]) -> None:
+        self.fake.deliver([int(i) for i in provider_ids])
+
+
+class TestOvhConformance(ProviderConformance):
+    @pytest.fixture
+    def peer(self) -> Iterator[Peer]:
+        with FakeOvh() as server:
+            yield OvhPeer(server)

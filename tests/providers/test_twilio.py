@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
@@ -20,7 +21,7 @@ import pytest
 from runner.campaign.model import Sender
 from runner.errors import ConfigError, CredentialsError, InDoubtError, RetryableError
 from runner.providers import create_provider
-from runner.providers.base import Batch, Outcome, OutgoingMessage, RecipientResult
+from runner.providers.base import Batch, Outcome, OutgoingMessage, Provider, RecipientResult
 from runner.providers.twilio import (
     UNSUBSCRIBED_REASON,
     TwilioProvider,
@@ -28,6 +29,7 @@ from runner.providers.twilio import (
     twilio_signature,
     verify_twilio_signature,
 )
+from tests.providers.conformance import Peer, ProviderConformance
 from tests.support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 from tests.support.openapi_check import SpecUnavailable, TwilioSpec
 
@@ -621,3 +623,41 @@ def test_the_fake_catches_requests_that_break_the_spec(fake: FakeTwilio) -> None
     ):
         assert expected in text, expected
     assert fake.messages == {}
+
+
+# -- the conformance suite (tests/providers/conformance.py) over the loopback Twilio fake ---------------------
+class TwilioPeer(Peer):
+    def __init__(self, fake: FakeTwilio) -> None:
+        self.fake = fake
+
+    def provider(self, state_dir: Path, **settings: Any) -> Provider:
+        return TwilioProvider({"base_url": self.fake.url, "from": FROM, **settings}, state_dir=state_dir)
+
+    def received(self) -> list[tuple[str, str]]:
+        return [(m["to"], m["body"]) for m in list(self.fake.messages.values())]
+
+    def fail_next(self, kind: str, *, after: int = 0) -> None:
+        if kind == "retryable":
+            self.fake.throttle_next(after=after, retry_after=0)
+        else:
+            self.fake.drop_next(after=after)
+
+    def refuse(self, recipient: str) -> None:
+        self.fake.invalid_numbers.add(recipient)
+
+    def opt_out(self, recipient: str) -> None:
+        self.fake.unsubscribed.add(recipient)
+
+    def deliver(self, provider_ids: Sequence[str]) -> None:
+        for sid in provider_ids:
+            self.fake.deliver(sid)
+
+
+class TestTwilioConformance(ProviderConformance):
+    @pytest.fixture
+    def peer(self, spec: TwilioSpec, monkeypatch: pytest.MonkeyPatch) -> Iterator[Peer]:
+        monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+        monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+        with FakeTwilio(spec=spec) as server:
+            yield TwilioPeer(server)
+        assert server.errors == [] and server.violations == []

@@ -262,8 +262,10 @@ class FakeOvh:
         invalid_numbers: Iterable[str] = (),
         state_file: str | Path | None = None,
         expanded_listings: bool = True,
+        stop_clause: str = STOP_CLAUSE,
     ) -> None:
         self.host = host
+        self.stop_clause = stop_clause  # what the account appends to commercial SMS
         self._port = port
         self.application_key = application_key or secrets.token_urlsafe(12)[:16]
         self.application_secret = application_secret or secrets.token_urlsafe(24)[:32]
@@ -1010,7 +1012,7 @@ class FakeOvh:
             raise ApiError(400, "No receivers")
 
         no_stop = bool(body.get("noStopClause", False))
-        parts = sms_parts(message if no_stop else message + STOP_CLAUSE)
+        parts = sms_parts(message if no_stop else message + self.stop_clause)
         valid = [r for r in receivers if _VALID_NUMBER.match(r) and r not in self.invalid_numbers]
         invalid = [r for r in receivers if r not in valid]
         cost = float(parts * len(valid))
@@ -1162,7 +1164,7 @@ class FakeOvh:
         for key in ("message", "noStopClause", "senderType"):
             if key not in body:
                 raise ApiError(400, f"Missing parameter {key}")
-        text = str(body["message"]) + ("" if body["noStopClause"] else STOP_CLAUSE)
+        text = str(body["message"]) + ("" if body["noStopClause"] else self.stop_clause)
         gsm = all(c in _GSM7 or c in _GSM7_EXT for c in text)
         parts = sms_parts(text)
         return {

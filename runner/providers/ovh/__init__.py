@@ -1,4 +1,5 @@
-"""OVHcloud SMS: the signed API client, typed endpoint functions and the ``ovh`` provider.
+"""OVHcloud SMS: the provider's declaration (:mod:`~runner.providers.ovh.spec`, imported light by the
+registry), the signed API client, typed endpoint functions and the ``ovh`` provider.
 
 * :mod:`runner.providers.ovh.client`: :class:`OvhClient` (signing, clock offset, error classification,
   read retries, rate limiting) and configuration helpers;
@@ -9,56 +10,45 @@
 
 from __future__ import annotations
 
-from runner.providers.ovh.api import (
-    Account,
-    BlacklistEntry,
-    IncomingSms,
-    JobEstimate,
-    OutgoingSms,
-    Phonebook,
-    PhonebookContact,
-    ReceiverLine,
-    ReceiverSlot,
-    SenderInfo,
-    SendingReport,
-)
-from runner.providers.ovh.client import (
-    ENDPOINTS,
-    OvhClient,
-    OvhConfig,
-    OvhNotFoundError,
-    OvhServiceExpiredError,
-    RateLimiter,
-    client_from_env,
-    resolve_config,
-    resolve_endpoint,
-    sign,
-)
-from runner.providers.ovh.provider import STOP_MENTION, OvhProvider, job_tag
+import importlib
+from typing import Any
 
-__all__ = [
-    "ENDPOINTS",
-    "STOP_MENTION",
-    "Account",
-    "BlacklistEntry",
-    "IncomingSms",
-    "JobEstimate",
-    "OutgoingSms",
-    "OvhClient",
-    "OvhConfig",
-    "OvhNotFoundError",
-    "OvhProvider",
-    "OvhServiceExpiredError",
-    "Phonebook",
-    "PhonebookContact",
-    "RateLimiter",
-    "ReceiverLine",
-    "ReceiverSlot",
-    "SenderInfo",
-    "SendingReport",
-    "client_from_env",
-    "job_tag",
-    "resolve_config",
-    "resolve_endpoint",
-    "sign",
-]
+from runner.providers.ovh.spec import PROVIDER
+
+# the rest is imported on first use: the registry imports this package for PROVIDER, and httpx costs ~100 ms
+_LAZY = {
+    "ENDPOINTS": "client",
+    "STOP_MENTION": "spec",
+    "Account": "api",
+    "BlacklistEntry": "api",
+    "IncomingSms": "api",
+    "JobEstimate": "api",
+    "OutgoingSms": "api",
+    "OvhClient": "client",
+    "OvhConfig": "client",
+    "OvhNotFoundError": "client",
+    "OvhProvider": "provider",
+    "OvhServiceExpiredError": "client",
+    "Phonebook": "api",
+    "PhonebookContact": "api",
+    "RateLimiter": "client",
+    "ReceiverLine": "api",
+    "ReceiverSlot": "api",
+    "SenderInfo": "api",
+    "SendingReport": "api",
+    "client_from_env": "client",
+    "job_tag": "provider",
+    "resolve_config": "client",
+    "resolve_endpoint": "client",
+    "sign": "client",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+__all__ = ["PROVIDER", *_LAZY]

@@ -46,19 +46,11 @@ Secrets never appear in messages, logs or reprs: errors name the environment var
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import random
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Final
-from urllib.parse import quote, urlencode
+from typing import Any
 
 import httpx
 
@@ -69,116 +61,38 @@ from runner.errors import (
     PermanentError,
     RetryableError,
 )
-
-ENDPOINTS: Final[dict[str, str]] = {
-    "ovh-eu": "https://eu.api.ovh.com/1.0",
-    "ovh-ca": "https://ca.api.ovh.com/1.0",
-    "ovh-us": "https://api.us.ovhcloud.com/1.0",
-}
-
-ENV_APPLICATION_KEY: Final = "OVH_APPLICATION_KEY"
-ENV_APPLICATION_SECRET: Final = "OVH_APPLICATION_SECRET"
-ENV_CONSUMER_KEY: Final = "OVH_CONSUMER_KEY"
-ENV_ENDPOINT: Final = "OVH_ENDPOINT"
-ENV_SERVICE_NAME: Final = "OVH_SERVICE_NAME"
-ENV_REQUESTS_PER_MINUTE: Final = "OVH_REQUESTS_PER_MINUTE"  # optional, overrides the 60/min default
-CREDENTIAL_VARIABLES: Final = (ENV_APPLICATION_KEY, ENV_APPLICATION_SECRET, ENV_CONSUMER_KEY)
-
-DEFAULT_ENDPOINT: Final = "ovh-eu"
-DEFAULT_TIMEOUT: Final = 30.0
-DEFAULT_REQUESTS_PER_MINUTE: Final = 60.0
-
-# errorCode values (python-ovh's table, §4) that mean "these credentials are not good for this call".
-_AUTH_ERROR_CODES: Final = frozenset(
-    {
-        "INVALID_KEY",
-        "INVALID_CREDENTIAL",
-        "INVALID_SIGNATURE",
-        "NOT_CREDENTIAL",
-        "NOT_GRANTED_CALL",
-        "FORBIDDEN",
-        "NOT_AUTHENTICATED",
-    }
+from runner.providers.http import (
+    Backoff,
+    RateLimiter,
+    read_bounded,
+    retry_after,
+    shared_limiter,
+    status_error,
+    timeouts,
+    transport_failure,
 )
-_CREDENTIALS_HINT: Final = (
-    f"check {ENV_APPLICATION_KEY}, {ENV_APPLICATION_SECRET} and {ENV_CONSUMER_KEY}, the endpoint they "
-    "were created on, and the rights granted to the consumer key"
+from runner.providers.ovh.config import (
+    _AUTH_ERROR_CODES,
+    _CREDENTIALS_HINT,
+    CREDENTIAL_VARIABLES,
+    DEFAULT_REQUESTS_PER_MINUTE,
+    DEFAULT_TIMEOUT,
+    ENDPOINTS,
+    ENV_APPLICATION_KEY,
+    ENV_APPLICATION_SECRET,
+    ENV_CONSUMER_KEY,
+    ENV_REQUESTS_PER_MINUTE,
+    OvhConfig,
+    OvhNotFoundError,
+    OvhServiceExpiredError,
+    _lookup,
+    encode_body,
+    encode_query,
+    path_segment,
+    resolve_config,
+    resolve_endpoint,
+    sign,
 )
-
-
-class _OvhConfigError(ConfigError):
-    """A configuration problem the API reported, quoting its query id."""
-
-    def __init__(self, message: str, *, query_id: str | None = None) -> None:
-        if query_id:
-            message = f"{message} (query id {query_id})"
-        super().__init__(message)
-        self.query_id = query_id
-
-
-class OvhNotFoundError(_OvhConfigError):
-    """The API answered 404: a service name, sender, slot, phonebook... that does not exist."""
-
-
-class OvhServiceExpiredError(_OvhConfigError):
-    """The API answered 460: the SMS service has expired."""
-
-
-# --------------------------------------------------------------------------------------------------
-# configuration
-
-
-def resolve_endpoint(value: str | None) -> str:
-    """``ovh-eu``/``ovh-ca``/``ovh-us`` → their ``/1.0`` base URL; a full http(s) URL is kept as is."""
-    name = (value or DEFAULT_ENDPOINT).strip()
-    if name in ENDPOINTS:
-        return ENDPOINTS[name]
-    if name.startswith(("http://", "https://")):
-        return name.rstrip("/")
-    raise ConfigError(
-        f"unknown OVHcloud endpoint {name!r}: use one of {', '.join(ENDPOINTS)} or a full base URL "
-        "such as https://eu.api.ovh.com/1.0"
-    )
-
-
-def _lookup(env: Mapping[str, str] | None, name: str) -> str | None:
-    value = env.get(name) if env is not None else None
-    if value is None:
-        value = os.environ.get(name)
-    return value or None
-
-
-@dataclass(frozen=True)
-class OvhConfig:
-    """Where to talk to and which account, resolved from settings then the environment.
-
-    Credentials are not kept here (see :func:`client_from_env`); ``missing`` lists the credential
-    variables that are not set.
-    """
-
-    endpoint: str  # base URL
-    service_name: str | None
-    missing: tuple[str, ...]
-
-    @property
-    def has_credentials(self) -> bool:
-        return not self.missing
-
-
-def resolve_config(settings: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> OvhConfig:
-    """Endpoint and service name from ``settings`` (``endpoint``, ``service_name``), else
-    ``OVH_ENDPOINT`` / ``OVH_SERVICE_NAME`` from ``env`` (then ``os.environ``)."""
-    settings = settings or {}
-    for forbidden in ("application_key", "application_secret", "consumer_key"):
-        if forbidden in settings:
-            raise ConfigError(
-                f"provider setting {forbidden!r} is not allowed: OVHcloud credentials come only from "
-                f"the environment ({', '.join(CREDENTIAL_VARIABLES)})"
-            )
-    endpoint = resolve_endpoint(settings.get("endpoint") or _lookup(env, ENV_ENDPOINT))
-    service = settings.get("service_name") or _lookup(env, ENV_SERVICE_NAME)
-    missing = tuple(v for v in CREDENTIAL_VARIABLES if not _lookup(env, v))
-    return OvhConfig(endpoint=endpoint, service_name=str(service) if service else None, missing=missing)
 
 
 def client_from_env(
@@ -217,141 +131,7 @@ def client_from_env(
 
 
 # --------------------------------------------------------------------------------------------------
-# signing helpers (pure functions, tested against the official package)
-
-
-def encode_body(data: Any) -> str:
-    """Serialise a body exactly as python-ovh does: compact JSON with ASCII escapes."""
-    return json.dumps(data, separators=(",", ":"))
-
-
-def _query_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if value is None:
-        return "null"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def encode_query(params: Mapping[str, Any] | None) -> str:
-    """Query string as python-ovh builds it (booleans lower case, ``urlencode`` quoting)."""
-    if not params:
-        return ""
-    return urlencode({k: _query_value(v) for k, v in params.items()})
-
-
-def sign(application_secret: str, consumer_key: str, method: str, url: str, body: str, timestamp: int) -> str:
-    """The ``X-Ovh-Signature`` value for one request."""
-    pre_image = "+".join([application_secret, consumer_key, method.upper(), url, body, str(timestamp)])
-    return "$1$" + hashlib.sha1(pre_image.encode("utf-8")).hexdigest()
-
-
-def path_segment(value: str | int) -> str:
-    """Quote one path segment (``+33...`` → ``%2B33...``)."""
-    return quote(str(value), safe="")
-
-
-# --------------------------------------------------------------------------------------------------
-# rate limiting
-
-
-class RateLimiter:
-    """At most ``limit`` acquisitions in any sliding ``period`` seconds (blocking).
-
-    Two refinements for recovery (issue 11): an ``urgent`` acquisition (the reads a crash recovery needs)
-    takes the next free slot before any ordinary one waiting, and :meth:`pause` (a 429 from the server,
-    with its ``Retry-After``) holds every acquisition until the pause is over."""
-
-    def __init__(
-        self,
-        limit: int,
-        period: float = 60.0,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if limit < 1:
-            raise ValueError("limit must be >= 1")
-        self.limit = limit
-        self.period = period
-        self._clock = clock
-        self._sleep = sleep
-        self._stamps: deque[float] = deque()
-        self._lock = threading.Lock()
-        self._urgent_waiting = 0
-        self._paused_until = 0.0
-
-    def pause(self, seconds: float) -> None:
-        """Hold every acquisition for ``seconds`` from now (the server said 429)."""
-        with self._lock:
-            self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
-
-    def acquire(self, *, urgent: bool = False) -> float:
-        """Wait for a slot; returns the time waited (seconds)."""
-        waited = 0.0
-        if urgent:
-            with self._lock:
-                self._urgent_waiting += 1
-        try:
-            while True:
-                with self._lock:
-                    now = self._clock()
-                    while self._stamps and now - self._stamps[0] >= self.period:
-                        self._stamps.popleft()
-                    if now < self._paused_until:
-                        delay = self._paused_until - now
-                    elif not urgent and self._urgent_waiting:
-                        delay = 0.01  # an urgent acquisition is waiting: it goes first
-                    elif len(self._stamps) < self.limit:
-                        self._stamps.append(now)
-                        return waited
-                    else:
-                        delay = self.period - (now - self._stamps[0])
-                delay = max(delay, 0.001)
-                self._sleep(delay)
-                waited += delay
-        finally:
-            if urgent:
-                with self._lock:
-                    self._urgent_waiting -= 1
-
-
-_limiters: dict[tuple[str, str, int], RateLimiter] = {}
-_limiters_lock = threading.Lock()
-
-
-def shared_limiter(base_url: str, consumer_key: str, per_minute: float) -> RateLimiter:
-    """The process-wide limiter of one consumer key (keyed by a hash, never the key itself)."""
-    limit = max(1, int(per_minute))
-    key = (base_url, hashlib.sha256(consumer_key.encode()).hexdigest(), limit)
-    with _limiters_lock:
-        limiter = _limiters.get(key)
-        if limiter is None:
-            limiter = _limiters[key] = RateLimiter(limit, 60.0)
-        return limiter
-
-
-# --------------------------------------------------------------------------------------------------
 # the client
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    raw = response.headers.get("Retry-After")
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        from email.utils import parsedate_to_datetime
-
-        when = parsedate_to_datetime(raw)
-        return max(0.0, when.timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 class OvhClient:
@@ -391,11 +171,10 @@ class OvhClient:
         self.timeout = timeout
         self.max_retries = max(0, max_retries)
         self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
+        self.backoff = Backoff(backoff_base, backoff_cap, max_wait=max_wait)
         self.max_wait = max_wait
         self._sleep = sleep
         self._clock = clock
-        self._random = random.Random()
         self._delta: int | None = None
         self._delta_lock = threading.Lock()
         self.limiter: RateLimiter | None = (
@@ -405,7 +184,7 @@ class OvhClient:
         # handle_request is httpx's public seam: Client.send's redirect, auth, cookie and event-hook layers
         # cost ~0.05 ms a request and a personalised send makes one request per recipient
         self._transport: httpx.BaseTransport = transport if transport is not None else httpx.HTTPTransport()
-        self._http = httpx.Client(timeout=timeout, transport=self._transport, follow_redirects=False)
+        self._http = httpx.Client(timeout=timeouts(timeout), transport=self._transport, follow_redirects=False)
         self._urls: dict[str, tuple[httpx.URL, str]] = {}  # url -> (parsed, as sent): parsed once
         self.requests_sent = 0  # observability for tests and the CLI
         self._urgent = threading.local()  # set by urgent(): this thread's requests go first
@@ -497,21 +276,11 @@ class OvhClient:
             except RetryableError as exc:
                 if attempt + 1 >= attempts:
                     raise
-                wait = self._backoff(attempt, exc.retry_after)
+                wait = self.backoff.delay(attempt, exc.retry_after)
                 if wait is None:
                     raise
                 self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> float | None:
-        """Full-jitter exponential backoff; ``Retry-After`` is a floor. None: too long to wait here."""
-        ceiling = min(self.backoff_cap, self.backoff_base * (2**attempt))
-        wait = self._random.uniform(0, ceiling)
-        if retry_after is not None:
-            if retry_after > self.max_wait:
-                return None
-            wait = max(wait, retry_after)
-        return wait
 
     # -- one attempt -------------------------------------------------------------------------------
 
@@ -554,13 +323,9 @@ class OvhClient:
         return self._http.build_request(method, parsed[0], headers=headers, content=text.encode("utf-8"))
 
     def _send(self, request: httpx.Request) -> httpx.Response:
-        """Send a built request through the transport and read the whole answer."""
-        response = self._transport.handle_request(request)
-        try:
-            response.read()
-        finally:
-            response.close()
-        return response
+        """Send a built request through the transport and read the whole answer, within ``timeout``."""
+        started = time.monotonic()
+        return read_bounded(self._transport.handle_request(request), request, started, self.timeout)
 
     def _once(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any, auth: bool,
               headers: Mapping[str, str] | None = None) -> Any:
@@ -572,14 +337,8 @@ class OvhClient:
         self.requests_sent += 1
         try:
             response = self._send(request)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise RetryableError(f"{what}: cannot connect ({type(exc).__name__}); nothing was sent") from exc
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
-            if write:
-                raise InDoubtError(
-                    f"{what}: no answer ({type(exc).__name__}) after the request was sent; it may have been accepted"
-                ) from exc
-            raise RetryableError(f"{what}: no answer ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:  # (timeouts included)
+            raise transport_failure(exc, what, write=write) from exc
         payload = self._handle(response, what, write)
         return (payload, response.headers) if headers is not None else payload
 
@@ -618,14 +377,17 @@ class OvhClient:
         if status == 460:
             raise OvhServiceExpiredError(f"{text} (the OVHcloud service has expired)", query_id=qid)
         if status == 429:  # the whole consumer key is over the server's limit: everyone waits
-            retry_after = _retry_after(response)
+            wait = retry_after(response.headers)
             if self.limiter is not None:  # (capped: an hour's Retry-After must not freeze the process silently)
-                self.limiter.pause(min(retry_after if retry_after is not None else self.backoff_base, self.max_wait))
-            raise RetryableError(text, retry_after=retry_after, query_id=qid)
-        if status in (500, 502, 503):
-            raise RetryableError(text, retry_after=_retry_after(response), query_id=qid)
-        if status == 504 and write:
-            raise InDoubtError(f"{text}; the request may have been accepted", query_id=qid)
-        if status >= 500:
-            raise RetryableError(text, retry_after=_retry_after(response), query_id=qid)
-        raise PermanentError(text, query_id=qid)
+                self.limiter.pause(min(wait if wait is not None else self.backoff_base, self.max_wait))
+            raise RetryableError(text, retry_after=wait, query_id=qid)
+        raise status_error(status, text, write=write, retry_after=retry_after(response.headers), query_id=qid) or \
+            PermanentError(text, query_id=qid)
+
+
+# configuration and signing live in runner.providers.ovh.config; their names stay importable from here
+__all__ = [
+    "CREDENTIAL_VARIABLES", "ENDPOINTS", "OvhClient", "OvhConfig", "OvhNotFoundError", "OvhServiceExpiredError",
+    "RateLimiter", "client_from_env", "encode_body", "encode_query", "path_segment", "resolve_config",
+    "resolve_endpoint", "shared_limiter", "sign",
+]

@@ -47,29 +47,22 @@ Decisions:
 
 from __future__ import annotations
 
-import hashlib
-import math
-import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from runner.campaign.model import Sender
 from runner.errors import (
     ConfigError,
-    CredentialsError,
     InDoubtError,
-    PermanentError,
     ProviderError,
-    RetryableError,
     SmsrunError,
 )
 from runner.providers.base import (
     Batch,
-    Capabilities,
     DeliveryReport,
     Outcome,
     OutgoingMessage,
@@ -78,7 +71,8 @@ from runner.providers.base import (
     RecipientResult,
     SentTrace,
 )
-from runner.providers.ovh import api, recovery
+from runner.providers.http import send_requests
+from runner.providers.ovh import api, reads, recovery
 from runner.providers.ovh.client import (
     CREDENTIAL_VARIABLES,
     OvhClient,
@@ -86,86 +80,26 @@ from runner.providers.ovh.client import (
     client_from_env,
     resolve_config,
 )
-
-STOP_MENTION: Final = "\nSTOP:36111"
-DEFAULT_BATCH_SIZE: Final = 500
-TAG_MAX: Final = 20
-_PRIORITIES: Final = ("high", "medium", "low", "veryLow")
-RECONCILE_MARGIN: Final = timedelta(minutes=10)  # our clock vs OVHcloud's, for creationDatetime.from
-
-
-def job_tag(campaign_id: str, batch_id: str) -> str:
-    """The ``tag`` of every SMS of one batch (see the module docstring)."""
-    slug = re.sub(r"[^A-Za-z0-9]", "", campaign_id)[:7] or "smsrun"
-    digest = hashlib.sha256(f"{campaign_id}\n{batch_id}".encode()).hexdigest()[:12]
-    tag = f"{slug}-{digest}"
-    assert len(tag) <= TAG_MAX
-    return tag
-
-
-def number_key(number: str) -> str:
-    """Compare numbers whatever their spelling: digits only, ``00`` international prefix dropped."""
-    digits = number[1:]
-    if number[:1] != "+" or not digits.isdecimal():  # isdecimal() is exactly \d: a clean E.164 needs no regex
-        digits = re.sub(r"\D", "", number)
-    return digits[2:] if digits.startswith("00") else digits
-
-
-class _ByKey(Mapping[str, tuple[str, str]]):
-    """``{number_key(recipient): (recipient, text)}`` of canonical E.164 recipients, looked up lazily: the
-    key of ``+33612345678`` is ``33612345678``; a recipient written otherwise is found through a dict
-    built on the first miss (issue 14: a plan of millions does not copy its recipients to ask)."""
-
-    def __init__(self, wanted: Mapping[str, str]) -> None:
-        self.wanted = wanted
-        self._others: dict[str, tuple[str, str]] | None = None
-
-    def __getitem__(self, key: str) -> tuple[str, str]:
-        recipient = "+" + key
-        text = self.wanted.get(recipient)
-        if text is not None and number_key(recipient) == key:
-            return recipient, text
-        if self._others is None:
-            self._others = {number_key(r): (r, t) for r, t in self.wanted.items() if number_key(r) != r[1:]}
-        return self._others[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return (number_key(recipient) for recipient in self.wanted)
-
-    def __len__(self) -> int:
-        return len(self.wanted)
-
-
-def coding_for(encoding: str) -> str:
-    return "8bit" if encoding.upper().replace("-", "") in ("UCS2", "UTF16", "UNICODE") else "7bit"
-
-
-def differed_minutes(not_before: datetime | None, now: datetime | None = None) -> int | None:
-    """Whole minutes (rounded up) from now to ``not_before``; None when not in the future."""
-    if not_before is None:
-        return None
-    if now is None:
-        now = datetime.now(UTC) if not_before.tzinfo else datetime.now()
-    seconds = (not_before - now).total_seconds()
-    if seconds <= 0:
-        return None
-    return max(1, math.ceil(seconds / 60))
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.astimezone()
+from runner.providers.ovh.jobs import (
+    RECONCILE_MARGIN,
+    TAG_MAX,
+    _aware,
+    _ByKey,
+    coding_for,
+    differed_minutes,
+    job_tag,
+    number_key,
+)
+from runner.providers.ovh.spec import PROVIDER, STOP_MENTION, OvhSettings, capabilities
 
 
 class OvhProvider(Provider):
     """The OVHcloud SMS provider (see the module docstring)."""
 
     name = "ovh"
-    capabilities = Capabilities(
-        max_recipients_per_request=DEFAULT_BATCH_SIZE,
-        one_text_many_recipients=True,
-        stop_mention=STOP_MENTION,
-        can_reconcile=True,
-    )
+    spec = PROVIDER
+    capabilities = capabilities(OvhSettings())
+    options: OvhSettings
 
     def __init__(
         self,
@@ -175,26 +109,13 @@ class OvhProvider(Provider):
         env: Mapping[str, str] | None = None,
         client: OvhClient | None = None,
     ) -> None:
-        super().__init__(settings, state_dir=state_dir)
+        super().__init__(settings, state_dir=state_dir)  # typed settings and capabilities (spec.py)
         self._env = env
         self.config = resolve_config(self.settings, env)  # validates endpoint; credentials not required yet
-        batch_size = int(self.settings.get("batch_size", DEFAULT_BATCH_SIZE))
-        if batch_size < 1:
-            raise ConfigError("provider setting batch_size must be >= 1")
-        priority = self.settings.get("priority", "high")
-        if priority not in _PRIORITIES:
-            raise ConfigError(f"provider setting priority must be one of {', '.join(_PRIORITIES)}")
-        self.priority: str = priority
-        validity = self.settings.get("validity_period")
-        self.validity_period: int | None = int(validity) if validity is not None else None
-        self.capabilities = Capabilities(
-            max_recipients_per_request=batch_size,
-            one_text_many_recipients=True,
-            stop_mention=str(self.settings.get("stop_mention", STOP_MENTION)),
-            can_reconcile=True,
-        )
-        self.dlr_detail_limit = int(self.settings.get("dlr_detail_limit", 20))
-        self.reconcile_delay = float(self.settings.get("reconcile_delay", 5.0))
+        self.priority: str = self.options.priority
+        self.validity_period: int | None = self.options.validity_period
+        self.dlr_detail_limit = self.options.dlr_detail_limit
+        self.reconcile_delay = self.options.reconcile_delay
         self._in_doubt_at: dict[tuple[str, str], float] = {}  # (campaign, batch) -> monotonic time
         self._client = client
         self._service_name: str | None = self.config.service_name
@@ -265,41 +186,21 @@ class OvhProvider(Provider):
             return []
         client, service = self.client, self.service_name
 
-        results: list[RecipientResult] = []
-        accepted = False
-        first_permanent: PermanentError | None = None
-        pending = list(groups.items())
-        for index, (text, messages) in enumerate(pending):
-            body = self.job_body(batch, text, [m.recipient for m in messages])
+        def post(messages: Sequence[OutgoingMessage]) -> list[RecipientResult]:
+            body = self.job_body(batch, messages[0].text, [m.recipient for m in messages])
             try:
-                report = api.post_job(client, service, body)
-            except PermanentError as exc:
-                first_permanent = first_permanent or exc
-                results.extend(RecipientResult(m.recipient, Outcome.REJECTED, reason=exc.message) for m in messages)
-                continue
+                return self._map_report(api.post_job(client, service, body), messages)
             except OvhNotFoundError as exc:
                 raise ConfigError(
                     f"OVHcloud SMS account {service!r} not found ({exc.message}); check the provider "
                     "setting service_name or OVH_SERVICE_NAME"
                 ) from exc
-            except (RetryableError, InDoubtError, CredentialsError) as exc:
-                if isinstance(exc, InDoubtError):
-                    self._in_doubt_at[(batch.campaign_id, batch.batch_id)] = time.monotonic()
-                if not accepted:
-                    raise  # nothing was accepted (or only rejected): the whole batch can be retried
-                outcome = Outcome.IN_DOUBT if isinstance(exc, InDoubtError) else Outcome.RETRY
-                results.extend(RecipientResult(m.recipient, outcome, reason=exc.message) for m in messages)
-                for _, rest in pending[index + 1 :]:
-                    results.extend(
-                        RecipientResult(m.recipient, Outcome.RETRY, reason="not sent: an earlier request failed")
-                        for m in rest
-                    )
-                return results
-            accepted = True
-            results.extend(self._map_report(report, messages))
-        if not accepted and first_permanent is not None and len(groups) == 1:
-            raise first_permanent
-        return results
+            except InDoubtError:
+                self._in_doubt_at[(batch.campaign_id, batch.batch_id)] = time.monotonic()
+                raise
+
+        # one POST /jobs per text; accepted requests are never reported as unsent (runner.providers.http)
+        return send_requests(list(groups.values()), post, can_reconcile=True)
 
     @staticmethod
     def _map_report(report: api.SendingReport, messages: Sequence[OutgoingMessage]) -> list[RecipientResult]:
@@ -390,104 +291,16 @@ class OvhProvider(Provider):
                 for batch_id, recipients in batches.items()}
         return recovery.provider_ids(client, service, tags=tags, since=start, key=number_key)
 
-    # -- preflight ---------------------------------------------------------------------------------
+    # -- preflight and delivery reports (runner.providers.ovh.reads) --------------------------------
 
     def preflight(self, *, sender: Sender, total_parts: int) -> list[str]:
-        """Read-only checks. Returns warnings; raises :class:`ConfigError` (account or sender missing or
-        not enabled) or :class:`CredentialsError` (credentials refused) for what would make the send
-        fail."""
-        if not self.config.has_credentials:
-            return [
-                f"OVHcloud credentials are not set ({', '.join(self.config.missing)}): the sender, the "
-                "account and its credits were not checked"
-            ]
-        warnings: list[str] = []
-        try:
-            client = self.client
-            try:
-                service = self.service_name
-                account = api.get_account(client, service)
-            except OvhNotFoundError as exc:
-                raise ConfigError(
-                    f"OVHcloud SMS account {self._service_name!r} not found ({exc.message}); check the "
-                    "provider setting service_name or OVH_SERVICE_NAME"
-                ) from exc
-            if account.status and account.status != "enable":
-                raise ConfigError(f"OVHcloud SMS account {service} is {account.status!r}, not enabled")
-            if sender.kind == "short-code":
-                pass  # no sender to check: the short number belongs to the account (France only)
-            elif sender.value:
-                try:
-                    info = api.get_sender(client, service, sender.value)
-                except OvhNotFoundError as exc:
-                    raise ConfigError(
-                        f"sender {sender.value!r} is not registered on OVHcloud account {service} "
-                        f"(POST /sms/{service}/senders, then wait for validation)"
-                    ) from exc
-                if not info.enabled:
-                    detail = f": {info.comment}" if info.comment else ""
-                    raise ConfigError(
-                        f"sender {sender.value!r} on OVHcloud account {service} is {info.status!r}, "
-                        f"not 'enable'{detail}"
-                    )
-            if account.credits_left < total_parts:
-                warnings.append(
-                    f"OVHcloud account {service} has {account.credits_left:g} credits left; this campaign "
-                    f"needs about {total_parts} (1 credit per part to France, more abroad)"
-                )
-        except RetryableError as exc:
-            warnings.append(f"could not check the OVHcloud account: {exc.message}")
-        return warnings
-
-    # -- delivery reports --------------------------------------------------------------------------
+        """Read-only checks: see :func:`runner.providers.ovh.reads.preflight`."""
+        return reads.preflight(self, sender=sender, total_parts=total_parts)
 
     def delivery_reports(self, provider_ids: Sequence[str]) -> list[DeliveryReport]:
-        """Statuses of earlier SMS. Up to 3 ids are read one by one; beyond, three filtered listings
-        (``deliveryReceipt`` 1, 2 and 16) answer for all, and only failed SMS are read individually
-        (at most ``dlr_detail_limit``) to learn their ``ptt`` reason. Unknown ids are ``pending``."""
-        wanted: dict[int, str] = {}
-        for raw in provider_ids:
-            try:
-                wanted[int(raw)] = raw
-            except (TypeError, ValueError):
-                continue
-        if not wanted:
-            return []
-        client, service = self.client, self.service_name
-        if len(wanted) <= 3:
-            return [self._report_one(client, service, ident, raw) for ident, raw in wanted.items()]
-
-        delivered: set[int] = set()
-        for receipt in api.DELIVERED_RECEIPTS:
-            delivered.update(api.list_outgoing(client, service, delivery_receipt=receipt))
-        failed: set[int] = set()
-        for receipt in api.FAILED_RECEIPTS:
-            failed.update(api.list_outgoing(client, service, delivery_receipt=receipt))
-        reports: list[DeliveryReport] = []
-        details_left = self.dlr_detail_limit
-        for ident, raw in wanted.items():
-            if ident in delivered:
-                reports.append(DeliveryReport(raw, "delivered"))
-            elif ident in failed:
-                if details_left > 0:
-                    details_left -= 1
-                    reports.append(self._report_one(client, service, ident, raw))
-                else:
-                    reports.append(DeliveryReport(raw, "failed"))
-            else:
-                reports.append(DeliveryReport(raw, "pending"))
-        return reports
-
-    @staticmethod
-    def _report_one(client: OvhClient, service: str, ident: int, raw: str) -> DeliveryReport:
-        try:
-            sms = api.get_outgoing(client, service, ident)
-        except OvhNotFoundError:
-            return DeliveryReport(raw, "pending")  # still a pending job, or deleted from the history
-        status = sms.status
-        reason = api.ptt_text(sms.ptt) if status == "failed" else None
-        at = sms.delivered_at if status == "delivered" else None
-        return DeliveryReport(raw, status, reason=reason, at=at)
+        """Statuses of earlier SMS: see :func:`runner.providers.ovh.reads.delivery_reports`."""
+        return reads.delivery_reports(self, provider_ids)
 
 
-__all__ = ["CREDENTIAL_VARIABLES", "STOP_MENTION", "OvhProvider", "job_tag"]
+__all__ = ["CREDENTIAL_VARIABLES", "STOP_MENTION", "TAG_MAX", "OvhProvider", "coding_for", "differed_minutes",
+           "job_tag", "number_key"]

@@ -68,7 +68,6 @@ import os
 import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,45 +84,27 @@ from runner.errors import (
 )
 from runner.providers.base import (
     Batch,
-    Capabilities,
     Outcome,
     OutgoingMessage,
     Provider,
-    ProviderInfo,
     RecipientResult,
 )
-
-ENV_USERNAME = "KANNEL_USERNAME"
-ENV_PASSWORD = "KANNEL_PASSWORD"
-
-INFO = ProviderInfo(
-    name="kannel",
-    description="Kannel smsbox sendsms HTTP interface (self-hosted SMS gateway)",
-    env=[ENV_USERNAME, ENV_PASSWORD],
+from runner.providers.http import nothing_sent, retry_after, send_bounded, send_requests, timeouts
+from runner.providers.kannel.dlr import (
+    dlr_template,
+    kannel_quote,
+)
+from runner.providers.kannel.spec import (
+    ENV_PASSWORD,
+    ENV_USERNAME,
+    PROVIDER,
+    KannelSettings,
+    capabilities,
+    max_recipients,
 )
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 NOT_E164 = "not a valid E.164 number"
-
-DEFAULT_MAX_RECIPIENTS = 100
-DEFAULT_DLR_MASK = 31
-DEFAULT_TIMEOUT = 30.0
-
-PLACEHOLDERS = ("message_id", "batch_id", "campaign_id", "recipient")
-_ANGLE_PLACEHOLDER = re.compile(r"<(" + "|".join(PLACEHOLDERS) + r")>")
-
-#: Query the provider appends to a plain ``dlr_url`` (Kannel escapes: %d status, %A SMSC answer,
-#: %T time); :func:`parse_dlr` reads it back.
-STANDARD_DLR_QUERY = "id={message_id}&batch={batch_id}&to={recipient}&status=%d&answer=%A&ts=%T"
-
-#: Kannel's delivery report types (``%d``), and what they mean for smsrun.
-DLR_TYPES: dict[int, tuple[str, str]] = {
-    1: ("delivered", "delivered to the handset"),
-    2: ("failed", "undelivered"),
-    4: ("pending", "buffered by the SMSC"),
-    8: ("pending", "accepted by the SMSC"),
-    16: ("failed", "rejected by the SMSC"),
-}
 
 _ACCEPTED = re.compile(r"^\s*([03]):")
 
@@ -132,6 +113,9 @@ class KannelProvider(Provider):
     """Sends batches through Kannel's ``/cgi-bin/sendsms``; see the module docstring."""
 
     name = "kannel"
+    spec = PROVIDER
+    capabilities = capabilities(KannelSettings())
+    options: KannelSettings
 
     def __init__(
         self,
@@ -141,9 +125,9 @@ class KannelProvider(Provider):
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__(settings, state_dir=state_dir)
-        s = self.settings
-        url = s.get("url")
-        if not isinstance(url, str) or not url.strip():
+        o = self.options  # typed and checked by the spec (types, bounds, unknown keys)
+        url = o.url
+        if url is None or not url.strip():
             raise ConfigError("provider kannel: settings.url is required (e.g. http://127.0.0.1:13013/cgi-bin/sendsms)")
         parts = urllib.parse.urlsplit(url.strip())
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -154,38 +138,19 @@ class KannelProvider(Provider):
             )
         self.url = url.strip()
 
-        short_code = s.get("short_code", s.get("from"))
-        if short_code is not None and (not isinstance(short_code, (str, int)) or not str(short_code).strip()):
+        short_code = o.short_code if o.short_code is not None else o.from_
+        if short_code is not None and not short_code.strip():
             raise ConfigError("provider kannel: settings.short_code must be a non-empty string")
-        self.short_code: str | None = None if short_code is None else str(short_code).strip()
+        self.short_code: str | None = None if short_code is None else short_code.strip()
         if self.short_code is not None and not (self.short_code.isascii() and self.short_code.isprintable()):
             raise ConfigError("provider kannel: settings.short_code must be printable ASCII")
-
-        self.max_recipients = _positive_int(s, "max_recipients_per_request", DEFAULT_MAX_RECIPIENTS)
-        self.dlr_mask = _positive_int(s, "dlr_mask", DEFAULT_DLR_MASK)
-        if self.dlr_mask > 31:
-            raise ConfigError("provider kannel: settings.dlr_mask must be between 1 and 31")
-        timeout = s.get("timeout", DEFAULT_TIMEOUT)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0.1 <= timeout <= 3600:
-            raise ConfigError("provider kannel: settings.timeout must be a number of seconds from 0.1 to 3600")
-        self.timeout = float(timeout)
-        smsc = s.get("smsc")
-        if smsc is not None and (not isinstance(smsc, str) or not smsc.strip()):
+        self.dlr_mask = o.dlr_mask
+        self.timeout = o.timeout
+        if o.smsc is not None and not o.smsc.strip():
             raise ConfigError("provider kannel: settings.smsc must be a non-empty string")
-        self.smsc: str | None = smsc.strip() if isinstance(smsc, str) else None
-
-        self.dlr_template: str | None = _dlr_template(s.get("dlr_url"))
-        shared_dlr_ok = self.dlr_template is None or (
-            "{batch_id}" in self.dlr_template and "{recipient}" in self.dlr_template
-        )
-        if not shared_dlr_ok:
-            self.max_recipients = 1  # only {message_id} identifies a message: one per request
-        self.capabilities = Capabilities(
-            max_recipients_per_request=self.max_recipients,
-            one_text_many_recipients=self.max_recipients > 1,
-            stop_mention=None,
-            can_reconcile=False,
-        )
+        self.smsc: str | None = o.smsc.strip() if o.smsc is not None else None
+        self.dlr_template: str | None = dlr_template(o.dlr_url)
+        self.max_recipients = max_recipients(o)  # 1 when the dlr_url names messages by id only
         self._transport = transport
         self._client: httpx.Client | None = None
 
@@ -202,7 +167,8 @@ class KannelProvider(Provider):
 
     def _http(self) -> httpx.Client:
         if self._client is None:
-            self._client = httpx.Client(transport=self._transport, timeout=self.timeout, follow_redirects=False)
+            self._client = httpx.Client(transport=self._transport, timeout=timeouts(self.timeout),
+                                        follow_redirects=False)
         return self._client
 
     def _sender(self, batch: Batch) -> str | None:
@@ -216,13 +182,13 @@ class KannelProvider(Provider):
             return None
         if len(messages) == 1:
             values = {
-                "message_id": _kannel_quote(messages[0].message_id),
-                "recipient": _kannel_quote(messages[0].recipient),
+                "message_id": kannel_quote(messages[0].message_id),
+                "recipient": kannel_quote(messages[0].recipient),
             }
         else:
             values = {"message_id": "", "recipient": "%p"}
-        values["batch_id"] = _kannel_quote(batch.batch_id)
-        values["campaign_id"] = _kannel_quote(batch.campaign_id)
+        values["batch_id"] = kannel_quote(batch.batch_id)
+        values["campaign_id"] = kannel_quote(batch.campaign_id)
         url = self.dlr_template
         for key, value in values.items():
             url = url.replace("{" + key + "}", value)
@@ -256,31 +222,13 @@ class KannelProvider(Provider):
             raise ConfigError(f"provider kannel: unknown encoding {batch.encoding!r} (GSM-7 or UCS-2)")
         username, password = self._credentials()
         requests = self.requests_for(valid)
-        whole_batch = len(requests) == 1 and not results
-        for index, chunk in enumerate(requests):
-            try:
-                outcome, reason = self._post(batch, chunk, username, password)
-            except (RetryableError, CredentialsError, ConfigError) as exc:
-                if index == 0:
-                    raise  # nothing of this batch was accepted: the whole batch failed
-                results.extend(_each(chunk, Outcome.RETRY, _reason(exc)))
-                for rest in requests[index + 1 :]:
-                    results.extend(_each(rest, Outcome.RETRY, "not sent: an earlier request failed"))
-                return results
-            except InDoubtError as exc:
-                if whole_batch:
-                    raise
-                results.extend(_each(chunk, Outcome.IN_DOUBT, _reason(exc)))
-                for rest in requests[index + 1 :]:
-                    results.extend(_each(rest, Outcome.RETRY, "not sent: an earlier request is in doubt"))
-                return results
-            except PermanentError as exc:
-                if whole_batch:
-                    raise
-                results.extend(_each(chunk, Outcome.REJECTED, _reason(exc)))
-                continue
-            results.extend(_each(chunk, outcome, reason))
-        return results
+
+        def post(chunk: Sequence[OutgoingMessage]) -> list[RecipientResult]:
+            outcome, reason = self._post(batch, chunk, username, password)
+            return _each(chunk, outcome, reason)
+
+        # a dropped request among several comes back IN_DOUBT (Kannel cannot reconcile), the rest RETRY
+        return send_requests(requests, post, can_reconcile=False, before=results)
 
     def _post(
         self, batch: Batch, chunk: Sequence[OutgoingMessage], username: str, password: str
@@ -302,10 +250,12 @@ class KannelProvider(Provider):
             headers["X-Kannel-DLR-Mask"] = str(self.dlr_mask)
             headers["X-Kannel-DLR-Url"] = dlr_url
         try:
-            response = self._http().post(self.url, content=chunk[0].text.encode("utf-8"), headers=headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise RetryableError(f"Kannel is not reachable: {_describe(exc)}") from None
-        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            client = self._http()
+            request = client.build_request("POST", self.url, content=chunk[0].text.encode("utf-8"), headers=headers)
+            response = send_bounded(client, request, self.timeout)
+        except httpx.TransportError as exc:
+            if nothing_sent(exc):
+                raise RetryableError(f"Kannel is not reachable: {_describe(exc)}") from None
             raise InDoubtError(
                 f"no answer from Kannel after the request was sent ({_describe(exc)}); "
                 "the messages may have been accepted"
@@ -344,7 +294,8 @@ def _classify(response: httpx.Response) -> tuple[Outcome, str | None]:
     if status == 404 or 300 <= status < 400:
         raise ConfigError(f"provider kannel: settings.url is not a sendsms URL ({status} {body})")
     if status in (429, 503):
-        raise RetryableError(f"Kannel is temporarily unavailable ({status} {body})", retry_after=_retry_after(response))
+        raise RetryableError(f"Kannel is temporarily unavailable ({status} {body})",
+                             retry_after=retry_after(response.headers))
     if 400 <= status < 500:
         raise PermanentError(f"Kannel rejected the request: {body or status}")
     raise InDoubtError(f"unexpected answer from Kannel ({status} {body}); the messages may have been accepted")
@@ -367,93 +318,3 @@ def _describe(exc: httpx.HTTPError) -> str:
     # httpx's messages do not include the request URL or headers; keep only the class and the text.
     detail = str(exc) or "no detail"
     return f"{type(exc).__name__}: {_short(detail, 120)}"
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
-
-
-def _positive_int(settings: Mapping[str, Any], key: str, default: int) -> int:
-    value = settings.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"provider kannel: settings.{key} must be a positive integer")
-    return value
-
-
-def _kannel_quote(value: str) -> str:
-    """URL-encode ``value`` for a dlr-url and double its ``%`` so Kannel's escape expansion leaves it."""
-    return urllib.parse.quote(value, safe="").replace("%", "%%")
-
-
-def _dlr_template(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError("provider kannel: settings.dlr_url must be a URL")
-    url = _ANGLE_PLACEHOLDER.sub(r"{\1}", value.strip())
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"provider kannel: settings.dlr_url must be an http(s) URL, got {value!r}")
-    unknown = set(re.findall(r"\{([^{}]*)\}", url)) - set(PLACEHOLDERS)
-    if unknown:
-        raise ConfigError(
-            f"provider kannel: settings.dlr_url has unknown placeholder(s) "
-            f"{', '.join(sorted(unknown))} (known: {', '.join(PLACEHOLDERS)})"
-        )
-    if not any("{" + p + "}" in url for p in PLACEHOLDERS):
-        url += ("&" if parts.query else ("" if url.endswith("?") else "?")) + STANDARD_DLR_QUERY
-    elif "{message_id}" not in url and not ("{batch_id}" in url and "{recipient}" in url):
-        raise ConfigError(
-            "provider kannel: settings.dlr_url must contain {message_id}, or {batch_id} and "
-            "{recipient}, so that a delivery report tells which message it is about"
-        )
-    return url
-
-
-@dataclass(frozen=True)
-class KannelDlr:
-    """A delivery report as Kannel calls the standard dlr-url (see :func:`parse_dlr`)."""
-
-    message_id: str | None  # smsrun's message id (requests with one recipient)
-    batch_id: str | None
-    recipient: str | None  # E.164, the handset (Kannel's %p)
-    kannel_type: int  # Kannel's %d: 1, 2, 4, 8, 16
-    status: str  # delivered | failed | pending
-    reason: str | None  # what the type means, plus the SMSC's answer (%A) when there is one
-    timestamp: int | None
-
-
-def parse_dlr(query: Mapping[str, str]) -> KannelDlr:
-    """Read a delivery report sent to a plain ``dlr_url`` (query :data:`STANDARD_DLR_QUERY`, already
-    URL-decoded). The message is ``message_id`` when present, otherwise (``batch_id``, ``recipient``).
-    Raises ValueError when the report cannot identify a message or has no valid status."""
-    message_id = query.get("id") or None
-    batch_id = query.get("batch") or None
-    recipient = (query.get("to") or "").strip() or None
-    if recipient is not None and not recipient.startswith("+") and recipient.isdigit():
-        recipient = "+" + recipient  # a '+' sent unencoded in a query reads back as a space
-    if message_id is None and (batch_id is None or recipient is None):
-        raise ValueError("delivery report names no message (needs id, or batch and to)")
-    try:
-        kannel_type = int(query.get("status", ""))
-    except ValueError:
-        raise ValueError(f"delivery report has no valid status: {query.get('status')!r}") from None
-    status, meaning = DLR_TYPES.get(kannel_type, ("pending", f"unknown Kannel report type {kannel_type}"))
-    answer = (query.get("answer") or "").strip()
-    ts_text = query.get("ts") or ""
-    return KannelDlr(
-        message_id=message_id,
-        batch_id=batch_id,
-        recipient=recipient,
-        kannel_type=kannel_type,
-        status=status,
-        reason=f"{meaning}: {answer}" if answer else meaning,
-        timestamp=int(ts_text) if ts_text.isdigit() else None,
-    )

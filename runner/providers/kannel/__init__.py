@@ -1,0 +1,29 @@
+"""``provider: kannel``: a Kannel smsbox's sendsms interface.
+
+* :mod:`~runner.providers.kannel.spec`: what it declares (settings, environment, capabilities), light;
+* :mod:`~runner.providers.kannel.dlr`: the dlr-url template and :func:`parse_dlr` (the receiver's route);
+* :mod:`~runner.providers.kannel.provider`: :class:`KannelProvider` (the rules are in its docstring).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from runner.providers.kannel.spec import PROVIDER
+
+_LAZY = {
+    "KannelProvider": "provider", "NOT_E164": "provider", "E164": "provider",
+    "KannelDlr": "dlr", "parse_dlr": "dlr", "DLR_TYPES": "dlr", "PLACEHOLDERS": "dlr", "STANDARD_DLR_QUERY": "dlr",
+    "ENV_USERNAME": "spec", "ENV_PASSWORD": "spec", "KannelSettings": "spec",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+__all__ = ["PROVIDER", *_LAZY]

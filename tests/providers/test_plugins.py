@@ -1,0 +1,141 @@
+"""A third-party provider registers through the ``smsrun.providers`` entry point group (issue 12 §1): an
+installed distribution (here a real ``.dist-info`` folder on the path) declares its ProviderSpec, and
+smsrun validates its settings, computes its capabilities and sends through it like a built-in one."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runner.campaign import schema as campaign_schema
+from runner.errors import ConfigError
+from runner.providers import create_provider, provider_capabilities, registry
+from tests.support.repo import ROOT, Repo
+
+PLUGIN = '''\
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runner.providers.base import Capabilities, Outcome, Provider, RecipientResult
+from runner.providers.settings import ProviderSettings, setting
+from runner.providers.spec import ProviderSpec
+
+
+@dataclass(frozen=True)
+class EchoSettings(ProviderSettings):
+    level: int = setting(1, "how loud", minimum=1, maximum=3)
+    greeting: str | None = setting(None, "what to say first")
+
+
+def capabilities(settings: EchoSettings) -> Capabilities:
+    return Capabilities(max_recipients_per_request=settings.level * 10, one_text_many_recipients=True)
+
+
+PROVIDER = ProviderSpec(name="echo", title="Echo", description="a plug-in that accepts everything",
+                        factory="smsrun_echo:EchoProvider", settings=EchoSettings, capabilities=capabilities,
+                        env=("ECHO_TOKEN",))
+
+
+class EchoProvider(Provider):
+    name = "echo"
+    spec = PROVIDER
+
+    def send(self, batch):
+        return [RecipientResult(m.recipient, Outcome.SENT, provider_id=f"echo-{i}")
+                for i, m in enumerate(batch.messages)]
+'''
+
+NOT_A_SPEC = "PROVIDER = 42\n"
+
+
+def install(root: Path, module: str, text: str, entry: str) -> Path:
+    (root / f"{module}.py").write_text(text, encoding="utf-8")
+    info = root / f"{module}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 1.0\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text(f"[smsrun.providers]\n{entry} = {module}:PROVIDER\n", encoding="utf-8")
+    return root
+
+
+def forget() -> None:
+    registry.reset()
+    campaign_schema.load_schema.cache_clear()
+    campaign_schema._validator.cache_clear()
+
+
+@pytest.fixture
+def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    (tmp_path / "site").mkdir()
+    root = install(tmp_path / "site", "smsrun_echo", PLUGIN, "echo")
+    monkeypatch.syspath_prepend(str(root))
+    forget()
+    yield root
+    sys.modules.pop("smsrun_echo", None)
+    monkeypatch.undo()
+    forget()
+
+
+def test_a_plugin_is_in_the_registry_after_the_builtins(plugin: Path, tmp_path: Path) -> None:
+    assert registry.names() == ["outbox", "ovh", "kannel", "twilio", "echo"]
+    assert provider_capabilities("echo", {"level": 2}).max_recipients_per_request == 20
+    provider = create_provider("echo", {"level": 3}, state_dir=tmp_path)
+    assert provider.capabilities.max_recipients_per_request == 30
+    with pytest.raises(ConfigError, match=r"unknown setting 'levle' \(did you mean 'level'\?\)"):
+        create_provider("echo", {"levle": 3}, state_dir=tmp_path)
+
+
+def test_the_schema_validates_a_plugins_settings(plugin: Path) -> None:
+    assert "echo" not in campaign_schema.load_schema("campaign")["properties"]["provider"]["then"]["enum"]
+    provider = campaign_schema.load_schema("campaign", plugins=True)["properties"]["provider"]
+    assert "echo" in provider["then"]["enum"]
+    branch = next(b["then"] for b in provider["else"]["allOf"] if b["if"]["properties"]["name"]["const"] == "echo")
+    assert branch["properties"]["level"] == {"description": "how loud", "type": "integer", "minimum": 1,
+                                             "maximum": 3}
+
+
+def test_validate_plan_and_send_through_a_plugin(plugin: Path, repo: Repo) -> None:
+    campaign = textwrap.dedent("""\
+        id: plug
+        message: hi
+        commercial: false
+        recipients:
+          - numbers: ['+33612345678', '+33612345679']
+        provider: {name: echo, %s}
+        """)
+    pythonpath = os.pathsep.join([str(plugin), str(ROOT)])
+    repo.write("bad.yaml", campaign % "levle: 2")
+    bad = repo.run("validate", "bad.yaml", PYTHONPATH=pythonpath)
+    assert bad.code == 1 and "bad.yaml:6:24: error: unknown key 'levle' in provider (did you mean 'level'?)" in bad.out
+    repo.write("good.yaml", campaign % "level: 2")
+    assert repo.run("validate", "good.yaml", PYTHONPATH=pythonpath).code == 0
+    sent = repo.run("send", "good.yaml", "--yes", PYTHONPATH=pythonpath)
+    assert sent.code == 0, sent
+    assert repo.run("status", "good.yaml", PYTHONPATH=pythonpath).code == 0
+
+
+def test_a_broken_plugin_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "site").mkdir()
+    root = install(tmp_path / "site", "smsrun_broken", NOT_A_SPEC, "broken")
+    monkeypatch.syspath_prepend(str(root))
+    forget()
+    try:
+        with pytest.raises(ConfigError, match=r"'broken' .* is not a smsrun ProviderSpec"):
+            registry.specs()
+    finally:
+        sys.modules.pop("smsrun_broken", None)
+        monkeypatch.undo()
+        forget()
+
+
+def test_the_receiver_serves_the_routes_the_providers_declare() -> None:
+    from runner.receiver.app import provider_routes
+    from runner.receiver.handlers import ROUTES
+
+    assert provider_routes() == ROUTES  # the built-ins' declarations give the receiver's table, handlers and all
+    assert {route[0] for route in provider_routes()} == {"kannel", "twilio", "ovh", "health"}

@@ -1,0 +1,82 @@
+"""A loopback Kannel smsbox ``/cgi-bin/sendsms`` (POST with ``X-Kannel-*`` headers), answering as Kannel
+1.4.5 does, for the provider conformance suite's fault injection (the real Kannel, which cannot be made
+to fail on cue, is exercised by tests/providers/test_kannel.py).
+
+* credentials from ``X-Kannel-Username``/``-Password``: 403 ``Authorization failed for sendsms``;
+* 202 ``0: Accepted for delivery``, every recipient of ``X-Kannel-To`` recorded with the body's text;
+* a request naming a refused number: 400 ``Number is black/white-listed`` (nothing recorded);
+* scripted faults for the next requests: ``retryable`` (503, nothing recorded), ``in_doubt`` (recorded,
+  then the connection is closed without an answer).
+"""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class FakeKannel:
+    def __init__(self, username: str = "smsrun", password: str = "s3cret-pw") -> None:
+        self.username, self.password = username, password
+        self.received: list[tuple[str, str]] = []
+        self.refused: set[str] = set()
+        self._faults: list[str | None] = []
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                text = self.rfile.read(length).decode("utf-8") if length else ""
+                status, answer = outer._handle(dict(self.headers.items()), text)
+                if status == 0:  # in doubt: recorded, no answer
+                    self.close_connection = True
+                    return
+                body = answer.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/cgi-bin/sendsms"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def fail_next(self, kind: str, *, after: int = 0) -> None:
+        with self._lock:
+            self._faults.extend([None] * after + [kind])
+
+    def _handle(self, headers: dict[str, str], text: str) -> tuple[int, str]:
+        lower = {k.lower(): v for k, v in headers.items()}
+        if (lower.get("x-kannel-username"), lower.get("x-kannel-password")) != (self.username, self.password):
+            return 403, "Authorization failed for sendsms"
+        recipients = lower.get("x-kannel-to", "").split()
+        with self._lock:
+            fault = self._faults.pop(0) if self._faults else None
+            if fault == "retryable":
+                return 503, "Service temporarily unavailable"
+            if any(r in self.refused for r in recipients):
+                return 400, "Number is black/white-listed"
+            self.received += [(r, text) for r in recipients]
+        if fault == "in_doubt":
+            return 0, ""
+        return 202, "0: Accepted for delivery"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeKannel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
