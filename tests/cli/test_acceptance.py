@@ -203,7 +203,13 @@ def test_second_concurrent_send_stops_at_once(repo: Repo) -> None:
     deadline = time.monotonic() + 60
     while _outbox_count(repo) == 0 and time.monotonic() < deadline:
         time.sleep(0.01)
-    second = repo.run("send", "campaign.yaml", "--yes", timeout=20)
+    # the first run is frozen while the second tries: on a busy machine it could otherwise finish before
+    # the second has even started (a frozen holder keeps its lock, as a frozen CI runner does)
+    first.send_signal(signal.SIGSTOP)
+    try:
+        second = repo.run("send", "campaign.yaml", "--yes", timeout=20)
+    finally:
+        first.send_signal(signal.SIGCONT)
     assert second.code == 1
     assert "already being sent" in second.err
     first.communicate(timeout=120)
