@@ -82,8 +82,7 @@ def _kind(path: Path) -> str:
 
 
 def validate_paths(paths: list[Path]) -> ValidationResult:
-    from runner.campaign.checks import offline_checks
-    from runner.campaign.loader import load_campaign
+    from runner.check import load_campaign, offline_checks
 
     files, missing = _collect(paths)
     result = ValidationResult(missing)
@@ -103,7 +102,7 @@ def validate_paths(paths: list[Path]) -> ValidationResult:
                 ids.append((campaign.id, entry, campaign.source_text))
                 entry.diagnostics.extend(_dedupe(offline_checks(campaign), entry.diagnostics))
         except SmsrunError as exc:
-            entry.diagnostics.extend(exc.diagnostics or [Diagnostic(shown, 0, 0, _strip(exc.message, shown))])
+            entry.diagnostics.extend(exc.diagnostics or [Diagnostic(shown, 0, 0, exc.message)])
         result.files.append(entry)
     _duplicate_ids(ids)
     return result
@@ -138,9 +137,3 @@ def _dedupe(new: list[Diagnostic], seen: list[Diagnostic]) -> list[Diagnostic]:
             out.append(d)
     return out
 
-
-def _strip(message: str, shown: str) -> str:
-    for prefix in (f"{shown}: error: ", "error: "):
-        if message.startswith(prefix):
-            return message[len(prefix):]
-    return message

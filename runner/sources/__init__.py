@@ -48,6 +48,12 @@ def open_source(spec: SourceSpec, ctx: SourceContext, *, wanted_fields: frozense
     return KeyedSource(inner, spec, mapping)
 
 
+def _at(spec: SourceSpec, message: str) -> SourceError:
+    """A problem at the source's key in the campaign."""
+    where = spec.position
+    return SourceError.at(where.path, where.line, where.col, message)
+
+
 def _open(spec: SourceSpec, ctx: SourceContext, wanted_fields: frozenset[str]) -> Source:
     o = spec.options
     region = o.get("region")
@@ -56,11 +62,11 @@ def _open(spec: SourceSpec, ctx: SourceContext, wanted_fields: frozenset[str]) -
             path = resolve_inside(spec.base_dir, o[spec.kind], ctx.repo_root)
             is_file = path.is_file()
         except PathProblem as exc:
-            raise SourceError(f"{spec.position}: error: {exc}") from None
+            raise _at(spec, str(exc)) from None
         except OSError as exc:
-            raise SourceError(f"{spec.position}: error: {o[spec.kind]!r}: cannot be read: {exc.strerror}") from None
+            raise _at(spec, f"{o[spec.kind]!r}: cannot be read: {exc.strerror}") from None
         if not is_file:
-            raise SourceError(f"{spec.position}: error: {o[spec.kind]!r}: no such file")
+            raise _at(spec, f"{o[spec.kind]!r}: no such file")
         label = _display(path, ctx.repo_root)
         if spec.kind == "addressbook":
             from runner.sources.addressbook import AddressBookSource
@@ -89,7 +95,7 @@ def _open(spec: SourceSpec, ctx: SourceContext, wanted_fields: frozenset[str]) -
         try:
             from runner.sources import ovh
         except ImportError as exc:
-            raise SourceError(f"{spec.position}: error: {spec.kind} sources are not available: {exc}") from None
+            raise _at(spec, f"{spec.kind} sources are not available: {exc}") from None
         cls = ovh.OvhPhonebookSource if spec.kind == "ovh-phonebook" else ovh.OvhReceiversSource
         return cls(o, ctx)  # type: ignore[no-any-return]
-    raise SourceError(f"{spec.position}: error: unknown source kind {spec.kind!r}")
+    raise _at(spec, f"unknown source kind {spec.kind!r}")

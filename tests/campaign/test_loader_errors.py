@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.campaign.loader import load_campaign
 from runner.campaign.model import Campaign
+from runner.check import load_campaign
 from runner.errors import CampaignError
 
 BASE = """\
