@@ -30,6 +30,7 @@ ALLOWED = {
 ENTRY_POINTS = {
     "campaign": "read_campaign",
     "check": "load_campaign",
+    "commands": "validate_paths",
     "message": "compile_template",
     "plan": "build_plan",
     "send": "send_plan",

@@ -94,7 +94,7 @@ def validate(
                                                           "(default: github when GITHUB_ACTIONS is set).")] = None,
 ) -> None:
     """Validate campaign and address-book files against the schema; report every problem."""
-    from runner.validate import validate_paths
+    from runner.commands import validate_paths
 
     chosen = format or (ValidateFormat.github if os.environ.get("GITHUB_ACTIONS") == "true" else ValidateFormat.text)
     result = validate_paths(paths or [Path("campaigns")])
