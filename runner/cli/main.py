@@ -603,12 +603,12 @@ def run(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, standalone_mode=False)
     except SmsrunError as exc:
-        from runner.cli.annotations import diagnostic_annotations, in_github_actions
+        from runner.cli.annotations import in_github_actions
+        from runner.cli.errors import error_annotations, error_text
 
-        diagnostics = exc.as_diagnostics()  # rendered here, from the structure, never parsed from text
-        _err("\n".join(str(d) for d in diagnostics))
+        _err(error_text(exc))  # from its diagnostics, never parsed from its text
         if in_github_actions():  # the refusal on the pull request's diff too
-            _err("\n".join(diagnostic_annotations(diagnostics)))
+            _err(error_annotations(exc))
         sys.exit(EXIT_ERROR)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
