@@ -1,7 +1,10 @@
 """smsrun: SMS campaigns as code.
 
-The library core lives in the sub-packages (campaign, sources, audience, message, plan, ledger,
-providers, send); ``runner.cli`` is a thin command-line layer over it.
+The library core lives in the sub-packages, each a stage that imports only the stages below it:
+campaign (the file alone), then sources, message and providers, audience, then check (what needs several
+stages: loading a campaign to plan or send it, validate's offline checks), plan, ledger, send, and
+commands (the commands' typed results); ``runner.cli`` is a thin command-line layer over it.
+``tests/test_architecture.py`` keeps the packages free of import cycles.
 """
 
 from __future__ import annotations
