@@ -1,9 +1,9 @@
 """smsrun: SMS campaigns as code.
 
 The library core lives in the sub-packages, each a stage that imports only the stages below it:
-campaign (the file alone), then sources, message and providers, audience, then check (what needs several
-stages: loading a campaign to plan or send it, validate's offline checks), plan, ledger, send, and
-commands (the commands' typed results); ``runner.cli`` is a thin command-line layer over it.
+campaign (the file alone) and ledger; sources, message and providers; audience; check (what needs
+several stages: loading a campaign to plan or send it, validate's offline checks) and plan; send;
+commands (the commands' typed results). ``runner.cli`` is a thin command-line layer over it.
 ``tests/test_architecture.py`` keeps the packages free of import cycles.
 """
 
