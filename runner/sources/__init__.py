@@ -8,6 +8,7 @@ from pathlib import Path
 from runner.campaign.model import SourceSpec
 from runner.errors import SourceError
 from runner.sources.base import Row, Source, SourceContext
+from runner.sources.keyed import KeyedSource, wanted_with_mapping
 from runner.sources.paths import PathProblem, resolve_inside
 
 __all__ = ["Row", "Source", "SourceContext", "check_spec", "open_source"]
@@ -41,8 +42,6 @@ def check_spec(spec: SourceSpec, root: Path) -> list[str]:
 
 def open_source(spec: SourceSpec, ctx: SourceContext, *, wanted_fields: frozenset[str] = frozenset()) -> Source:
     """The source ``spec`` names, its problems shown at the campaign key at fault (see keyed.py)."""
-    from runner.sources.keyed import KeyedSource, wanted_with_mapping
-
     mapping = spec.options.get("fields") or {}
     inner = _open(spec, ctx, wanted_with_mapping(wanted_fields, mapping))
     return KeyedSource(inner, spec, mapping)
