@@ -1,5 +1,6 @@
-"""Load campaign files: parse, validate against the schema, check what the schema cannot, build a
-:class:`~runner.campaign.model.Campaign`. Every problem in a file is reported, each at its position."""
+"""Read campaign files: parse, validate against the schema, check what the schema cannot and the file
+alone can, build a :class:`~runner.campaign.model.Campaign`. Every problem in a file is reported, each at
+its position. The checks that need the message, source and provider stages are :mod:`runner.check`'s."""
 
 from __future__ import annotations
 
