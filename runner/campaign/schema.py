@@ -81,8 +81,8 @@ def validate(doc: Document, name: str) -> list[Diagnostic]:
     validator = _validator(name)
     found: dict[tuple[int, int, str], Diagnostic] = {}
     for error in validator.iter_errors(doc.data):
-        if isinstance(error.instance, float) and not math.isfinite(error.instance):
-            continue  # .inf, .nan: the loader says "not a finite number", once
+        if isinstance(error.instance, float) and not math.isfinite(error.instance) and error.validator != "type":
+            continue  # .inf, .nan where a number goes: the loader says "not a finite number", once
         for diagnostic in _explain(error, doc, validator.schema):
             found.setdefault((diagnostic.line, diagnostic.col, diagnostic.message), diagnostic)
     return sorted(found.values())

@@ -187,6 +187,13 @@ def test_ids_and_senders_written_as_numbers(repo: Path) -> None:
     assert one(repo, BASE + "sender: 36111\n") == (6, 9, "sender must be a string, not an integer")
 
 
+def test_a_non_finite_number_where_no_number_goes_is_a_type_error(repo: Path) -> None:
+    """It used to pass the schema (whose non-finite problems the loader reports) and crash the loader."""
+    assert one(repo, BASE.replace("Hello", ".inf")) == (2, 10, "message must be a string, not a number")
+    text = BASE.replace("recipients:\n  - numbers: ['+33612345678']\n", "recipients: .nan\n")
+    assert one(repo, text) == (4, 13, "recipients must be a list, not a number")
+
+
 def test_non_finite_numbers(repo: Path) -> None:
     assert one(repo, BASE + "limits:\n  rate: .nan\n") == (7, 9, "limits.rate: nan is not a finite number")
     assert one(repo, BASE + "cost:\n  prices: {FR: .inf}\n") == (7, 16, "cost.prices.FR: inf is not a finite number")
