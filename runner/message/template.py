@@ -7,7 +7,8 @@ calls to unsafe callables and list/dict mutation are refused (Jinja's immutable 
 A campaign file is untrusted input, so rendering is bounded, not just the final text:
 
 * every loop turn and every call counts against :data:`MAX_STEPS` per message, and a render stops after
-  :data:`MAX_SECONDS` (loops and calls check the clock);
+  :data:`MAX_SECONDS` of CPU time (loops and calls check the thread's clock: a busy machine does not refuse
+  a template a quiet one accepts);
 * no value built by the template (strings, lists, dicts, nested lists counted in full) may exceed
   :data:`MAX_VALUE` characters/items, and operations that would build one are refused *before* they run:
   ``'x' * 10**9``, ``'%09999999d' % 1``, ``'{:>9999999}'.format(1)``, ``'a'|center(10**9)``,
@@ -81,7 +82,7 @@ class CompiledTemplate:
         from jinja2 import TemplateError, UndefinedError
         from jinja2.exceptions import SecurityError
 
-        token = BUDGET.set(Budget(time.monotonic() + MAX_SECONDS))
+        token = BUDGET.set(Budget(time.thread_time() + MAX_SECONDS))
         try:
             pieces: list[str] = []
             size = 0
