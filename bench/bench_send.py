@@ -58,7 +58,7 @@ def breakdown(campaign: Path, env: dict[str, str]) -> tuple[int, float, dict[str
     from collections.abc import Callable
     from typing import Any
 
-    from runner.campaign.loader import load_campaign
+    from runner.check import load_campaign
     from runner.ledger.store import Ledger
     from runner.plan import PlanOptions, build_plan
     from runner.providers.ovh import OvhProvider

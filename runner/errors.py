@@ -8,6 +8,7 @@ retry, stop, reject the recipients, or mark them "in doubt".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Self
 
 
 def _where(path: str, line: int, col: int) -> str:
@@ -18,6 +19,7 @@ def _where(path: str, line: int, col: int) -> str:
             where += f":{col}"
     return where
 
+
 MAX_MESSAGE = 1_000  # characters of a diagnostic's message shown on its line
 
 
@@ -25,6 +27,8 @@ MAX_MESSAGE = 1_000  # characters of a diagnostic's message shown on its line
 class Diagnostic:
     """One problem at a position in a file: rendered ``PATH:LINE:COL: severity: MESSAGE``.
 
+    The parts of the position that are unknown are 0 (or ``""`` for the path) and left out when rendered:
+    ``PATH: error: MESSAGE``, or ``error: MESSAGE`` for a problem with no file at all.
     ``related`` is a second location (path, line, col, what is there), e.g. the data row behind a problem
     reported at the campaign key that causes it; rendered on its own ``note:`` line."""
 
@@ -39,7 +43,8 @@ class Diagnostic:
         message = self.message
         if len(message) > MAX_MESSAGE:  # issue 15: one readable line, whatever value it quotes
             message = f"{message[:MAX_MESSAGE]}… ({len(message):,} characters)"
-        text = f"{_where(self.path, self.line, self.col)}: {self.severity}: {message}"
+        where = _where(self.path, self.line, self.col)
+        text = f"{where}: {self.severity}: {message}" if where else f"{self.severity}: {message}"
         for path, line, col, what in self.related:
             text += f"\n  {_where(path, line, col)}: note: {what}"
         return text
@@ -53,12 +58,25 @@ class Diagnostic:
 
 
 class SmsrunError(Exception):
-    """Base of every error meant for the user (exit code 1, no traceback)."""
+    """Base of every error meant for the user (exit code 1, no traceback).
+
+    ``message`` says what is wrong, without a position; ``diagnostics`` are the problems, each at its
+    file, line and column. They stay structured until the CLI renders them (text, JSON, GitHub
+    annotations): nothing formats ``path:line:col: error:`` into a message, nothing parses it back."""
 
     def __init__(self, message: str, diagnostics: list[Diagnostic] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.diagnostics: list[Diagnostic] = list(diagnostics or [])
+
+    @classmethod
+    def at(cls, path: str, line: int, col: int, message: str, **kwargs: Any) -> Self:
+        """The error of one problem at ``path:line:col`` (0 when unknown)."""
+        return cls(message, [Diagnostic(path, line, col, message)], **kwargs)
+
+    def as_diagnostics(self) -> list[Diagnostic]:
+        """The diagnostics to show: those located, else the message as a problem with no file."""
+        return self.diagnostics or [Diagnostic("", 0, 0, self.message)]
 
     def __str__(self) -> str:
         if self.diagnostics:
@@ -79,6 +97,7 @@ class SourceError(SmsrunError):
     def __init__(self, message: str, diagnostics: list[Diagnostic] | None = None, *, key: str | None = None) -> None:
         super().__init__(message, diagnostics)
         self.key = key
+        self.relocated = False  # True once its diagnostics are at the campaign key (runner.sources.keyed)
 
 
 class PlanError(SmsrunError):

@@ -116,7 +116,7 @@ def replies_source(campaign: Path | None, provider: str | None) -> tuple[str, di
             raise ConfigError("say where to pull replies from: a campaign file (its provider settings) or "
                               "--provider ovh (settings from OVH_ENDPOINT and OVH_SERVICE_NAME)")
         return provider, {}
-    from runner.campaign.loader import load_campaign
+    from runner.check import load_campaign
 
     loaded = load_campaign(campaign, check_files=False)
     return loaded.provider.name, dict(loaded.provider.settings)

@@ -14,7 +14,7 @@ CHUNK = 500
 
 def refresh_delivery_reports(campaign_file: Path, state_dir: Path) -> int:
     """Ask the campaign's provider about every sent message not yet final; returns how many changed."""
-    from runner.campaign.loader import load_campaign
+    from runner.check import load_campaign
 
     campaign = load_campaign(campaign_file, check_files=False)
     if not (state_dir / "ledger.sqlite").exists():

@@ -1,5 +1,6 @@
-"""Load campaign files: parse, validate against the schema, check what the schema cannot, build a
-:class:`~runner.campaign.model.Campaign`. Every problem in a file is reported, each at its position."""
+"""Read campaign files: parse, validate against the schema, check what the schema cannot and the file
+alone can, build a :class:`~runner.campaign.model.Campaign`. Every problem in a file is reported, each at
+its position. The checks that need the message, source and provider stages are :mod:`runner.check`'s."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import codecs
 import math
 import os
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -45,20 +46,18 @@ def find_repo_root(start: Path) -> Path:
 def read_text(path: Path, shown: str | None = None) -> str:
     """The file's text (UTF-8, with or without BOM); problems are named with ``shown`` (the path as the
     other diagnostics of the file show it)."""
-    from runner.campaign.yamldoc import MAX_BYTES
-
     try:
         with path.open("rb") as handle:  # issue 15: read with the cap, not after (a symlink to /dev/zero)
-            data = handle.read(MAX_BYTES + 1)
+            data = handle.read(yamldoc.MAX_BYTES + 1)
     except FileNotFoundError:
-        raise CampaignError(f"{path}: error: no such file") from None
+        raise CampaignError.at(str(path), 0, 0, "no such file") from None
     except IsADirectoryError:
-        raise CampaignError(f"{path}: error: is a folder, not a campaign file") from None
+        raise CampaignError.at(str(path), 0, 0, "is a folder, not a campaign file") from None
     except OSError as exc:
-        raise CampaignError(f"{path}: error: cannot read: {exc.strerror}") from None
-    if len(data) > MAX_BYTES:
+        raise CampaignError.at(str(path), 0, 0, f"cannot read: {exc.strerror}") from None
+    if len(data) > yamldoc.MAX_BYTES:
         raise CampaignError("file too large", [Diagnostic(shown or str(path), 1, 1,
-                                                          f"file is larger than {MAX_BYTES // 1024} KiB")])
+                                                          f"file is larger than {yamldoc.MAX_BYTES // 1024} KiB")])
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -67,20 +66,44 @@ def read_text(path: Path, shown: str | None = None) -> str:
                                                          "file is not valid UTF-8 text")]) from None
 
 
-def load_campaign(path: Path | str, *, repo_root: Path | None = None, check_files: bool = True) -> Campaign:
-    """Load and fully validate one campaign file; raise :class:`CampaignError` listing every problem."""
+@dataclass(frozen=True)
+class ParsedCampaign:
+    """A campaign file read and built, with the problems found in the file alone (not raised yet), so
+    the checks of the stages above (:mod:`runner.check`) can add theirs and all are reported at once."""
+
+    campaign: Campaign
+    doc: yamldoc.Document
+    root: Path  # the repository the campaign's files must stay inside
+    problems: list[Diagnostic]
+
+
+def parse_campaign(path: Path | str, *, repo_root: Path | None = None) -> ParsedCampaign:
+    """Parse ``path``, validate it against the schema (raising :class:`CampaignError` when that fails)
+    and check what the file alone can tell."""
     path = Path(path)
     shown = _display(path)
     text = read_text(path, shown)
     doc = campaign_schema.parse_validated(text, shown, "campaign", CampaignError, "a campaign file must be a "
                                           "mapping of keys (id, message, commercial, recipients...)")
     root = repo_root or find_repo_root(path.parent)
-    campaign, more = _build(doc, path, text, root)
-    more += _semantic_checks(campaign, doc, root, check_files=check_files)
-    errors = [d for d in more if d.severity == "error"]
-    if errors:
-        raise CampaignError("invalid campaign", sorted(more))
-    return replace(campaign, warnings=tuple(sorted(more)))
+    campaign, problems = _build(doc, path, text, root)
+    problems += _semantic_checks(campaign, doc)
+    return ParsedCampaign(campaign, doc, root, problems)
+
+
+def accept(parsed: ParsedCampaign, more: list[Diagnostic] | None = None) -> Campaign:
+    """The campaign with its warnings; raise :class:`CampaignError` listing every problem if one is an
+    error."""
+    problems = [*parsed.problems, *(more or [])]
+    if any(d.severity == "error" for d in problems):
+        raise CampaignError("invalid campaign", sorted(problems))
+    return replace(parsed.campaign, warnings=tuple(sorted(problems)))
+
+
+def read_campaign(path: Path | str, *, repo_root: Path | None = None) -> Campaign:
+    """The campaign file alone, without the checks that need the message, source and provider stages
+    (:func:`runner.check.load_campaign` runs those too: use it to load a campaign to plan or send)."""
+    return accept(parse_campaign(path, repo_root=repo_root))
 
 
 def _display(path: Path) -> str:
@@ -207,21 +230,10 @@ def _build(doc: yamldoc.Document, path: Path, text: str, root: Path) -> tuple[Ca
     return campaign, problems
 
 
-def _semantic_checks(campaign: Campaign, doc: yamldoc.Document, root: Path, *, check_files: bool) -> list[Diagnostic]:
-    from runner.message.template import TemplateProblem, compile_template
-
+def _semantic_checks(campaign: Campaign, doc: yamldoc.Document) -> list[Diagnostic]:
+    """What the schema cannot check and the file alone can (the message template, its characters, the
+    provider's STOP mention and the source files are checked by :mod:`runner.check`)."""
     problems: list[Diagnostic] = []
-    # the template must parse
-    try:
-        compile_template(campaign.message)
-    except TemplateProblem as exc:
-        line, col = _template_position(campaign.source_text, *doc.mark(("message",)), exc.line)
-        problems.append(Diagnostic(doc.path, line, col, f"message template: {exc.message}"))
-    # text problems (control characters)
-    from runner.message.encoding import check_text
-
-    for problem in check_text(campaign.message):
-        problems.append(doc.diag(("message",), f"message: {problem}"))
     if not campaign.message.strip():  # issue 15: nothing to say is not a message
         problems.append(doc.diag(("message",), "message: the message is empty or only white space"))
     # issue 15: the schema's patterns are anchored, and so is this: an id or a sender with a newline or any
@@ -232,49 +244,17 @@ def _semantic_checks(campaign: Campaign, doc: yamldoc.Document, root: Path, *, c
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in value) or value != value.strip():
             problems.append(doc.diag((key,), f"{key}: {value[:60]!r} has a control character or surrounding "
                                              "white space"))
-    if campaign.opt_out_text:
-        for problem in check_text(campaign.opt_out_text):
-            problems.append(doc.diag(("opt_out_text",), f"opt_out_text: {problem}"))
     # sender checks
     if campaign.sender.kind == "alphanumeric" and not ALNUM_SENDER.match(campaign.sender.value or ""):
         problems.append(doc.diag(("sender",), "an alphanumeric sender has 3 to 11 letters, digits or spaces"))
     if campaign.sender.kind == "short-code" and URL.search(campaign.message):
         problems.append(doc.diag(("message",), "a message containing a URL cannot be sent from the short-code "
                                  "sender (OVHcloud blocks it): use an alphanumeric or virtual-number sender"))
-    # commercial mention
-    stop = _provider_stop_mention(campaign.provider.name, campaign.provider.settings)
-    if campaign.commercial and stop is None and not campaign.opt_out_text:
-        problems.append(doc.diag(("commercial",), f"a commercial campaign through provider "
-                                 f"{campaign.provider.name!r} needs opt_out_text (e.g. 'STOP au 36xxx'): "
-                                 "this provider appends no opt-out mention"))
     if not campaign.commercial and campaign.opt_out_text:
         problems.append(doc.diag(("opt_out_text",), "opt_out_text is ignored: the campaign is not commercial",
                                  severity="warning"))
-    if campaign.commercial and stop is not None and campaign.opt_out_text:
-        problems.append(doc.diag(("opt_out_text",), f"opt_out_text is ignored: provider {campaign.provider.name!r} "
-                                 "appends its own STOP mention", severity="warning"))
     problems += _value_checks(doc)
-    # local files exist and stay inside the repository
-    if check_files:
-        from runner.sources import check_spec
-
-        for group, specs in (("recipients", campaign.sources), ("exclude", campaign.exclude)):
-            for index, spec in enumerate(specs):
-                for message in check_spec(spec, root):
-                    problems.append(doc.diag((group, index, spec.kind), message))
     return problems
-
-
-def _template_position(text: str, line: int, col: int, template_line: int) -> tuple[int, int]:
-    """Where line ``template_line`` of the message is in the file. Exact for a literal block
-    (``message: |``, whose text starts on the line after the ``|``); for other styles the value's start
-    (a one-line message, or a folded/quoted one whose lines do not map to the file's)."""
-    lines = re.split(r"\r\n|\r|\n", text)
-    value = lines[line - 1][col - 1:] if 0 < line <= len(lines) else ""
-    if value.startswith("|") and template_line >= 1 and line + template_line <= len(lines):
-        body = lines[line + template_line - 1]
-        return line + template_line, len(body) - len(body.lstrip(" ")) + 1
-    return line, col
 
 
 def text_encoding_problem(name: str) -> str | None:
@@ -301,11 +281,3 @@ def _value_checks(doc: yamldoc.Document) -> list[Diagnostic]:
                 problems.append(doc.diag(key, f"{campaign_schema.name_of(key)}: {problem}"))
     return problems
 
-
-def _provider_stop_mention(name: str, settings: dict[str, Any]) -> str | None:
-    from runner.providers import provider_capabilities
-
-    try:  # computed from the settings, as the planner and the provider compute it
-        return provider_capabilities(name, settings).stop_mention
-    except Exception:
-        return None

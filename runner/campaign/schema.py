@@ -11,6 +11,7 @@ import difflib
 import json
 import math
 import re
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -19,6 +20,20 @@ from runner.campaign import yamldoc
 from runner.campaign.yamldoc import Document, PathKey
 from runner.errors import Diagnostic, SmsrunError
 
+#: How the campaign schema gains the providers other packages register (``runner.providers.registry``
+#: installs it when it is imported: this package sits below the providers and does not import them).
+#: The shipped schema already holds the built-in providers' settings, generated from their specs.
+PluginSchema = Callable[[dict[str, Any]], dict[str, Any]]
+_plugin_schema: PluginSchema | None = None
+
+
+def set_plugin_schema(extend: PluginSchema) -> None:
+    """Install the function that adds third-party providers to the campaign schema."""
+    global _plugin_schema
+    _plugin_schema = extend
+    load_schema.cache_clear()
+    _validator.cache_clear()
+
 
 @cache
 def load_schema(name: str, plugins: bool = False) -> dict[str, Any]:
@@ -26,12 +41,15 @@ def load_schema(name: str, plugins: bool = False) -> dict[str, Any]:
     providers other packages register too (finding them costs ~50 ms, so only when a file names one)."""
     text = resources.files("runner").joinpath("schemas", f"{name}.schema.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
-    if name == "campaign":  # the provider part from the registry (issue 12)
-        from runner.providers.registry import builtin_specs, specs
-        from runner.providers.schema import with_providers
-
-        schema = with_providers(schema, specs() if plugins else builtin_specs())
+    if name == "campaign" and plugins and _plugin_schema is not None:
+        schema = _plugin_schema(schema)
     return schema
+
+
+def builtin_provider_names() -> frozenset[str]:
+    """The providers whose settings the shipped campaign schema holds."""
+    provider = load_schema("campaign")["properties"]["provider"]
+    return frozenset(provider.get("then", {}).get("enum", ()))
 
 
 @cache
@@ -87,8 +105,8 @@ def validate(doc: Document, name: str) -> list[Diagnostic]:
     validator = _validator(name, name == "campaign" and _names_a_plugin(doc.data))
     found: dict[tuple[int, int, str], Diagnostic] = {}
     for error in validator.iter_errors(doc.data):
-        if isinstance(error.instance, float) and not math.isfinite(error.instance):
-            continue  # .inf, .nan: the loader says "not a finite number", once
+        if isinstance(error.instance, float) and not math.isfinite(error.instance) and error.validator != "type":
+            continue  # .inf, .nan where a number goes: the loader says "not a finite number", once
         for diagnostic in _explain(error, doc, validator.schema):
             found.setdefault((diagnostic.line, diagnostic.col, diagnostic.message), diagnostic)
     return sorted(found.values())
@@ -96,11 +114,9 @@ def validate(doc: Document, name: str) -> list[Diagnostic]:
 
 def _names_a_plugin(data: Any) -> bool:
     """True when a campaign's provider is not a built-in one (a third-party provider, or a typo)."""
-    from runner.providers.registry import BUILTIN_NAMES
-
     provider = data.get("provider") if isinstance(data, dict) else None
     name = provider.get("name") if isinstance(provider, dict) else provider
-    return isinstance(name, str) and name not in BUILTIN_NAMES
+    return isinstance(name, str) and name not in builtin_provider_names()
 
 
 def name_of(path: PathKey) -> str:

@@ -94,7 +94,7 @@ def validate(
                                                           "(default: github when GITHUB_ACTIONS is set).")] = None,
 ) -> None:
     """Validate campaign and address-book files against the schema; report every problem."""
-    from runner.validate import validate_paths
+    from runner.commands import validate_paths
 
     chosen = format or (ValidateFormat.github if os.environ.get("GITHUB_ACTIONS") == "true" else ValidateFormat.text)
     result = validate_paths(paths or [Path("campaigns")])
@@ -133,7 +133,7 @@ def plan(
                                                      "fetch from private or loopback addresses.")] = False,
 ) -> None:
     """Dry run: who gets what, how many SMS parts, what it costs, what is held back and why."""
-    from runner.campaign.loader import load_campaign
+    from runner.check import load_campaign
     from runner.plan import PlanOptions, build_plan
     from runner.plan.planfile import save_plan
     from runner.plan.report import plan_summary
@@ -218,7 +218,7 @@ def send(
         if not test.ok:
             raise typer.Exit(EXIT_ERROR)
         return
-    from runner.campaign.loader import load_campaign
+    from runner.check import load_campaign
     from runner.cli.progress import progress_reporter
     from runner.cli.render import plan_text, report_text
     from runner.plan import PlanOptions, build_plan
@@ -263,7 +263,8 @@ def send(
 
 # -- status, outbox, schema -----------------------------------------------------------------------------
 def _campaign_and_state(campaign: str, state_dir: Path | None) -> tuple[str, Path]:
-    from runner.campaign.loader import find_repo_root, load_campaign
+    from runner.campaign.loader import find_repo_root
+    from runner.check import load_campaign
     from runner.ledger import state_dir_for
 
     path = Path(campaign)
@@ -356,6 +357,7 @@ def schema(
 ) -> None:
     """Print a JSON Schema (for editors: add `# yaml-language-server: $schema=...` to campaign files)."""
     from runner.campaign.schema import load_schema
+    from runner.providers import registry  # noqa: F401  (installs the third-party providers' settings)
 
     if name not in ("campaign", "addressbook"):
         raise SmsrunError(f"unknown schema {name!r}: campaign or addressbook")
@@ -602,12 +604,12 @@ def run(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, standalone_mode=False)
     except SmsrunError as exc:
-        _err(str(exc) if "error:" in str(exc) or exc.diagnostics else f"error: {exc}")
-        from runner.cli.annotations import annotation, diagnostic_annotations, in_github_actions
+        from runner.cli.annotations import in_github_actions
+        from runner.cli.errors import error_annotations, error_text
 
+        _err(error_text(exc))  # from its diagnostics, never parsed from its text
         if in_github_actions():  # the refusal on the pull request's diff too
-            _err("\n".join(diagnostic_annotations(exc.diagnostics)) if exc.diagnostics
-                 else annotation("error", exc.message))
+            _err(error_annotations(exc))
         sys.exit(EXIT_ERROR)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

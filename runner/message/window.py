@@ -29,25 +29,33 @@ that wants 22:00-06:00 has no single "day" to attach the hours to.
 Exactness across DST changes and 30/45-minute offsets comes from working in UTC: each zone's
 offset changes are located to the second, and between two changes the local clock is UTC plus a
 constant, so the open periods are computed exactly rather than by stepping through time.
+
+This module holds the policy; where a number's clock is lives in :mod:`runner.message.locality`, and
+holidays, offset changes and interval sets in :mod:`runner.message.localtime`.
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, tzinfo
-from functools import cache, lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import UTC, date, datetime, timedelta
 
-import phonenumbers
-from phonenumbers import timezone as pn_timezone
-from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
-
-from runner.audience.phonefast import fast_parts
 from runner.campaign.model import Window
 from runner.errors import CampaignError
+from runner.message.locality import Locality, count_localities, locality_of, zone_info
+from runner.message.locality import _locality_fast as _locality_fast  # re-exported for the tests
+from runner.message.locality import _locality_slow as _locality_slow
+from runner.message.localtime import (
+    Interval,
+    has_holiday_calendar,
+    holiday_dates,
+    in_zone_of,
+    intersect_intervals,
+    merge_intervals,
+    offset_segments,
+    to_utc,
+)
 
 __all__ = [
     "DEFAULT_COMMERCIAL_WINDOW",
@@ -70,317 +78,9 @@ DEFAULT_COMMERCIAL_WINDOW = Window(days=(0, 1, 2, 3, 4, 5), start="08:00", end="
 HORIZON = timedelta(days=400)
 """How far ahead :meth:`WindowPolicy.next_opening` looks before answering "never"."""
 
-# Regions whose numbers phonenumbers maps to zones shared with a neighbour: pin them by region.
-_REGION_ZONES: dict[str, tuple[str, ...]] = {
-    "RE": ("Indian/Reunion",),
-    "YT": ("Indian/Mayotte",),
-}
-
-_NON_GEOGRAPHIC_REGION = "001"  # phonenumbers' region for +800, +808, +870, +883...
-_UNKNOWN_ZONES: tuple[str, ...] = (pn_timezone.UNKNOWN_TIMEZONE,)
-_E164 = re.compile(r"\+([1-9]\d{5,14})")
 _HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
-_SAMPLE_STEP = 6 * 3600  # seconds between offset samples; zones never change offset twice in 6 h
 _FIRST_CHUNK = timedelta(days=2)
 _MAX_CHUNK = timedelta(days=64)
-
-Interval = tuple[datetime, datetime]  # [start, end) in UTC
-
-
-# --------------------------------------------------------------------------- where is the recipient
-
-
-@dataclass(frozen=True)
-class Locality:
-    """Where a recipient's clock is: region (ISO code, or None) and time zones (IANA names, sorted).
-
-    ``zones`` is empty when no zone is known for the number.
-    """
-
-    region: str | None
-    zones: tuple[str, ...]
-
-    @property
-    def known(self) -> bool:
-        """True when at least one time zone is known."""
-        return bool(self.zones)
-
-
-@cache
-def _zone(key: str) -> ZoneInfo | None:
-    try:
-        return ZoneInfo(key)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
-@cache
-def _make_locality(region: str | None, raw_zones: tuple[str, ...]) -> Locality:
-    """One shared :class:`Locality` per distinct answer (a million recipients share a few dozen)."""
-    if region == _NON_GEOGRAPHIC_REGION or region == "ZZ":
-        region = None
-    zones = _REGION_ZONES.get(region or "", raw_zones)
-    kept = sorted({z for z in zones if z != pn_timezone.UNKNOWN_TIMEZONE and _zone(z) is not None})
-    return Locality(region, tuple(kept))
-
-
-def _country_level_zones(cc: str) -> tuple[str, ...] | None:
-    # The same lookup phonenumbers does for numbers whose type is not geographic.
-    for prefix_len in range(TIMEZONE_LONGEST_PREFIX, 0, -1):
-        zones = TIMEZONE_DATA.get(cc[: 1 + prefix_len])
-        if zones is not None:
-            return tuple(zones)
-    return None
-
-
-def _uniform_country_codes() -> dict[str, Locality]:
-    """Country codes whose every number has one region and one zone list, whatever its type.
-
-    For these the locality follows from the country code alone, without validating the number
-    (validation is most of the cost of asking phonenumbers, and France is one of them).
-    """
-    by_prefix: dict[str, set[tuple[str, ...]]] = {}
-    for prefix, zones in TIMEZONE_DATA.items():
-        by_prefix.setdefault(prefix, set()).add(tuple(zones))
-    out: dict[str, Locality] = {}
-    for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items():
-        cc = str(code)
-        if len(regions) != 1 or regions[0] == _NON_GEOGRAPHIC_REGION:
-            continue
-        country = _country_level_zones(cc)
-        if country is None:
-            continue
-        seen = {z for prefix, zs in by_prefix.items() if prefix.startswith(cc) for z in zs}
-        if seen <= {country}:
-            out[cc] = _make_locality(regions[0], country)
-    return out
-
-
-@lru_cache(maxsize=1)
-def _uniform() -> dict[str, Locality]:
-    return _uniform_country_codes()
-
-
-_UNIFORM_BY_HEAD: dict[str, Locality | None] = {}  # "+331" -> France; a few hundred entries at most
-_HEAD = re.compile(r"\+[0-9]{3}")
-
-
-def _uniform_head(head: str) -> Locality | None:
-    """The locality of every number that starts with ``head`` ("+" and three digits) when that covers a
-    uniform country code; None otherwise."""
-    try:
-        return _UNIFORM_BY_HEAD[head]
-    except KeyError:
-        pass
-    if _HEAD.fullmatch(head) is None:
-        return None
-    uniform = _uniform()
-    found = next((uniform[head[1:1 + n]] for n in (1, 2, 3) if head[1:1 + n] in uniform), None)
-    _UNIFORM_BY_HEAD[head] = found
-    return found
-
-
-def locality_of(e164: str) -> Locality:
-    """The region and time zones of a number (normally E.164, such as ``+33612345678``).
-
-    Meant for numbers the audience step has already validated.  For a canonical E.164 number whose
-    country code covers one region with one zone list (France, Belgium, Germany, Martinique...), the
-    answer comes from the country code alone; an *invalid* number there gets its country's locality
-    where phonenumbers would say "unknown".  Other clean numbers (shared codes such as +1, +44, +39)
-    get phonenumbers' answer from the audience's metadata fast path; the rest go through phonenumbers
-    and are cached.  A string that does not parse gets ``Locality(None, ())``.
-    """
-    if _E164.fullmatch(e164) is not None:
-        uniform = _uniform_head(e164[:4])  # "+" and the longest country code
-        if uniform is not None:
-            return uniform
-        fast = _locality_fast(e164)
-        if fast is not None:
-            return fast
-    return _locality_slow(e164)
-
-
-def _locality_fast(e164: str) -> Locality | None:
-    """``time_zones_for_number`` step by step on the fast path's region and type; None to fall back."""
-    parts = fast_parts(e164)
-    if parts is None:
-        return None
-    cc, nsn, region, number_type = parts
-    zones: tuple[str, ...] | None
-    if number_type == phonenumbers.PhoneNumberType.UNKNOWN:
-        zones = _UNKNOWN_ZONES
-    elif not phonenumbers.is_number_type_geographical(number_type, int(cc)):
-        zones = _country_level_zones(cc)
-    else:
-        digits = cc + nsn  # what format_number(..., E164) gives, without its "+"
-        zones = None
-        for prefix_len in range(TIMEZONE_LONGEST_PREFIX, 0, -1):
-            zones = TIMEZONE_DATA.get(digits[:prefix_len])
-            if zones is not None:
-                break
-    return _make_locality(region, zones if zones is not None else _UNKNOWN_ZONES)
-
-
-def count_localities(numbers: Iterable[str]) -> Counter[Locality]:
-    """How many of ``numbers`` share each locality: ``Counter(map(locality_of, numbers))``, faster.
-
-    Meant for the audience's output (canonical E.164): the numbers are grouped by their first four
-    characters, which settle the locality of a whole uniform country code at once, and only the
-    others are looked at one by one.  A malformed string under a uniform code (``+3361``) is
-    counted with its country, where ``locality_of`` would call it unknown.
-    """
-    if not isinstance(numbers, Sequence):  # iterated twice; a sequence (list, E164List) is read as it is
-        numbers = list(numbers)
-    out: Counter[Locality] = Counter()
-    one_by_one: set[str] = set()
-    for head, count in Counter(number[:4] for number in numbers).items():
-        uniform = _uniform_head(head)
-        if uniform is not None:
-            out[uniform] += count
-        else:
-            one_by_one.add(head)
-    if one_by_one:
-        out.update(locality_of(number) for number in numbers if number[:4] in one_by_one)
-    return out
-
-
-@lru_cache(maxsize=1 << 16)
-def _locality_slow(text: str) -> Locality:
-    try:
-        number = phonenumbers.parse(text, None)
-    except phonenumbers.NumberParseException:
-        return _make_locality(None, ())
-    region = phonenumbers.region_code_for_number(number)
-    return _make_locality(region, tuple(pn_timezone.time_zones_for_number(number)))
-
-
-# --------------------------------------------------------------------------------- public holidays
-
-
-@cache
-def _holiday_dates(region: str, year: int) -> frozenset[date] | None:
-    """The region's public holidays in ``year``, or None when ``holidays`` has no calendar for it."""
-    import holidays  # imported on first use: it takes ~50 ms
-
-    try:
-        calendar = holidays.country_holidays(region, years=year)
-    except NotImplementedError:
-        return None
-    return frozenset(calendar.keys())
-
-
-@cache
-def _calendar_known(region: str) -> bool:
-    import holidays
-
-    try:
-        holidays.country_holidays(region)  # no year: nothing is computed yet
-    except NotImplementedError:
-        return False
-    return True
-
-
-def has_holiday_calendar(region: str | None) -> bool:
-    """True when the ``holidays`` package knows the public holidays of ``region``."""
-    return region is not None and _calendar_known(region)
-
-
-# ----------------------------------------------------------------------------- zone offset changes
-
-
-def _offset(zone: ZoneInfo, ts: int) -> timedelta:
-    offset = datetime.fromtimestamp(ts, UTC).astimezone(zone).utcoffset()
-    assert offset is not None
-    return offset
-
-
-@lru_cache(maxsize=4096)
-def _year_transitions(key: str, year: int) -> tuple[tuple[datetime, timedelta], ...]:
-    """The instants in (1 Jan ``year``, 1 Jan ``year+1``] UTC where ``key`` changes offset.
-
-    The offset is sampled every 6 hours and each change is bisected to the second (the tz database
-    only changes offsets on whole seconds), so each instant is exact.
-    """
-    zone = _zone(key)
-    assert zone is not None
-    t = int(datetime(year, 1, 1, tzinfo=UTC).timestamp())
-    end = int(datetime(year + 1, 1, 1, tzinfo=UTC).timestamp())
-    prev = _offset(zone, t)
-    out: list[tuple[datetime, timedelta]] = []
-    while t < end:
-        nxt = min(t + _SAMPLE_STEP, end)
-        if _offset(zone, nxt) == prev:
-            t = nxt
-            continue
-        lo, hi = t, nxt  # offset(lo) == prev != offset(hi)
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if _offset(zone, mid) == prev:
-                lo = mid
-            else:
-                hi = mid
-        prev = _offset(zone, hi)
-        out.append((datetime.fromtimestamp(hi, UTC), prev))
-        t = hi
-    return tuple(out)
-
-
-def _segments(key: str, lo: datetime, hi: datetime) -> list[tuple[datetime, datetime, timedelta]]:
-    """[lo, hi) cut where ``key`` changes offset: (start, end, constant offset) pieces."""
-    zone = _zone(key)
-    assert zone is not None
-    offset = lo.astimezone(zone).utcoffset()
-    assert offset is not None
-    pieces: list[tuple[datetime, datetime, timedelta]] = []
-    start = lo
-    for year in range(lo.year, hi.year + 1):
-        for when, new_offset in _year_transitions(key, year):
-            if lo < when < hi:
-                pieces.append((start, when, offset))
-                start, offset = when, new_offset
-    pieces.append((start, hi, offset))
-    return pieces
-
-
-# ----------------------------------------------------------------------------------- interval sets
-
-
-def _merge(intervals: Iterable[Interval]) -> list[Interval]:
-    out: list[Interval] = []
-    for s, e in sorted(intervals):
-        if out and s <= out[-1][1]:
-            if e > out[-1][1]:
-                out[-1] = (out[-1][0], e)
-        else:
-            out.append((s, e))
-    return out
-
-
-def _intersect(a: list[Interval], b: list[Interval]) -> list[Interval]:
-    out: list[Interval] = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        s = max(a[i][0], b[j][0])
-        e = min(a[i][1], b[j][1])
-        if s < e:
-            out.append((s, e))
-        if a[i][1] <= b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out
-
-
-def _utc(at: datetime) -> datetime:
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError(f"{at!r} has no time zone: window checks need an aware datetime")
-    return at.astimezone(UTC)
-
-
-def _back(value: datetime, like: datetime) -> datetime:
-    """``value`` (UTC) expressed in the time zone ``like`` was given in."""
-    tz: tzinfo | None = like.tzinfo
-    return value.astimezone(tz)
 
 
 # ------------------------------------------------------------------------------------------- policy
@@ -435,7 +135,7 @@ class WindowPolicy:
 
     def __init__(self, window: Window, *, fallback_zone: str | None = None) -> None:
         problems = window_problems(window)
-        if fallback_zone is not None and _zone(fallback_zone) is None:
+        if fallback_zone is not None and zone_info(fallback_zone) is None:
             problems.append(f"unknown time zone {fallback_zone!r}")
         if problems:
             raise CampaignError("invalid send window: " + "; ".join(problems))
@@ -478,19 +178,19 @@ class WindowPolicy:
             return False
         if self.window.holidays or region is None:
             return True
-        holidays = _holiday_dates(region, day.year)
+        holidays = holiday_dates(region, day.year)
         return holidays is None or day not in holidays
 
     # -- questions
 
     def is_open(self, locality: Locality, at: datetime) -> bool:
         """True when ``at`` is inside the window in every zone of ``locality``."""
-        instant = _utc(at)
+        instant = to_utc(at)
         zones = self.zones_for(locality)
         if not zones:
             return False
         for key in zones:
-            zone = _zone(key)
+            zone = zone_info(key)
             assert zone is not None
             local = instant.astimezone(zone)
             since_midnight = local - local.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -503,14 +203,14 @@ class WindowPolicy:
 
     def open_intervals(self, locality: Locality, start: datetime, end: datetime) -> list[Interval]:
         """The open periods within [start, end), as sorted, disjoint [from, to) pairs in UTC."""
-        lo, hi = _utc(start), _utc(end)
+        lo, hi = to_utc(start), to_utc(end)
         zones = self.zones_for(locality)
         if not zones or lo >= hi:
             return []
         result: list[Interval] | None = None
         for key in zones:
             mine = self._zone_intervals(key, locality.region, lo, hi)
-            result = mine if result is None else _intersect(result, mine)
+            result = mine if result is None else intersect_intervals(result, mine)
             if not result:
                 return []
         assert result is not None
@@ -518,7 +218,7 @@ class WindowPolicy:
 
     def _zone_intervals(self, key: str, region: str | None, lo: datetime, hi: datetime) -> list[Interval]:
         out: list[Interval] = []
-        for seg_lo, seg_hi, offset in _segments(key, lo, hi):
+        for seg_lo, seg_hi, offset in offset_segments(key, lo, hi):
             # Here local wall time == UTC + offset, exactly.
             day = (seg_lo + offset).date()
             while True:
@@ -531,7 +231,7 @@ class WindowPolicy:
                     if s < e:
                         out.append((s, e))
                 day += timedelta(days=1)
-        return _merge(out)
+        return merge_intervals(out)
 
     def _chunks(self, lo: datetime) -> Iterable[tuple[datetime, datetime]]:
         limit = lo + HORIZON
@@ -546,13 +246,13 @@ class WindowPolicy:
 
         None when the window does not open within :data:`HORIZON` (or no zone is known).
         """
-        start = _utc(at)
+        start = to_utc(at)
         if not self.zones_for(locality):
             return None
         for lo, hi in self._chunks(start):
             found = self.open_intervals(locality, lo, hi)
             if found:
-                return _back(found[0][0], at)
+                return in_zone_of(found[0][0], at)
         return None
 
     def closes_at(self, locality: Locality, at: datetime) -> datetime | None:
@@ -562,12 +262,12 @@ class WindowPolicy:
         """
         if not self.is_open(locality, at):
             return None
-        for lo, hi in self._chunks(_utc(at)):
+        for lo, hi in self._chunks(to_utc(at)):
             found = self.open_intervals(locality, lo, hi)
             if not found or found[0][0] != lo:
-                return _back(lo, at)  # the previous chunk's period ended exactly at its edge
+                return in_zone_of(lo, at)  # the previous chunk's period ended exactly at its edge
             if found[0][1] < hi:
-                return _back(found[0][1], at)
+                return in_zone_of(found[0][1], at)
         return None
 
 
@@ -615,7 +315,7 @@ def group_by_window(policy: WindowPolicy, localities: Mapping[Locality, int], at
 
     Localities are listed by count (largest first), then region.
     """
-    _utc(at)
+    to_utc(at)
     details: list[LocalityWindow] = []
     sendable = held = 0
     earliest: datetime | None = None
@@ -623,7 +323,7 @@ def group_by_window(policy: WindowPolicy, localities: Mapping[Locality, int], at
         if count <= 0:
             continue
         opening = policy.next_opening(locality, at)
-        open_now = opening is not None and _utc(opening) == _utc(at)  # UTC: a fold must not compare equal
+        open_now = opening is not None and to_utc(opening) == to_utc(at)  # UTC: a fold must not compare equal
         warnings = list(policy.warnings(locality))
         if open_now:
             sendable += count

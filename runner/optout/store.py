@@ -91,7 +91,7 @@ def import_optouts(state_dir: Path, path: Path, *, reason: str, who: str | None 
     from runner.sources.csvfile import CsvSource
 
     if not path.is_file():
-        raise SmsrunError(f"{path}: error: no such file")
+        raise SmsrunError.at(str(path), 0, 0, "no such file")
     region = default_region(region)
     numbers: list[str] = []
     invalid: list[str] = []

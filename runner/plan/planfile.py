@@ -29,20 +29,20 @@ def save_plan(summary: dict[str, Any], campaign_path: Path, digest: str, out: Pa
     except OSError as exc:
         with contextlib.suppress(OSError):
             temporary.unlink()
-        raise SmsrunError(f"{out}: error: cannot write the plan: {exc.strerror}") from None
+        raise SmsrunError.at(str(out), 0, 0, f"cannot write the plan: {exc.strerror}") from None
 
 
 def _check_overwrite(out: Path) -> None:
     """``--out`` replaces a plan file or makes a new file; never a campaign, a source or anything else
     (issue 15: ``plan --out c.yaml`` overwrote the campaign)."""
     if out.is_symlink():
-        raise SmsrunError(f"{out}: error: is a symbolic link; --out writes a plan file, give a new path")
+        raise SmsrunError.at(str(out), 0, 0, "is a symbolic link; --out writes a plan file, give a new path")
     if not out.exists():
         return
     if out.is_dir():
-        raise SmsrunError(f"{out}: error: is a folder; --out writes a plan file")
+        raise SmsrunError.at(str(out), 0, 0, "is a folder; --out writes a plan file")
     if not is_plan_file(out):
-        raise SmsrunError(f"{out}: error: exists and is not an smsrun plan file: refusing to overwrite it "
+        raise SmsrunError.at(str(out), 0, 0, "exists and is not an smsrun plan file: refusing to overwrite it "
                           "(--out writes a new .json plan file, or replaces an earlier plan)")
 
 
@@ -65,14 +65,14 @@ def read_plan(path: Path) -> dict[str, Any]:
             raise ValueError(f"larger than {MAX_PLAN_BYTES // (1024 * 1024)} MiB")
         document: dict[str, Any] = json.loads(data.decode("utf-8"))
     except (OSError, ValueError) as exc:
-        raise SmsrunError(f"{path}: error: not a readable plan file: {exc}") from None
+        raise SmsrunError.at(str(path), 0, 0, f"not a readable plan file: {exc}") from None
     if document.get("format") != FORMAT or "digest" not in document or "campaign_file" not in document:
-        raise SmsrunError(f"{path}: error: not an smsrun plan file (format {FORMAT})")
+        raise SmsrunError.at(str(path), 0, 0, f"not an smsrun plan file (format {FORMAT})")
     return document
 
 
 def check_fresh(document: dict[str, Any], digest: str, path: Path) -> None:
     if document["digest"] != digest:
-        raise StalePlanError(
-            f"{path}: error: the plan is stale: the campaign file, its sources or the ledger changed since it "
+        raise StalePlanError.at(
+            str(path), 0, 0, "the plan is stale: the campaign file, its sources or the ledger changed since it "
             "was made; run `smsrun plan` again and review the new plan")

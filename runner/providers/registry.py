@@ -13,6 +13,7 @@ from functools import cache
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
+from runner.campaign.schema import set_plugin_schema
 from runner.errors import ConfigError
 from runner.providers.spec import ProviderSpec
 
@@ -104,3 +105,13 @@ def receiver_routes() -> dict[tuple[str, ...], tuple[frozenset[str], str]]:
     """``(provider, *path)`` -> (methods, "module:handler") of every provider's receiver routes."""
     return {(spec.name, *route.path): (route.methods, route.handler)
             for spec in specs().values() for route in spec.routes}
+
+
+def _campaign_schema_with_plugins(schema: dict[str, Any]) -> dict[str, Any]:
+    from runner.providers.schema import with_providers
+
+    return with_providers(schema, specs())
+
+
+# the campaign stage sits below the providers: it learns of third-party providers' settings from here
+set_plugin_schema(_campaign_schema_with_plugins)

@@ -47,7 +47,7 @@ class SendTestResult:
 
 def run_test_send(target: Path, numbers: list[str], **options: Any) -> SendTestResult:
     """A test send of the campaign file ``target`` (or of the campaign of a plan saved with ``--out``)."""
-    from runner.campaign.loader import load_campaign
+    from runner.check import load_campaign
     from runner.plan.planfile import is_plan_file, read_plan
 
     path = Path(read_plan(target)["campaign_file"]) if is_plan_file(target) else target

@@ -8,6 +8,7 @@ from pathlib import Path
 from runner.campaign.model import SourceSpec
 from runner.errors import SourceError
 from runner.sources.base import Row, Source, SourceContext
+from runner.sources.keyed import KeyedSource, wanted_with_mapping
 from runner.sources.paths import PathProblem, resolve_inside
 
 __all__ = ["Row", "Source", "SourceContext", "check_spec", "open_source"]
@@ -41,11 +42,15 @@ def check_spec(spec: SourceSpec, root: Path) -> list[str]:
 
 def open_source(spec: SourceSpec, ctx: SourceContext, *, wanted_fields: frozenset[str] = frozenset()) -> Source:
     """The source ``spec`` names, its problems shown at the campaign key at fault (see keyed.py)."""
-    from runner.sources.keyed import KeyedSource, wanted_with_mapping
-
     mapping = spec.options.get("fields") or {}
     inner = _open(spec, ctx, wanted_with_mapping(wanted_fields, mapping))
     return KeyedSource(inner, spec, mapping)
+
+
+def _at(spec: SourceSpec, message: str) -> SourceError:
+    """A problem at the source's key in the campaign."""
+    where = spec.position
+    return SourceError.at(where.path, where.line, where.col, message)
 
 
 def _open(spec: SourceSpec, ctx: SourceContext, wanted_fields: frozenset[str]) -> Source:
@@ -56,11 +61,11 @@ def _open(spec: SourceSpec, ctx: SourceContext, wanted_fields: frozenset[str]) -
             path = resolve_inside(spec.base_dir, o[spec.kind], ctx.repo_root)
             is_file = path.is_file()
         except PathProblem as exc:
-            raise SourceError(f"{spec.position}: error: {exc}") from None
+            raise _at(spec, str(exc)) from None
         except OSError as exc:
-            raise SourceError(f"{spec.position}: error: {o[spec.kind]!r}: cannot be read: {exc.strerror}") from None
+            raise _at(spec, f"{o[spec.kind]!r}: cannot be read: {exc.strerror}") from None
         if not is_file:
-            raise SourceError(f"{spec.position}: error: {o[spec.kind]!r}: no such file")
+            raise _at(spec, f"{o[spec.kind]!r}: no such file")
         label = _display(path, ctx.repo_root)
         if spec.kind == "addressbook":
             from runner.sources.addressbook import AddressBookSource
@@ -89,7 +94,7 @@ def _open(spec: SourceSpec, ctx: SourceContext, wanted_fields: frozenset[str]) -
         try:
             from runner.sources import ovh
         except ImportError as exc:
-            raise SourceError(f"{spec.position}: error: {spec.kind} sources are not available: {exc}") from None
+            raise _at(spec, f"{spec.kind} sources are not available: {exc}") from None
         cls = ovh.OvhPhonebookSource if spec.kind == "ovh-phonebook" else ovh.OvhReceiversSource
         return cls(o, ctx)  # type: ignore[no-any-return]
-    raise SourceError(f"{spec.position}: error: unknown source kind {spec.kind!r}")
+    raise _at(spec, f"unknown source kind {spec.kind!r}")

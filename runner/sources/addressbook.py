@@ -37,9 +37,9 @@ def read_addressbook(path: Path, label: str) -> tuple[list[Contact], str | None,
         with path.open("rb") as handle:  # issue 15: read with a cap, not after
             data = handle.read(MAX_ADDRESSBOOK_BYTES + 1)
     except OSError as exc:
-        raise SourceError(f"{label}: error: cannot read: {exc.strerror}") from None
+        raise SourceError.at(label, 0, 0, f"cannot read: {exc.strerror}") from None
     if len(data) > MAX_ADDRESSBOOK_BYTES:
-        raise SourceError(f"{label}: error: larger than {MAX_ADDRESSBOOK_BYTES // (1024 * 1024)} MiB: an address "
+        raise SourceError.at(label, 0, 0, f"larger than {MAX_ADDRESSBOOK_BYTES // (1024 * 1024)} MiB: an address "
                           "book that large belongs in a CSV source")
     digest = hashlib.sha256(data).hexdigest()
     try:
@@ -74,11 +74,11 @@ def _read_csv(text: str, label: str) -> list[Contact]:
     except StopIteration:
         return []
     except csv.Error as exc:
-        raise SourceError(f"{label}:1:1: error: malformed CSV: {exc}") from None
+        raise SourceError.at(label, 1, 1, f"malformed CSV: {exc}") from None
     names = [slug(h) for h in header]
     for required in ("name", "phone"):
         if required not in names:
-            raise SourceError(f"{label}:1:1: error: an address book CSV needs a {required!r} column "
+            raise SourceError.at(label, 1, 1, f"an address book CSV needs a {required!r} column "
                               f"(columns: {', '.join(header)})")
     i_name, i_phone = names.index("name"), names.index("phone")
     i_groups = names.index("groups") if "groups" in names else None
@@ -93,7 +93,7 @@ def _read_csv(text: str, label: str) -> list[Contact]:
             fields = {names[i]: cells[i].strip() for i in range(len(header)) if i not in (i_name, i_phone, i_groups)}
             contacts.append(Contact(cells[i_name].strip(), cells[i_phone].strip(), groups, fields, reader.line_num))
     except csv.Error as exc:
-        raise SourceError(f"{label}:{reader.line_num}:1: error: malformed CSV: {exc}") from None
+        raise SourceError.at(label, reader.line_num, 1, f"malformed CSV: {exc}") from None
     return contacts
 
 

@@ -170,7 +170,7 @@ class CsvSource(Source):
         except UnicodeDecodeError:
             utf8_ok = False
         except OSError as exc:
-            raise SourceError(f"{self.label}: error: cannot read: {exc.strerror}") from None
+            raise SourceError.at(self.label, 0, 0, f"cannot read: {exc.strerror}") from None
         del bad_line
         self._splittable = splittable
         self._quoted = quoted
@@ -285,25 +285,25 @@ class CsvSource(Source):
         try:
             handle = self.path.open("r", encoding=encoding, newline="", errors="strict")
         except LookupError:
-            raise SourceError(f"{self.label}: error: unknown encoding {self.encoding!r}", key="encoding") from None
+            raise SourceError.at(self.label, 0, 0, f"unknown encoding {self.encoding!r}", key="encoding") from None
         except OSError as exc:
-            raise SourceError(f"{self.label}: error: cannot read: {exc.strerror}") from None
+            raise SourceError.at(self.label, 0, 0, f"cannot read: {exc.strerror}") from None
         with handle:
             try:
                 sample = [handle.readline() for _ in range(50)]
                 handle.seek(0)
             except UnicodeError:  # UnicodeDecodeError, or e.g. "UTF-16 stream does not start with BOM"
-                raise SourceError(f"{self.label}: error: not valid {encoding} text (set `encoding`)",
+                raise SourceError.at(self.label, 0, 0, f"not valid {encoding} text (set `encoding`)",
                                   key="encoding") from None
             delimiter = self.delimiter or self._sniff_delimiter(sample)
             reader = csv.reader(handle, delimiter=delimiter)
             try:
                 yield from self._rows(reader, delimiter)
             except csv.Error as exc:
-                raise SourceError(f"{self.label}:{reader.line_num}:1: error: malformed CSV: {exc}",
+                raise SourceError.at(self.label, reader.line_num, 1, f"malformed CSV: {exc}",
                                   key="delimiter") from None
             except UnicodeError:
-                raise SourceError(f"{self.label}:{reader.line_num + 1}:1: error: not valid {encoding} text "
+                raise SourceError.at(self.label, reader.line_num + 1, 1, f"not valid {encoding} text "
                                   "(set `encoding`)", key="encoding") from None
 
     def _head(self, reader: Iterator[list[str]]) -> tuple[list[str], bool, int | None, Keep, int] | None:
@@ -391,9 +391,9 @@ class CsvSource(Source):
                 if name == self.column or slug(name) == wanted:
                     return i
             if not has_header:
-                raise SourceError(f"{self.label}:{line}:1: error: column {self.column!r} needs a header line; "
+                raise SourceError.at(self.label, line, 1, f"column {self.column!r} needs a header line; "
                                   "this file has none (give the column's number instead)", key="column")
-            raise SourceError(f"{self.label}:{line}:1: error: no column named {self.column!r} "
+            raise SourceError.at(self.label, line, 1, f"no column named {self.column!r} "
                               f"(columns: {', '.join(names)})", key="column")
         if has_header:
             slugs = [slug(n) for n in names]
@@ -405,7 +405,7 @@ class CsvSource(Source):
                     return i
             if len(names) == 1:
                 return 0
-            raise SourceError(f"{self.label}:{line}:1: error: cannot tell which column holds the phone numbers "
+            raise SourceError.at(self.label, line, 1, f"cannot tell which column holds the phone numbers "
                               f"(columns: {', '.join(names)}); set `column`", key="column")
         phone_like = [i for i, c in enumerate(first) if _DIGITS6.search(c)]
         if len(first) > 1 and len(phone_like) == 1 and len(phone_like) < len([c for c in first if c.strip()]):
@@ -424,6 +424,6 @@ class CsvSource(Source):
         for key, columns in answering.items():  # issue 15: never a silent "the last column wins"
             if len(columns) > 1:
                 shown = ", ".join(f"{names[i][:40]!r} (column {i + 1})" for i in columns)
-                raise SourceError(f"{self.label}:1:1: error: the template field {key!r} matches several columns: "
+                raise SourceError.at(self.label, 1, 1, f"the template field {key!r} matches several columns: "
                                   f"{shown}; rename them so that exactly one matches")
         return keep

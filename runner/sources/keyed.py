@@ -11,7 +11,6 @@ position (``list.csv:1:1``, the header row or the data row) as a second location
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -19,8 +18,6 @@ from runner.campaign.model import SourceSpec
 from runner.errors import Diagnostic, SourceError
 from runner.sources.base import Row, Source
 from runner.sources.csvfile import slug
-
-_LOCATED = re.compile(r"^(?P<path>.+?)(?::(?P<line>\d+)(?::(?P<col>\d+))?)?: error: (?P<message>.*)$", re.S)
 
 
 def wanted_with_mapping(wanted: frozenset[str], mapping: Mapping[str, str]) -> frozenset[str]:
@@ -35,22 +32,18 @@ def relocate(exc: SourceError, spec: SourceSpec, label: str) -> SourceError:
     source's own key) and the source's position, when it had one, as the second location."""
     campaign_path = spec.position.path
     where = spec.at(exc.key)
-    located = exc.diagnostics or []
-    if not located:
-        match = _LOCATED.match(exc.message)
-        if match is None:
-            return exc
-        located = [Diagnostic(match["path"], int(match["line"] or 0), int(match["col"] or 0), match["message"])]
+    if not exc.diagnostics:
+        return exc  # no file to point at: shown as it is
     out: list[Diagnostic] = []
-    for d in located:
+    for d in exc.diagnostics:
         if d.path == campaign_path:
             out.append(d)  # already at the campaign
             continue
         message = d.message if d.message.startswith(label) else f"{label}: {d.message}"
         related = ((d.path, d.line, d.col, "here"),) if d.line else ()
         out.append(Diagnostic(where.path, where.line, where.col, message, d.severity, related))
-    again = SourceError("\n".join(str(d) for d in out), out, key=exc.key)
-    again.relocated = True  # type: ignore[attr-defined]
+    again = SourceError(exc.message, out, key=exc.key)
+    again.relocated = True
     return again
 
 
@@ -63,7 +56,7 @@ class KeyedSource(Source):
 
     def relocated(self, exc: SourceError) -> SourceError:
         """``exc`` at the campaign key that causes it (once)."""
-        if getattr(exc, "relocated", False):
+        if exc.relocated:
             return exc
         return relocate(exc, self.spec, self.label)
 
@@ -124,7 +117,7 @@ class KeyedSource(Source):
             return
         names, what = columns
         if not names and what == "header":
-            raise SourceError(f"{self.label}: error: `fields` names columns by their header; this file has none",
+            raise SourceError.at(self.label, 0, 0, "`fields` names columns by their header; this file has none",
                               key="fields")
         slugs = {slug(n) for n in names}
         problems = [Diagnostic(self.label, 0, 0, f"no column named {column!r} for field {field!r} "
@@ -135,8 +128,8 @@ class KeyedSource(Source):
             keys = [f"fields.{f}" for f, c in self.mapping.items() if c not in names and slug(c) not in slugs]
             located = [Diagnostic(self.spec.at(k).path, self.spec.at(k).line, self.spec.at(k).col,
                                   f"{self.label}: {p.message}") for k, p in zip(keys, problems, strict=True)]
-            error = SourceError("\n".join(str(d) for d in located), located, key="fields")
-            error.relocated = True  # type: ignore[attr-defined]
+            error = SourceError("`fields` names columns the source lacks", located, key="fields")
+            error.relocated = True
             raise error
 
 

@@ -71,9 +71,9 @@ class _OvhSource(Source):
             except CredentialsError:
                 raise
             except OvhNotFoundError as exc:
-                raise SourceError(f"{self.label}: error: {exc.message}") from None
+                raise SourceError.at(self.label, 0, 0, exc.message) from None
             except ProviderError as exc:
-                raise SourceError(f"{self.label}: error: cannot read from OVHcloud: {exc.message}") from None
+                raise SourceError.at(self.label, 0, 0, f"cannot read from OVHcloud: {exc.message}") from None
         return self._rows, self._digest
 
     def rows(self) -> Iterator[Row]:
@@ -95,7 +95,7 @@ class OvhPhonebookSource(_OvhSource):
         if isinstance(nested, str):
             nested = {"book": nested}
         if not isinstance(nested, Mapping) or not nested.get("book"):
-            raise SourceError("ovh-phonebook: error: needs {book: KEY}")
+            raise SourceError.at("ovh-phonebook", 0, 0, "needs {book: KEY}")
         self.book = str(nested["book"])
         groups = nested.get("groups")
         self.groups: list[str] | None = [str(g) for g in groups] if groups else None
@@ -133,9 +133,9 @@ class OvhReceiversSource(_OvhSource):
         try:
             slot = int(raw)
         except (TypeError, ValueError):
-            raise SourceError(f"ovh-receivers: error: the slot must be a number 1..9, not {raw!r}") from None
+            raise SourceError.at("ovh-receivers", 0, 0, f"the slot must be a number 1..9, not {raw!r}") from None
         if slot not in api.RECEIVER_SLOTS:
-            raise SourceError(f"ovh-receivers: error: the slot must be 1..9, not {slot}")
+            raise SourceError.at("ovh-receivers", 0, 0, f"the slot must be 1..9, not {slot}")
         self.slot = slot
         self.column: str | int | None = spec_options.get("column")
         self.delimiter: str | None = spec_options.get("delimiter")
@@ -148,13 +148,12 @@ class OvhReceiversSource(_OvhSource):
             try:
                 text = api.receiver_slot_csv(client, service, self.slot)
             except OvhNotFoundError:
-                raise SourceError(
-                    f"{self.label}: error: no recipient list in slot {self.slot} of OVHcloud account {service}"
-                ) from None
+                raise SourceError.at(self.label, 0, 0, f"no recipient list in slot {self.slot} of OVHcloud "
+                                     f"account {service}") from None
         try:
             lines = api.parse_receivers_csv(text, column=self.column, delimiter=self.delimiter)
         except ValueError as exc:
-            raise SourceError(f"{self.label}:1:1: error: {exc}") from None
+            raise SourceError.at(self.label, 1, 1, str(exc)) from None
         rows: list[Row] = []
         for item in lines:
             fields: dict[str, str] | None = None

@@ -112,14 +112,14 @@ def check_address(url: str, *, allow_http: bool, allow_private: bool) -> list[st
         host = parsed.raw_host.decode("ascii")
         port = parsed.port or (443 if scheme == "https" else 80)
     except (httpx.InvalidURL, ValueError, UnicodeError):
-        raise SourceError(f"{shown}: error: not a valid URL") from None
+        raise SourceError.at(shown, 0, 0, "not a valid URL") from None
     if scheme not in ("https", "http"):
-        raise SourceError(f"{shown}: error: only https:// URLs can be fetched")
+        raise SourceError.at(shown, 0, 0, "only https:// URLs can be fetched")
     if scheme == "http" and not allow_http:
-        raise SourceError(f"{shown}: error: plain http:// is refused; use https:// "
+        raise SourceError.at(shown, 0, 0, "plain http:// is refused; use https:// "
                           "(or set allow_http: true on this source)")
     if not host:
-        raise SourceError(f"{shown}: error: the URL has no host")
+        raise SourceError.at(shown, 0, 0, "the URL has no host")
     if allow_private:
         return None
     try:
@@ -132,12 +132,12 @@ def check_address(url: str, *, allow_http: bool, allow_private: bool) -> list[st
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError) as exc:
-            raise SourceError(f"{shown}: error: cannot resolve {host}: {exc}") from None
+            raise SourceError.at(shown, 0, 0, f"cannot resolve {host}: {exc}") from None
         addresses = list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
     for text in addresses:
         address = ipaddress.ip_address(text)
         if address_refused(address):
-            raise SourceError(f"{shown}: error: {host} resolves to a private, loopback or link-local "
+            raise SourceError.at(shown, 0, 0, f"{host} resolves to a private, loopback or link-local "
                               f"address ({address}); refused")
     return addresses
 
@@ -255,15 +255,22 @@ class RemoteCsvSource(Source):
             except BaseException as exc:
                 handle.close()
                 path.unlink(missing_ok=True)
-                if isinstance(exc, SourceError) and self.position is not None and not exc.diagnostics:
+                if isinstance(exc, SourceError) and self.position is not None \
+                        and not any(d.line for d in exc.diagnostics):
                     # "URL: error: why" -> "campaign.yaml:7:12: error: URL: why"
-                    raise SourceError(f"{self.position}: error: {exc.message.replace(': error: ', ': ', 1)}") from None
+                    found = exc.as_diagnostics()[0]
+                    message = f"{found.path}: {found.message}" if found.path else found.message
+                    at = self.position
+                    raise SourceError.at(at.path, at.line, at.col, message) from None
                 raise
         self._digest = digest
         if self.sha256 and self._digest != self.sha256:
             path.unlink(missing_ok=True)
-            where = f"{self.position}: error: {self.label}:" if self.position else f"{self.label}: error:"
-            raise SourceError(f"{where} content changed: sha256 is {self._digest}, the campaign pins {self.sha256}")
+            message = f"content changed: sha256 is {self._digest}, the campaign pins {self.sha256}"
+            if self.position is None:
+                raise SourceError.at(self.label, 0, 0, message)
+            at = self.position
+            raise SourceError.at(at.path, at.line, at.col, f"{self.label}: {message}")
         self._file = path
         return self._file
 
@@ -298,38 +305,38 @@ class RemoteCsvSource(Source):
                         if response.status in REDIRECTS:
                             location = fields.get("location")
                             if not location:
-                                raise SourceError(f"{where}: error: redirect without a location")
+                                raise SourceError.at(where, 0, 0, "redirect without a location")
                             url = urljoin(url, location.strip())
                             continue
                         if response.status != 200:
-                            raise SourceError(f"{where}: error: the server answered HTTP {response.status}")
+                            raise SourceError.at(where, 0, 0, f"the server answered HTTP {response.status}")
                         encoding = fields.get("content-encoding", "identity").strip().lower()
                         if encoding not in ("", "identity"):
-                            raise SourceError(f"{where}: error: the server sent compressed content "
+                            raise SourceError.at(where, 0, 0, f"the server sent compressed content "
                                               f"(Content-Encoding: {encoding[:40]}) although none was asked for; "
                                               "refused")
                         declared = fields.get("content-length", "").strip()
                         if declared.isdigit() and int(declared) > self.max_bytes:
-                            raise SourceError(f"{where}: error: file is larger than {self.max_bytes} bytes "
+                            raise SourceError.at(where, 0, 0, f"file is larger than {self.max_bytes} bytes "
                                               f"(Content-Length: {declared})")
                         size = 0
                         for chunk in response.iter_stream():
                             size += len(chunk)
                             if size > self.max_bytes:
-                                raise SourceError(f"{where}: error: file is larger than {self.max_bytes} bytes")
+                                raise SourceError.at(where, 0, 0, f"file is larger than {self.max_bytes} bytes")
                             digest.update(chunk)
                             handle.write(chunk)
                         return digest.hexdigest()
-                raise SourceError(f"{self.label}: error: more than {MAX_REDIRECTS} redirects")
+                raise SourceError.at(self.label, 0, 0, f"more than {MAX_REDIRECTS} redirects")
         except httpcore.TimeoutException:
             if time.monotonic() >= deadline:
-                raise SourceError(f"{where}: error: download took longer than {self.total_timeout:g} s") from None
-            raise SourceError(f"{where}: error: timed out after {self.timeout:g} s") from None
+                raise SourceError.at(where, 0, 0, f"download took longer than {self.total_timeout:g} s") from None
+            raise SourceError.at(where, 0, 0, f"timed out after {self.timeout:g} s") from None
         except network_errors as exc:
             reason = _scrub(str(exc), url)[:200] or type(exc).__name__
-            raise SourceError(f"{where}: error: download failed: {reason}") from None
+            raise SourceError.at(where, 0, 0, f"download failed: {reason}") from None
         except (httpx.InvalidURL, ValueError, UnicodeError):
-            raise SourceError(f"{redact(url)}: error: not a valid URL") from None
+            raise SourceError.at(redact(url), 0, 0, "not a valid URL") from None
 
     def digest(self) -> str:
         self._fetch()

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from runner.audience import parallel
 from runner.audience.build import Audience, build_audience
-from runner.campaign.loader import load_campaign
+from runner.check import load_campaign
 from runner.errors import SourceError
 from runner.plan import PlanOptions, build_plan
 from runner.sources import SourceContext

@@ -21,8 +21,8 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from runner.campaign.loader import load_campaign
 from runner.campaign.model import Campaign
+from runner.check import load_campaign
 from runner.errors import CampaignError, SmsrunError
 from tests.support.budget import budget
 

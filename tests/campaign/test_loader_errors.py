@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.campaign.loader import load_campaign
 from runner.campaign.model import Campaign
+from runner.check import load_campaign
 from runner.errors import CampaignError
 
 BASE = """\
@@ -185,6 +185,13 @@ def test_a_national_number_with_only_octal_digits_is_an_int_too(repo: Path) -> N
 def test_ids_and_senders_written_as_numbers(repo: Path) -> None:
     assert one(repo, BASE.replace("id: promo", "id: 2026")) == (1, 5, "id must be a string, not an integer")
     assert one(repo, BASE + "sender: 36111\n") == (6, 9, "sender must be a string, not an integer")
+
+
+def test_a_non_finite_number_where_no_number_goes_is_a_type_error(repo: Path) -> None:
+    """It used to pass the schema (whose non-finite problems the loader reports) and crash the loader."""
+    assert one(repo, BASE.replace("Hello", ".inf")) == (2, 10, "message must be a string, not a number")
+    text = BASE.replace("recipients:\n  - numbers: ['+33612345678']\n", "recipients: .nan\n")
+    assert one(repo, text) == (4, 13, "recipients must be a list, not a number")
 
 
 def test_non_finite_numbers(repo: Path) -> None:

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runner.campaign.loader import load_campaign
 from runner.campaign.schema import _ecma_regex
+from runner.check import load_campaign
 from runner.errors import CampaignError
 from tests.support.repo import Repo
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from runner.campaign.loader import load_campaign
+from runner.check import load_campaign
 from runner.plan import PlanOptions, build_plan
 from runner.plan.report import plan_summary
 from tests.support.repo import Repo, french_mobiles

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runner.campaign.loader import load_campaign
+from runner.check import load_campaign
 from runner.errors import PlanError
 from runner.message import checks
 from runner.plan import PlanOptions, build_plan

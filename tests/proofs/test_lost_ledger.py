@@ -152,7 +152,7 @@ def test_kannel_plan_says_it_keeps_no_history(tmp_path: Path) -> None:
     from runner.send.history import plan_problems
 
     campaign = make_campaign(tmp_path, 3)
-    from runner.campaign.loader import load_campaign
+    from runner.check import load_campaign
     from runner.plan import PlanOptions, build_plan
 
     plan = build_plan(load_campaign(campaign.path), PlanOptions(state_dir=campaign.state_dir, check_provider=False))

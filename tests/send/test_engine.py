@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from runner.campaign.loader import load_campaign
+from runner.check import load_campaign
 from runner.errors import (
     CredentialsError,
     InDoubtError,

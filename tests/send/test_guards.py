@@ -118,7 +118,7 @@ def test_an_optout_during_send_wait_is_honoured(repo: Repo) -> None:
     repo.write("list.csv", f"phone\n{paris}\n{reunion}\n")
     path = repo.write("c.yaml", "id: c\nmessage: promo\ncommercial: true\nopt_out_text: STOP 36111\n"
                                 "recipients:\n  - csv: list.csv\n")
-    from runner.campaign.loader import load_campaign
+    from runner.check import load_campaign
 
     plan = build_plan(load_campaign(path), PlanOptions(state_dir=repo.state, at=now[0], check_provider=False))
     options = SendOptions(sleep=sleep, clock=lambda: now[0], wait=True, handle_sigint=False)
@@ -237,7 +237,7 @@ def test_an_optout_during_a_retry_backoff_is_honoured(repo: Repo) -> None:
 def test_a_pending_row_of_a_number_opted_out_before_the_plan_is_not_sent(repo: Repo) -> None:
     """A row held pending by an earlier run (outside its window) is read from the ledger by the next send,
     whatever the plan excluded: the send's own look at the suppression list keeps it from going out."""
-    from runner.campaign.loader import load_campaign
+    from runner.check import load_campaign
 
     paris = "+33612345678"
     sunday = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)

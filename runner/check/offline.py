@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.campaign.model import Campaign, Position, SourceSpec
-from runner.errors import Diagnostic, SmsrunError, SourceError
+from runner.check.load import load_campaign
+from runner.errors import ConfigError, Diagnostic, SmsrunError, SourceError
+from runner.message.encoding import measure
+from runner.message.template import TemplateProblem, compile_template
+from runner.message.transliterate import transliterate
+from runner.providers import provider_capabilities, provider_class
+from runner.sources import SourceContext, open_source
 
 NOTED_ROWS = 3  # rows named per problem (the count says how many in all)
 
@@ -50,9 +56,6 @@ def offline_checks(campaign: Campaign) -> list[Diagnostic]:
 
 def _suffixes(campaign: Campaign) -> tuple[str, str]:
     """(what smsrun appends to the text, what the provider appends when sending), as plan counts them."""
-    from runner.errors import ConfigError
-    from runner.providers import provider_capabilities
-
     try:
         stop = (provider_capabilities(campaign.provider.name, campaign.provider.settings).stop_mention
                 if campaign.commercial else None)
@@ -63,11 +66,6 @@ def _suffixes(campaign: Campaign) -> tuple[str, str]:
 
 
 def _source_checks(campaign: Campaign) -> Iterator[Diagnostic]:
-    from runner.message.encoding import measure
-    from runner.message.template import TemplateProblem, compile_template
-    from runner.message.transliterate import transliterate
-    from runner.sources import SourceContext, open_source
-
     try:
         template = compile_template(campaign.message)
     except TemplateProblem:
@@ -131,16 +129,12 @@ def _row_problem(where: Position, message: str, found: _Found, also: Position | 
 
 
 def _at(position: Position, message: str) -> Diagnostic:
-    for prefix in ("error: ",):
-        message = message.split(prefix, 1)[-1] if prefix in message else message
     return Diagnostic(position.path, position.line, position.col, message)
 
 
 def _provider_checks(campaign: Campaign) -> list[Diagnostic]:
     """The provider accepts its settings (no credentials needed, no request made). Settings that take
     ``${VARIABLES}`` from the environment are checked by ``plan``, where the environment is the send's."""
-    from runner.providers import provider_class
-
     settings = campaign.provider.settings
     if "${" in repr(settings):
         return []
@@ -159,7 +153,5 @@ def _provider_checks(campaign: Campaign) -> list[Diagnostic]:
 
 def check_file(path: Path) -> list[Diagnostic]:
     """Load ``path`` and run every offline check (for tests and the library API)."""
-    from runner.campaign.loader import load_campaign
-
     campaign = load_campaign(path)
     return [*campaign.warnings, *offline_checks(campaign)]

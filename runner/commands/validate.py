@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runner.campaign.yamldoc import MAX_BYTES
+from runner.check import load_campaign, offline_checks
 from runner.errors import Diagnostic, SmsrunError
+from runner.sources.addressbook import read_addressbook
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -69,8 +72,6 @@ def _collect(paths: list[Path]) -> tuple[list[Path], list[FileResult]]:
 
 def _kind(path: Path) -> str:
     """An address book has `contacts:` and no `recipients:` at the top level."""
-    from runner.campaign.yamldoc import MAX_BYTES
-
     try:
         with path.open("rb") as handle:  # issue 15: read with the cap (a symlink to /dev/zero)
             head = handle.read(MAX_BYTES + 1).decode("utf-8", errors="replace")
@@ -82,9 +83,6 @@ def _kind(path: Path) -> str:
 
 
 def validate_paths(paths: list[Path]) -> ValidationResult:
-    from runner.campaign.checks import offline_checks
-    from runner.campaign.loader import load_campaign
-
     files, missing = _collect(paths)
     result = ValidationResult(missing)
     ids: list[tuple[str, FileResult, str]] = []  # (campaign id, its file, its text): issue 15
@@ -94,8 +92,6 @@ def validate_paths(paths: list[Path]) -> ValidationResult:
         entry = FileResult(shown, kind)
         try:
             if kind == "addressbook":
-                from runner.sources.addressbook import read_addressbook
-
                 read_addressbook(path, shown)
             else:
                 campaign = load_campaign(path)
@@ -103,7 +99,7 @@ def validate_paths(paths: list[Path]) -> ValidationResult:
                 ids.append((campaign.id, entry, campaign.source_text))
                 entry.diagnostics.extend(_dedupe(offline_checks(campaign), entry.diagnostics))
         except SmsrunError as exc:
-            entry.diagnostics.extend(exc.diagnostics or [Diagnostic(shown, 0, 0, _strip(exc.message, shown))])
+            entry.diagnostics.extend(exc.diagnostics or [Diagnostic(shown, 0, 0, exc.message)])
         result.files.append(entry)
     _duplicate_ids(ids)
     return result
@@ -138,9 +134,3 @@ def _dedupe(new: list[Diagnostic], seen: list[Diagnostic]) -> list[Diagnostic]:
             out.append(d)
     return out
 
-
-def _strip(message: str, shown: str) -> str:
-    for prefix in (f"{shown}: error: ", "error: "):
-        if message.startswith(prefix):
-            return message[len(prefix):]
-    return message
