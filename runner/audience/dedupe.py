@@ -77,10 +77,10 @@ class Buckets:
 class Outcome:
     """What the dedupe found: the kept numbers (in order) and the counts."""
 
-    __slots__ = ("codes", "duplicates", "excluded", "numbers", "opted_out", "suppressed_by")
+    __slots__ = ("codes", "duplicates", "excluded", "numbers", "opted_out", "regions", "suppressed_by")
 
-    def __init__(self, numbers: array[int], codes: array[int]) -> None:
-        self.numbers, self.codes = numbers, codes
+    def __init__(self, numbers: array[int], codes: array[int], regions: bytearray | None = None) -> None:
+        self.numbers, self.codes, self.regions = numbers, codes, regions
         self.duplicates = self.excluded = self.opted_out = 0
         self.suppressed_by: dict[str, int] = {}
 
@@ -103,12 +103,14 @@ def _mark(first: bytearray, positions: Mapping[int, int]) -> None:
 
 
 def dedupe(numbers: array[int], codes: array[int], excluded: set[int] | frozenset[int],
-           suppressed: Mapping[int, str], buckets: Buckets | None = None) -> Outcome:
+           suppressed: Mapping[int, str], buckets: Buckets | None = None,
+           regions: bytearray | None = None) -> Outcome:
     """Keep the first occurrence of each number, then drop the excluded and opted-out ones (counted
-    once each, at their first occurrence; later occurrences are duplicates, as before)."""
+    once each, at their first occurrence; later occurrences are duplicates, as before). ``regions``
+    (one byte per number, or None) is kept in step with the numbers, as ``codes`` is."""
     keep = first_occurrences(numbers, buckets)
     distinct = keep.count(1)
-    outcome = Outcome(numbers, codes)
+    outcome = Outcome(numbers, codes, regions)
     outcome.duplicates = len(numbers) - distinct
     if excluded or suppressed:
         suppressed_by = outcome.suppressed_by
@@ -125,4 +127,6 @@ def dedupe(numbers: array[int], codes: array[int], excluded: set[int] | frozense
     if distinct != len(numbers) or outcome.excluded or outcome.opted_out:
         outcome.numbers = array(numbers.typecode, compress(numbers, keep))
         outcome.codes = array(codes.typecode, compress(codes, keep))
+        if regions is not None:
+            outcome.regions = bytearray(compress(regions, keep))
     return outcome

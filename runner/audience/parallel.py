@@ -90,6 +90,7 @@ class PartResult(NamedTuple):
     order: bytes  # the numbers' positions grouped by dedupe bucket, array("I") (runner.audience.dedupe.group)
     bucketed: bytes  # the numbers in that order, array(CODE)
     bucket_counts: list[int]  # how many numbers in each bucket
+    regions: bytes | None  # the numbers' regions, one byte each (runner.audience.regions.region_codes)
     newlines: int  # lines in the part, for the next part's line offset
     pid: int  # the worker's process id
     peak_rss_kb: int  # the worker's peak RSS so far
@@ -150,6 +151,7 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
     from runner.audience.dedupe import group
     from runner.audience.numbers import pack_many
     from runner.audience.phones import PhoneNormaliser
+    from runner.audience.regions import region_codes
     from runner.sources.csvfile import _several, open_part
 
     normaliser = _NORMALISERS.get(region)
@@ -218,9 +220,13 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     numbers = pack_many(seen)
     order, bucketed, bucket_counts = group(numbers)
+    try:
+        regions: bytes | None = bytes(region_codes(seen))
+    except LookupError:  # pragma: no cover - see region_codes
+        regions = None
     return PartResult(counts[0], numbers.tobytes(), array(_LINE_CODE, seen.values()).tobytes(), keys, values,
                       counts[1], [(reason, rows[0], examples) for reason, (rows, examples) in invalid.items()],
-                      order.tobytes(), bucketed.tobytes(), bucket_counts, newlines, os.getpid(), peak)
+                      order.tobytes(), bucketed.tobytes(), bucket_counts, regions, newlines, os.getpid(), peak)
 
 
 def unpack_lines(packed: bytes, code: str = _LINE_CODE) -> array[int]:
