@@ -24,12 +24,19 @@ BUCKETS: Final = 64  # at 5M rows, ~75,000 numbers a bucket: its dict weighs ~8 
 def group(numbers: array[int]) -> tuple[array[int], array[int], list[int]]:
     """A part's positions grouped by bucket (in order within each), its numbers in that order, and how
     many in each bucket (in the worker: the parent then appends slices, see :meth:`Buckets.add_part`)."""
-    residues = list(map(BUCKETS.__rmod__, numbers))
-    order = array("I", sorted(range(len(residues)), key=residues.__getitem__))  # stable: in order
-    counts = [0] * BUCKETS
-    for residue in residues:
-        counts[residue] += 1
-    return order, array(numbers.typecode, map(numbers.__getitem__, order)), counts
+    positions = [array("I") for _ in range(BUCKETS)]
+    numbers_of = [array(numbers.typecode) for _ in range(BUCKETS)]
+    position_appends = [bucket.append for bucket in positions]
+    number_appends = [bucket.append for bucket in numbers_of]
+    for position, number in enumerate(numbers):  # one pass, no sort: 2x faster than sorted(key=)
+        bucket = number % BUCKETS
+        number_appends[bucket](number)
+        position_appends[bucket](position)
+    order, grouped = array("I"), array(numbers.typecode)
+    for bucket_positions, bucket_numbers in zip(positions, numbers_of, strict=True):
+        order.extend(bucket_positions)
+        grouped.extend(bucket_numbers)
+    return order, grouped, list(map(len, positions))
 
 
 class Buckets:

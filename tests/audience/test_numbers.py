@@ -27,10 +27,11 @@ def test_anything_else_is_refused(bad: str) -> None:
 
 
 def test_packing_many_at_once_is_packing_each() -> None:
-    numbers = ["+33612345678", "+1", "+999999999999999", "+390612345678"]
+    numbers = ["+33612345678", "+1", "+999999999999999", "+390612345678", "+" + "9" * 18]
     assert list(pack_many(numbers)) == [pack(n) for n in numbers] and not pack_many([])
     for bad in (["+33612345678", "+0336"], ["+336", "336"], ["+33 6"], ["+3+3"], ["+3+", "3"], ["+3\n+4"], ["+1_2"],
-                ["+" + "9" * 19], [" +33612345678"]):
+                ["+" + "9" * 19], [" +33612345678"], ["+٣٣٦"], ["+336", ""], ["+336\n"],
+                ["+33612345678", "+33612345678 "]):
         with pytest.raises(ValueError):
             pack_many(bad)
 
