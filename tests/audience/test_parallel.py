@@ -374,3 +374,28 @@ def test_regions_of_a_small_source_beside_large_ones(repo: Repo) -> None:
     assert several.region_codes is not None
     assert decode(several.region_codes) == regions_of(single.recipients)
     assert {"US", "CA", "GB", "FR", "RU"} <= set(decode(several.region_codes))
+
+
+def test_a_part_leaves_no_cycle_behind(repo: Repo) -> None:
+    """A worker's part is freed when its result is made, not when the garbage collector runs: the
+    exceptions phonenumbers handles (junk rows) must not keep the worker's frame (the part) in a cycle."""
+    import gc
+
+    repo.write("l.csv", "phone\n" + "".join(f"{cell}\n" for cell in CELLS * 20 if "," not in cell))
+    source = CsvSource(repo.path / "l.csv", label="l.csv")
+    split = source.split(2, 0)
+    assert split is not None
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for part in split[0]:
+            result = parallel.classify_part(part, "FR", 5)
+            assert result.invalid
+        gc.collect()
+        frames = [o for o in gc.garbage if type(o).__name__ == "frame" and "classify_part" in repr(o)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert frames == []
