@@ -148,12 +148,14 @@ class _Counts:
 
 def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: frozenset[str] = frozenset(),
                    suppressed: Mapping[str, str] | None = None, workers: int | None = None,
-                   min_parallel_bytes: int | None = None) -> Audience:
+                   min_parallel_bytes: int | None = None, meanwhile: Callable[[], None] | None = None) -> Audience:
     """Read every source once, streaming, and keep the first occurrence of each valid number.
 
     ``suppressed`` maps opted-out numbers to where the opt-out came from (manual, reply:..., ...).
     Large local CSV files are read by worker processes (``runner.audience.parallel``; ``workers`` and
     ``min_parallel_bytes`` override its environment settings); the result is the same either way.
+    ``meanwhile`` is called once, while the workers run (the caller's own start-up work, on the parent's
+    idle time), or at the end when there are no workers.
     """
     from runner.audience import parallel
 
@@ -182,6 +184,9 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
             except SourceError as exc:
                 failure = exc
                 break
+        if meanwhile is not None and any(submitted is not None for _, submitted in opened):
+            meanwhile()  # the workers are started: no fork after this (a thread it starts is harmless)
+            meanwhile = None
         for index, (source, submitted) in enumerate(opened):
             audience.labels.append(source.label)
             counts = _Counts()
@@ -203,6 +208,8 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
     finally:
         if pool is not None:
             pool.close()
+    if meanwhile is not None:
+        meanwhile()
     outcome = dedupe(audience.recipients.packed, audience.codes, rules.excluded, rules.suppressed, buckets,
                      audience.region_codes)
     audience.recipients, audience.codes = E164List(packed=outcome.numbers), outcome.codes

@@ -168,10 +168,6 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
 
     from runner.providers import provider_class
 
-    provider_cls = provider_class(campaign.provider.name)
-    stop_mention = provider_cls.capabilities.stop_mention if campaign.commercial else None
-    appended = campaign.opt_out_text if campaign.commercial and stop_mention is None else None
-
     template = compile_template(campaign.message)
     ledger = open_ledger_if_exists(state_dir)
     try:
@@ -182,7 +178,9 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
             _legacy_optouts(suppressed, problems)  # issue 15
             ctx = SourceContext(repo_root=repo_root, allow_private_urls=options.allow_private_urls,
                                 cache_dir=None)
-            audience = build_audience(campaign, ctx, wanted_fields=template.fields, suppressed=suppressed)
+            # the provider's module (httpx...) is imported while the audience's workers run, not before
+            audience = build_audience(campaign, ctx, wanted_fields=template.fields, suppressed=suppressed,
+                                      meanwhile=functools.partial(_import_provider, campaign.provider.name))
             statuses = ledger.statuses(campaign.id) if ledger else {}
             ledger_fingerprint = ledger.fingerprint(campaign.id) if ledger else "empty"
             if ledger and ledger.content_changed(campaign.id, content_hash(campaign)):
@@ -192,6 +190,10 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
     finally:
         if ledger:
             ledger.close()
+
+    provider_cls = provider_class(campaign.provider.name)
+    stop_mention = provider_cls.capabilities.stop_mention if campaign.commercial else None
+    appended = campaign.opt_out_text if campaign.commercial and stop_mention is None else None
 
     already_sent = rejected_before = in_doubt = 0
     todo = E164List()
@@ -243,6 +245,14 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
         if options.check_history and not statuses and plan.ok:
             _provider_history(plan, provider_cls)
     return plan
+
+
+def _import_provider(name: str) -> None:
+    from runner.errors import SmsrunError
+    from runner.providers import provider_class
+
+    with contextlib.suppress(SmsrunError):  # reported where the plan needs the provider
+        provider_class(name)
 
 
 def _provider_history(plan: Plan, provider_cls: Any) -> None:
