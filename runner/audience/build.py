@@ -205,13 +205,16 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
             audience.duplicates += counts.duplicates
         if failure is not None:
             raise failure
+        if meanwhile is not None:
+            meanwhile()
+        helpers = 0  # the workers, idle now, take a share of the dedupe's buckets
+        if pool is not None and pool.started and len(audience.recipients) >= parallel.SHARED_DEDUPE_MIN:
+            helpers = pool.workers
+        outcome = dedupe(audience.recipients.packed, audience.codes, rules.excluded, rules.suppressed, buckets,
+                         audience.region_codes, pool.share if pool is not None else None, helpers)
     finally:
         if pool is not None:
             pool.close()
-    if meanwhile is not None:
-        meanwhile()
-    outcome = dedupe(audience.recipients.packed, audience.codes, rules.excluded, rules.suppressed, buckets,
-                     audience.region_codes)
     audience.recipients, audience.codes = E164List(packed=outcome.numbers), outcome.codes
     audience.region_codes = outcome.regions
     audience.duplicates += outcome.duplicates

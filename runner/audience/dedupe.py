@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
 from itertools import compress, repeat
 from typing import Final
+
+from runner.audience.numbers import CODE
 
 BUCKETS: Final = 64  # at 5M rows, ~75,000 numbers a bucket: its dict weighs ~8 MB
 
@@ -92,30 +95,68 @@ class Outcome:
         self.suppressed_by: dict[str, int] = {}
 
 
-def first_occurrences(numbers: array[int], buckets: Buckets | None = None) -> bytearray:
-    """1 at the first position of every distinct number, 0 elsewhere."""
+Share = Callable[[list[bytes], list[bytes]], "Future[bytes]"]
+"""Runs :func:`first_positions` elsewhere (a worker process) on some buckets' numbers and positions."""
+
+
+def first_positions(numbers: list[bytes], positions: list[bytes]) -> bytes:
+    """The first position of every distinct number of each bucket (packed ``array("I")``, in no
+    particular order): in a worker, for the parent's dedupe (:func:`first_occurrences`)."""
+    out = array("I")
+    for packed_numbers, packed_positions in zip(numbers, positions, strict=True):
+        bucket_numbers, bucket_positions = array(CODE), array("I")
+        bucket_numbers.frombytes(packed_numbers)
+        bucket_positions.frombytes(packed_positions)
+        out.extend(dict(zip(reversed(bucket_numbers), reversed(bucket_positions), strict=True)).values())
+    return out.tobytes()
+
+
+def first_occurrences(numbers: array[int], buckets: Buckets | None = None, share: Share | None = None,
+                      helpers: int = 0) -> bytearray:
+    """1 at the first position of every distinct number, 0 elsewhere.
+
+    With ``share`` and ``helpers`` (the audience's worker processes, idle by now), the buckets are split
+    in ``helpers + 1`` groups: the helpers find the first positions of theirs while the parent does the
+    last group, then the parent marks them all (the same marks: a bucket's answer does not depend on
+    who computes it).
+    """
     if buckets is None:
         buckets = Buckets()
     buckets.add_range(numbers)  # whatever is not bucketed yet
     first = bytearray(len(numbers))
-    for positions, bucket_numbers in zip(buckets.groups, buckets.numbers, strict=True):
-        _mark(first, dict(zip(reversed(bucket_numbers), reversed(positions), strict=True)))
+    groups = list(zip(buckets.groups, buckets.numbers, strict=True))
+    futures: list[Future[bytes]] = []
+    if share is not None and helpers > 0:
+        size = -(-len(groups) // (helpers + 1))
+        for k in range(helpers):
+            chosen = groups[k * size:(k + 1) * size]
+            futures.append(share([n.tobytes() for _, n in chosen], [p.tobytes() for p, _ in chosen]))
+            for positions, bucket_numbers in chosen:
+                del positions[:], bucket_numbers[:]
+        groups = groups[helpers * size:]
+    for positions, bucket_numbers in groups:
+        _mark(first, dict(zip(reversed(bucket_numbers), reversed(positions), strict=True)).values())
         del positions[:], bucket_numbers[:]  # each bucket freed once used
+    for future in futures:
+        found = array("I")
+        found.frombytes(future.result())
+        _mark(first, found)
+        del found
     buckets.size = 0
     return first
 
 
-def _mark(first: bytearray, positions: Mapping[int, int]) -> None:
-    deque(map(first.__setitem__, positions.values(), repeat(1)), maxlen=0)  # in C: first[p] = 1 for each
+def _mark(first: bytearray, positions: Iterable[int]) -> None:
+    deque(map(first.__setitem__, positions, repeat(1)), maxlen=0)  # in C: first[p] = 1 for each
 
 
 def dedupe(numbers: array[int], codes: array[int], excluded: set[int] | frozenset[int],
            suppressed: Mapping[int, str], buckets: Buckets | None = None,
-           regions: bytearray | None = None) -> Outcome:
+           regions: bytearray | None = None, share: Share | None = None, helpers: int = 0) -> Outcome:
     """Keep the first occurrence of each number, then drop the excluded and opted-out ones (counted
     once each, at their first occurrence; later occurrences are duplicates, as before). ``regions``
     (one byte per number, or None) is kept in step with the numbers, as ``codes`` is."""
-    keep = first_occurrences(numbers, buckets)
+    keep = first_occurrences(numbers, buckets, share, helpers)
     distinct = keep.count(1)
     outcome = Outcome(numbers, codes, regions)
     outcome.duplicates = len(numbers) - distinct

@@ -31,6 +31,7 @@ from runner.errors import SourceError
 from runner.sources.csvfile import CsvPart
 
 DEFAULT_MIN_BYTES: Final = 4_000_000
+SHARED_DEDUPE_MIN: Final = 200_000  # valid rows from which the workers take a share of the dedupe
 PARTS_PER_WORKER: Final = 16
 MIN_PART_BYTES: Final = 500_000
 MAX_PART_BYTES: Final = 1_200_000
@@ -123,6 +124,17 @@ class Pool:
             return self._executor.submit(classify_part, part, region, max_examples)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+    @property
+    def started(self) -> bool:
+        return self._executor is not None
+
+    def share(self, numbers: list[bytes], positions: list[bytes]) -> Future[bytes]:
+        """Some buckets of the dedupe, to a (started, idle) worker (runner.audience.dedupe.first_positions)."""
+        from runner.audience.dedupe import first_positions
+
+        assert self._executor is not None
+        return self._executor.submit(first_positions, numbers, positions)
 
     def close(self) -> None:
         if self._executor is not None:

@@ -65,6 +65,7 @@ def _both(repo: Repo, body: str, **kwargs: Any) -> tuple[dict[str, Any], dict[st
 @pytest.fixture(autouse=True)
 def _small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel, "MIN_PART_BYTES", 1)  # tiny files still get cut in several parts
+    monkeypatch.setattr(parallel, "SHARED_DEDUPE_MIN", 0)  # and the workers take a share of the dedupe
     monkeypatch.delenv("SMSRUN_WORKERS", raising=False)
     monkeypatch.delenv("SMSRUN_PARALLEL_MIN_BYTES", raising=False)
 
