@@ -115,9 +115,9 @@ def first_occurrences(numbers: array[int], buckets: Buckets | None = None, share
                       helpers: int = 0) -> bytearray:
     """1 at the first position of every distinct number, 0 elsewhere.
 
-    With ``share`` and ``helpers`` (the audience's worker processes, idle by now), the buckets are split
-    in ``helpers + 1`` groups: the helpers find the first positions of theirs while the parent does the
-    last group, then the parent marks them all (the same marks: a bucket's answer does not depend on
+    With ``share`` and ``helpers`` (the audience's worker processes, idle by now), the helpers find the
+    first positions of all but the last ``1 / (helpers + 1)`` of the buckets (one task a bucket) while
+    the parent does those, then the parent marks them all (the same marks: a bucket's answer does not depend on
     who computes it).
     """
     if buckets is None:
@@ -127,13 +127,13 @@ def first_occurrences(numbers: array[int], buckets: Buckets | None = None, share
     groups = list(zip(buckets.groups, buckets.numbers, strict=True))
     futures: list[Future[bytes]] = []
     if share is not None and helpers > 0:
-        size = -(-len(groups) // (helpers + 1))
-        for k in range(helpers):
-            chosen = groups[k * size:(k + 1) * size]
-            futures.append(share([n.tobytes() for _, n in chosen], [p.tobytes() for p, _ in chosen]))
-            for positions, bucket_numbers in chosen:
-                del positions[:], bucket_numbers[:]
-        groups = groups[helpers * size:]
+        # one task a bucket, so that neither side ever holds more than a few buckets' copies in transit
+        # (a third of the buckets in one message cost ~60 MB a worker at 5M rows)
+        mine = len(groups) // (helpers + 1)
+        shared, groups = groups[:len(groups) - mine], groups[len(groups) - mine:]
+        for positions, bucket_numbers in shared:
+            futures.append(share([bucket_numbers.tobytes()], [positions.tobytes()]))
+            del positions[:], bucket_numbers[:]
     for positions, bucket_numbers in groups:
         _mark(first, dict(zip(reversed(bucket_numbers), reversed(positions), strict=True)).values())
         del positions[:], bucket_numbers[:]  # each bucket freed once used
