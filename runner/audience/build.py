@@ -52,6 +52,9 @@ class Audience:
     exclusion_unreadable: int = 0
     exclusion_examples: list[str] = field(default_factory=list)
     codes: array[int] = field(default_factory=lambda: array("q"))  # parallel to recipients: origin ids
+    # parallel to recipients when the workers read the sources: each one's region, one byte
+    # (runner.audience.regions.region_codes), so that the plan need not look them up; None otherwise
+    region_codes: bytearray | None = None
 
     @property
     def invalid_count(self) -> int:
@@ -145,12 +148,14 @@ class _Counts:
 
 def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: frozenset[str] = frozenset(),
                    suppressed: Mapping[str, str] | None = None, workers: int | None = None,
-                   min_parallel_bytes: int | None = None) -> Audience:
+                   min_parallel_bytes: int | None = None, meanwhile: Callable[[], None] | None = None) -> Audience:
     """Read every source once, streaming, and keep the first occurrence of each valid number.
 
     ``suppressed`` maps opted-out numbers to where the opt-out came from (manual, reply:..., ...).
     Large local CSV files are read by worker processes (``runner.audience.parallel``; ``workers`` and
     ``min_parallel_bytes`` override its environment settings); the result is the same either way.
+    ``meanwhile`` is called once, while the workers run (the caller's own start-up work, on the parent's
+    idle time), or at the end when there are no workers.
     """
     from runner.audience import parallel
 
@@ -164,6 +169,8 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
     rules = _Filter({pack(n) for n in excluded_numbers}, _packed_keys(suppressed), bool(wanted_fields))
     config = parallel.settings(workers, min_parallel_bytes)
     pool = parallel.Pool(config.workers) if config.workers > 1 else None
+    if pool is not None:
+        audience.region_codes = bytearray()
     buckets = Buckets()
     try:
         # Open every source in order and hand the parts of the large CSV files to the workers at once,
@@ -177,14 +184,20 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
             except SourceError as exc:
                 failure = exc
                 break
+        if meanwhile is not None and any(submitted is not None for _, submitted in opened):
+            meanwhile()  # the workers are started: no fork after this (a thread it starts is harmless)
+            meanwhile = None
         for index, (source, submitted) in enumerate(opened):
             audience.labels.append(source.label)
             counts = _Counts()
             if submitted is None or not _merge_parts(audience, source, index, submitted, rules, counts, pool,
                                                      buckets):
                 counts = _Counts()
+                start = len(audience.recipients)
                 _merge_rows(audience, source, _normaliser(source.region, normalisers).classify, index, rules, counts)
                 buckets.add_range(audience.recipients.packed)
+                if audience.region_codes is not None:  # a small source beside large ones: its regions too
+                    _add_regions(audience, start)
             audience.digests.append(source.digest())
             _close(source)
             audience.rows += counts.rows
@@ -192,11 +205,18 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
             audience.duplicates += counts.duplicates
         if failure is not None:
             raise failure
+        if meanwhile is not None:
+            meanwhile()
+        helpers = 0  # the workers, idle now, take a share of the dedupe's buckets
+        if pool is not None and pool.started and len(audience.recipients) >= parallel.SHARED_DEDUPE_MIN:
+            helpers = pool.workers
+        outcome = dedupe(audience.recipients.packed, audience.codes, rules.excluded, rules.suppressed, buckets,
+                         audience.region_codes, pool.share if pool is not None else None, helpers)
     finally:
         if pool is not None:
             pool.close()
-    outcome = dedupe(audience.recipients.packed, audience.codes, rules.excluded, rules.suppressed, buckets)
     audience.recipients, audience.codes = E164List(packed=outcome.numbers), outcome.codes
+    audience.region_codes = outcome.regions
     audience.duplicates += outcome.duplicates
     audience.excluded, audience.suppressed = outcome.excluded, outcome.opted_out
     audience.suppressed_by = outcome.suppressed_by
@@ -205,6 +225,16 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
         for e164 in [e164 for e164 in audience.fields if pack(e164) in dropped]:
             del audience.fields[e164]
     return audience
+
+
+def _add_regions(audience: Audience, start: int) -> None:
+    from runner.audience.regions import region_codes
+
+    assert audience.region_codes is not None and len(audience.region_codes) == start
+    try:
+        audience.region_codes += region_codes(map(unpack, audience.recipients.packed[start:]))
+    except LookupError:  # pragma: no cover - see region_codes
+        audience.region_codes = None
 
 
 def _submit(source: Any, pool: Any, config: Any, normalisers: dict[str | None, Any]) -> \
@@ -282,6 +312,7 @@ def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[l
     fields_of = audience.fields
     invalid = audience.invalid
     before = (len(packed), len(fields_of), {r: (g.count, len(g.examples)) for r, g in invalid.items()})
+    regions_before = None if audience.region_codes is None else len(audience.region_codes)
     keep_fields = rules.keep_fields
     label = source.label
     remap = source.mapped if getattr(source, "mapping", None) else None  # `fields:` (runner.sources.keyed)
@@ -295,6 +326,11 @@ def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[l
                 future_left.cancel()
             _rollback(audience, before)
             buckets.truncate(before[0])
+            if audience.region_codes is not None:
+                if regions_before is None:  # pragma: no cover - region codes are never turned back on
+                    audience.region_codes = None
+                else:
+                    del audience.region_codes[regions_before:]
             return False
         del future
         pool.seen(part)
@@ -319,6 +355,11 @@ def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[l
         packed.frombytes(part.numbers)
         buckets.add_part(start, unpack_lines(part.order, "I"), unpack_lines(part.bucketed, "q"), part.bucket_counts)
         audience.codes.extend(map(base.__add__, unpack_lines(part.lines)))
+        if audience.region_codes is not None:
+            if part.regions is None:  # pragma: no cover - see runner.audience.regions.region_codes
+                audience.region_codes = None
+            else:
+                audience.region_codes += part.regions
         keys, values = part.field_keys, part.field_values
         if keep_fields:
             new = packed[start:]

@@ -13,6 +13,7 @@ back the same.
 
 from __future__ import annotations
 
+import re
 from array import array
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Final, overload
@@ -32,19 +33,22 @@ def pack(e164: str) -> int:
     return value
 
 
+# Canonical E.164 numbers, one a line: exactly the strings pack() accepts ("+", then 1 to 18 ASCII digits,
+# the first not 0: "+%d" % int(digits) gives them back; int() would also take "_", spaces, other digits).
+_CANONICAL_LINES: Final = re.compile(r"\+[1-9][0-9]{0,17}(?:\n\+[1-9][0-9]{0,17})*")
+
+
 def pack_many(numbers: Collection[str]) -> array[int]:
     """``array(CODE, map(pack, numbers))`` in C loops (a worker packs every number of its part): join,
-    convert, and check the whole round trip at once (as many numbers, each written back the same)."""
+    check every line is canonical (one regex pass), convert."""
     if not numbers:
         return array(CODE)
     joined = "\n".join(numbers)
-    try:
+    if _CANONICAL_LINES.fullmatch(joined) is not None:
         values = array(CODE, map(int, joined.replace("+", "").split("\n")))
-    except (ValueError, OverflowError):
-        values = array(CODE)
-    if len(values) != len(numbers) or "\n".join(map(_FORMAT.__mod__, values)) != joined:
-        return array(CODE, map(pack, numbers))  # raises, naming the number that does not round-trip
-    return values
+        if len(values) == len(numbers):  # no number held a line end
+            return values
+    return array(CODE, map(pack, numbers))  # raises, naming the number that does not round-trip
 
 
 def unpack(value: int) -> str:

@@ -31,6 +31,7 @@ from runner.errors import SourceError
 from runner.sources.csvfile import CsvPart
 
 DEFAULT_MIN_BYTES: Final = 4_000_000
+SHARED_DEDUPE_MIN: Final = 200_000  # valid rows from which the workers take a share of the dedupe
 PARTS_PER_WORKER: Final = 16
 MIN_PART_BYTES: Final = 500_000
 MAX_PART_BYTES: Final = 1_200_000
@@ -90,6 +91,7 @@ class PartResult(NamedTuple):
     order: bytes  # the numbers' positions grouped by dedupe bucket, array("I") (runner.audience.dedupe.group)
     bucketed: bytes  # the numbers in that order, array(CODE)
     bucket_counts: list[int]  # how many numbers in each bucket
+    regions: bytes | None  # the numbers' regions, one byte each (runner.audience.regions.region_codes)
     newlines: int  # lines in the part, for the next part's line offset
     pid: int  # the worker's process id
     peak_rss_kb: int  # the worker's peak RSS so far
@@ -123,6 +125,17 @@ class Pool:
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
+    @property
+    def started(self) -> bool:
+        return self._executor is not None
+
+    def share(self, numbers: list[bytes], positions: list[bytes]) -> Future[bytes]:
+        """Some buckets of the dedupe, to a (started, idle) worker (runner.audience.dedupe.first_positions)."""
+        from runner.audience.dedupe import first_positions
+
+        assert self._executor is not None
+        return self._executor.submit(first_positions, numbers, positions)
+
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
@@ -149,8 +162,9 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
 
     from runner.audience.dedupe import group
     from runner.audience.numbers import pack_many
-    from runner.audience.phones import PhoneNormaliser
-    from runner.sources.csvfile import _several, open_part
+    from runner.audience.phones import MOBILE_TYPES, PhoneNormaliser
+    from runner.audience.regions import region_codes
+    from runner.sources.csvfile import open_part
 
     normaliser = _NORMALISERS.get(region)
     if normaliser is None:
@@ -194,6 +208,11 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
     else:
         # CsvSource._body's common shape (one number in the phone cell, no template fields) without a
         # generator step per row; every other row goes through its _emit, as there.
+        # A valid number is answered by the fast path without the normaliser's cache (a part rarely holds
+        # the same string twice: the cache cost more than it saved); the rest goes the general way.
+        fast = normaliser._fast.classify
+        mobile = MOBILE_TYPES
+        fast_rows = 0
         for cells in reader:
             if not cells:
                 continue
@@ -202,25 +221,34 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
                 continue
             if index < len(cells):
                 cell = cells[index]
-                if not _several(cell):
-                    raw = cell.strip()
+                if not ("," in cell or ";" in cell or "|" in cell or "  " in cell or (" " in cell and len(cell) > 20)):
+                    raw = cell.strip()  # (the condition is csvfile._several(cell), inlined)
                     if raw:
-                        e164 = classify(raw)[0]
-                        if e164 is None or e164 in seen:
-                            take(raw, reader.line_num, None)  # invalid or duplicate: the general way (cached)
+                        found = fast(raw)
+                        if found is not None and found[1] in mobile:  # what classify(raw) answers then
+                            fast_rows += 1
+                            e164 = found[0]
+                            if e164 in seen:
+                                counts[1] += 1
+                            else:
+                                seen[e164] = reader.line_num
                         else:
-                            counts[0] += 1
-                            seen[e164] = reader.line_num
+                            take(raw, reader.line_num, None)  # invalid or not known to the fast path
                         continue
             for raw, line, fields in source._emit(cells, index, None, reader.line_num):
                 take(raw, line, fields)
+        counts[0] += fast_rows
     normaliser._cache.clear()  # a worker's memory is what one part needs, whatever the file's size
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     numbers = pack_many(seen)
     order, bucketed, bucket_counts = group(numbers)
+    try:
+        regions: bytes | None = bytes(region_codes(seen))
+    except LookupError:  # pragma: no cover - see region_codes
+        regions = None
     return PartResult(counts[0], numbers.tobytes(), array(_LINE_CODE, seen.values()).tobytes(), keys, values,
                       counts[1], [(reason, rows[0], examples) for reason, (rows, examples) in invalid.items()],
-                      order.tobytes(), bucketed.tobytes(), bucket_counts, newlines, os.getpid(), peak)
+                      order.tobytes(), bucketed.tobytes(), bucket_counts, regions, newlines, os.getpid(), peak)
 
 
 def unpack_lines(packed: bytes, code: str = _LINE_CODE) -> array[int]:

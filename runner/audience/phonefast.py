@@ -205,7 +205,7 @@ class _NationalPrefix:
 class _Country:
     """Everything the fast path needs for one country calling code (built on first use)."""
 
-    __slots__ = ("cc", "national_prefix", "regions", "single")
+    __slots__ = ("_whole", "cc", "national_prefix", "regions", "single")
 
     def __init__(self, cc: int) -> None:
         self.cc = str(cc)
@@ -222,6 +222,15 @@ class _Country:
         self.national_prefix = _NationalPrefix(main)
         self.regions = tuple(regions)
         self.single = regions[0] if len(regions) == 1 else None
+        self._whole: tuple[re.Pattern[str], tuple[int, ...]] | bool | None = False  # False: not built yet
+
+    def whole(self) -> tuple[re.Pattern[str], tuple[int, ...]] | None:
+        """:func:`_whole_e164_regex` for the digits after "+" (built on first use), or None."""
+        whole = self._whole
+        if whole is False:
+            whole = self._whole = _whole_e164_regex(self, plus=False)
+        assert whole is not True
+        return whole
 
     def region_and_type(self, nsn: str) -> tuple[str | None, int]:
         """``region_code_for_number`` and ``number_type`` of a parsed ``+cc nsn``."""
@@ -323,18 +332,22 @@ def _finish(country: _Country, number: str, national_prefix: _NationalPrefix) ->
     return "+" + country.cc + nsn, country.number_type(nsn)
 
 
-def _whole_e164_regex(country: _Country) -> tuple[re.Pattern[str], tuple[int, ...]] | None:
+def _whole_e164_regex(country: _Country, *, plus: bool = True) -> tuple[re.Pattern[str], tuple[int, ...]] | None:
     """One regex for a whole clean ``+<cc><nsn>`` of a single-region code, or None if not possible.
 
     ``\\+33(?!<national prefix>)(?=<2..17 digits>)<type regex>``: when it matches, parse()
-    keeps the digits after the code unchanged as the NSN and the matching group is the type.
+    keeps the digits after the code unchanged as the NSN and the matching group is the type
+    (``_finish`` would strip no prefix, pass the NSN limits and type it with the same regex).
+    ``plus=False``: the same for the digits after the "+" (``_international``'s argument).
     """
     region = country.single
     prefix = country.national_prefix.prefix
     if region is None or (prefix is not None and prefix.groups):
         return None
     no_prefix = "" if prefix is None else f"(?!(?:{prefix.pattern}))"
-    pattern = re.compile(rf"\+{country.cc}{no_prefix}(?=[0-9]{{{_MIN_NSN},{_MAX_NSN}}}\Z)(?:{region.type_re.pattern})")
+    head = r"\+" if plus else ""
+    lengths = rf"(?=[0-9]{{{_MIN_NSN},{_MAX_NSN}}}\Z)"
+    pattern = re.compile(rf"{head}{country.cc}{no_prefix}{lengths}(?:{region.type_re.pattern})")
     if pattern.groups != region.type_re.groups:  # pragma: no cover - checked above
         return None
     return pattern, region.types
@@ -388,6 +401,11 @@ class FastClassifier:
             if found is None:
                 return None
             country, size = found
+        whole = country.whole()
+        if whole is not None:  # the common case, a valid number of a single-region code: one regex call
+            match = whole[0].fullmatch(digits)
+            if match is not None:
+                return "+" + digits, whole[1][match.lastindex or 0]
         return _finish(country, digits[size:], country.national_prefix)
 
     def _national(self, digits: str) -> tuple[str, int] | None:

@@ -25,6 +25,7 @@ phonenumbers (about 17 ms).
 from __future__ import annotations
 
 import re
+import traceback
 from typing import Final
 
 import phonenumbers
@@ -110,6 +111,20 @@ def refused_reason(raw: str) -> str | None:
 # -- end issue 15 -------------------------------------------------------------------------------------------
 
 
+def _drop_frames(exc: BaseException | None) -> None:
+    """Clear the finished frames of a caught exception's traceback (and of the ones it was raised in).
+
+    ``parse`` keeps the exception it handles in a local (``_, e, _ = sys.exc_info()``): a cycle through
+    the traceback, whose frames hold their callers' frames, up to the audience worker's (its whole part:
+    the text, the rows, the numbers seen). Only the garbage collector frees such a cycle, and a worker's
+    loop, which allocates no lasting objects, hardly triggers it: a 1M-row list left ~9 MB a part in each
+    worker (140 MB at the end). Clearing the frames breaks the cycle as soon as the exception is handled.
+    """
+    while exc is not None:
+        traceback.clear_frames(exc.__traceback__)
+        exc = exc.__context__
+
+
 def _plain_classify(raw: str, default_region: str | None = None) -> Classification:
     """The reference answer: phonenumbers' plain path (also the fast path's fallback)."""
     refused = refused_reason(raw)  # issue 15
@@ -118,6 +133,7 @@ def _plain_classify(raw: str, default_region: str | None = None) -> Classificati
     try:
         number = phonenumbers.parse(raw, default_region)
     except NumberParseException as exc:
+        _drop_frames(exc)
         if (
             default_region is None
             and exc.error_type == NumberParseException.INVALID_COUNTRY_CODE

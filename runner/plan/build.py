@@ -168,12 +168,6 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
 
     from runner.providers import provider_capabilities, provider_class
 
-    provider_cls = provider_class(campaign.provider.name)
-    # from the settings, as the provider computes them when it sends: plan and send agree on parts and cost
-    capabilities = provider_capabilities(campaign.provider.name, campaign.provider.settings)
-    stop_mention = capabilities.stop_mention if campaign.commercial else None
-    appended = campaign.opt_out_text if campaign.commercial and stop_mention is None else None
-
     template = compile_template(campaign.message)
     ledger = open_ledger_if_exists(state_dir)
     try:
@@ -184,7 +178,9 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
             _legacy_optouts(suppressed, problems)  # issue 15
             ctx = SourceContext(repo_root=repo_root, allow_private_urls=options.allow_private_urls,
                                 cache_dir=None)
-            audience = build_audience(campaign, ctx, wanted_fields=template.fields, suppressed=suppressed)
+            # the provider's module (httpx...) is imported while the audience's workers run, not before
+            audience = build_audience(campaign, ctx, wanted_fields=template.fields, suppressed=suppressed,
+                                      meanwhile=functools.partial(_import_provider, campaign.provider.name))
             statuses = ledger.statuses(campaign.id) if ledger else {}
             ledger_fingerprint = ledger.fingerprint(campaign.id) if ledger else "empty"
             if ledger and ledger.content_changed(campaign.id, content_hash(campaign)):
@@ -194,6 +190,12 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
     finally:
         if ledger:
             ledger.close()
+
+    provider_cls = provider_class(campaign.provider.name)
+    # from the settings, as the provider computes them when it sends: plan and send agree on parts and cost
+    capabilities = provider_capabilities(campaign.provider.name, campaign.provider.settings)
+    stop_mention = capabilities.stop_mention if campaign.commercial else None
+    appended = campaign.opt_out_text if campaign.commercial and stop_mention is None else None
 
     already_sent = rejected_before = in_doubt = 0
     todo = E164List()
@@ -245,6 +247,14 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
         if options.check_history and not statuses and plan.ok:
             _provider_history(plan, provider_cls)
     return plan
+
+
+def _import_provider(name: str) -> None:
+    from runner.errors import SmsrunError
+    from runner.providers import provider_class
+
+    with contextlib.suppress(SmsrunError):  # reported where the plan needs the provider
+        provider_class(name)
 
 
 def _provider_history(plan: Plan, provider_cls: Any) -> None:
@@ -370,7 +380,7 @@ def _render(campaign: Campaign, audience: Audience, todo: E164List, stop_mention
                                    + ", ".join(rows) + (f" and {more:,} more" if more > 0 else "")))
     for message in checks.problems():
         problems.append(Problem.at(campaign.where("message"), "error", message))
-    recipients.regions = _regions(recipients.numbers)
+    recipients.regions = _regions(recipients.numbers, audience)
     encoding = "UCS-2" if encodings.get("UCS-2") else "GSM-7"
     if len(encodings) > 1:
         problems.append(Problem("info", f"{encodings['UCS-2']:,} message(s) need UCS-2 and "
@@ -400,34 +410,17 @@ def _render(campaign: Campaign, audience: Audience, todo: E164List, stop_mention
     return recipients, info
 
 
-def _regions(numbers: Iterable[str]) -> list[str | None]:
-    """The region of every number (for cost and windows): phonenumbers' ``region_code_for_number``.
+def _regions(numbers: E164List, audience: Audience | None = None) -> list[str | None]:
+    """The region of every number (for cost and windows): phonenumbers' ``region_code_for_number``
+    (``runner.audience.regions``). When the audience's workers already found them (``region_codes``)
+    and the plan sends to the whole audience, in its order, they are read from there."""
+    from runner.audience.regions import decode, regions_of
 
-    A country code that belongs to one region answers for all its (valid) numbers, as in phonenumbers;
-    only the numbers of shared codes (+1, +44, +7...) are looked up one by one.
-    """
-    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
-
-    from runner.audience.phones import region_of
-
-    single = {str(cc): (None if regions[0] == "001" else regions[0])
-              for cc, regions in COUNTRY_CODE_TO_REGION_CODE.items() if len(regions) == 1}
-    shared = "shared"  # a marker: this head's code belongs to several regions
-    by_head: dict[str, str | None] = {}  # "+336" -> "FR": the first three digits fix the (prefix-free) code
-    out: list[str | None] = []
-    append = out.append
-    for e164 in numbers:
-        head = e164[:4]
-        try:
-            region: str | None = by_head[head]
-        except KeyError:
-            cc = e164[1:3] if e164[1:3] in single else e164[1:2] if e164[1:2] in single else e164[1:4]
-            region = by_head[head] = single.get(cc, shared)
-        if region is shared:
-            region = region_of(e164)
-            region = None if region in ("001", "ZZ") else region
-        append(region)
-    return out
+    codes = audience.region_codes if audience is not None else None
+    if codes is not None and len(codes) == len(numbers) and (numbers is audience.recipients  # type: ignore[union-attr]
+                                                             or numbers == audience.recipients):  # type: ignore[union-attr]
+        return decode(codes)
+    return regions_of(numbers)
 
 
 def _windows(campaign: Campaign, recipients: RecipientList, at: datetime,
@@ -497,8 +490,14 @@ def _cost(campaign: Campaign, recipients: RecipientList, problems: list[Problem]
 
     table = PriceTable.from_settings(campaign.prices, campaign.default_price, campaign.price_unit)
     parts_by_region: Counter[str | None] = Counter()
-    for (region, parts), count in Counter(zip(recipients.regions, recipients.parts, strict=True)).items():
-        parts_by_region[region] += parts * count
+    parts = recipients.parts
+    assert len(parts) == len(recipients.regions)
+    if parts and parts.count(parts[0]) == len(parts):  # one part count for all (one text): count regions only
+        for region, count in Counter(recipients.regions).items():
+            parts_by_region[region] += parts[0] * count
+    else:
+        for (region, size), count in Counter(zip(recipients.regions, parts, strict=True)).items():
+            parts_by_region[region] += size * count
     result = estimate(table, parts_by_region)
     if result.unpriced:
         problems.append(Problem("warning", "no price for " + ", ".join(str(c) for c in result.unpriced)

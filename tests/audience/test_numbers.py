@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from array import array
+from concurrent.futures import Future
 from typing import Any
 
 import pytest
@@ -27,10 +28,11 @@ def test_anything_else_is_refused(bad: str) -> None:
 
 
 def test_packing_many_at_once_is_packing_each() -> None:
-    numbers = ["+33612345678", "+1", "+999999999999999", "+390612345678"]
+    numbers = ["+33612345678", "+1", "+999999999999999", "+390612345678", "+" + "9" * 18]
     assert list(pack_many(numbers)) == [pack(n) for n in numbers] and not pack_many([])
     for bad in (["+33612345678", "+0336"], ["+336", "336"], ["+33 6"], ["+3+3"], ["+3+", "3"], ["+3\n+4"], ["+1_2"],
-                ["+" + "9" * 19], [" +33612345678"]):
+                ["+" + "9" * 19], [" +33612345678"], ["+٣٣٦"], ["+336", ""], ["+336\n"],
+                ["+33612345678", "+33612345678 "]):
         with pytest.raises(ValueError):
             pack_many(bad)
 
@@ -72,9 +74,10 @@ def _reference(numbers: list[int], excluded: set[int], suppressed: dict[int, str
        excluded=st.sets(st.integers(33600000000, 33600000060), max_size=5),
        suppressed=st.dictionaries(st.integers(33600000000, 33600000060), st.sampled_from(["manual", "reply:x"]),
                                   max_size=5),
-       bucket=st.sampled_from([1, 7, 64]))
+       bucket=st.sampled_from([1, 7, 64]), helpers=st.integers(0, 3))
 def test_bucketed_dedupe_keeps_first_occurrences_in_order(numbers: list[int], excluded: set[int],
-                                                          suppressed: dict[int, str], bucket: int) -> None:
+                                                          suppressed: dict[int, str], bucket: int,
+                                                          helpers: int) -> None:
     original = dedupe_module.BUCKETS
     dedupe_module.BUCKETS = bucket
     try:
@@ -83,12 +86,22 @@ def test_bucketed_dedupe_keeps_first_occurrences_in_order(numbers: list[int], ex
         half = len(numbers) // 2  # the first half as a worker's part, the rest one by one
         order, bucketed, counts = dedupe_module.group(packed[:half])
         buckets.add_part(0, order, bucketed, counts)
-        outcome = dedupe(packed, array("q", [p * 10 for p in range(len(numbers))]), excluded, suppressed, buckets)
+        regions = bytearray(n % 7 for n in numbers)
+        outcome = dedupe(packed, array("q", [p * 10 for p in range(len(numbers))]), excluded, suppressed, buckets,
+                         regions, _share, helpers)  # helpers: some buckets done "elsewhere" (in the workers)
     finally:
         dedupe_module.BUCKETS = original
     got = (list(outcome.numbers), list(outcome.codes), outcome.duplicates, outcome.excluded, outcome.opted_out,
            outcome.suppressed_by)
     assert got == _reference(numbers, excluded, suppressed)
+    assert outcome.regions == bytearray(n % 7 for n in outcome.numbers)
+
+
+def _share(numbers: list[bytes], positions: list[bytes]) -> Future[bytes]:
+    """What the audience's pool does with a share of the dedupe, here in the same process."""
+    future: Future[bytes] = Future()
+    future.set_result(dedupe_module.first_positions(numbers, positions))
+    return future
 
 
 def test_first_occurrences_memory_is_a_bucket_not_the_list(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from runner.audience import parallel
 from runner.audience.build import Audience, build_audience
+from runner.audience.regions import decode, regions_of
 from runner.check import load_campaign
 from runner.errors import SourceError
 from runner.plan import PlanOptions, build_plan
@@ -25,7 +26,8 @@ from tests.support.repo import Repo
 CELLS = [
     "+33612345678", "06 12 34 56 78", "0612345678", "+33 6 12 34 56 78", "0033612345678",
     "+33712345670", "07 12 34 56 70", "+33623456789", "06.23.45.67.89", "+447400123456",
-    "+4915123456789", "+12015550123", "+33698765432", "0698765432",
+    "+4915123456789", "+12015550123", "+33698765432", "0698765432", "+15145550123", "+79161234567",
+    "+77012345678", "+447797123456", "+262692123456",
     "+33123456789", "01 23 45 67 89", "0800 12 34 56", "+3361234567", "n/a", "", "  ", "tel",
     "+999123456789", "06 12 34", "0612345678;0712345670", "+33611111111|+33622222222",
 ]
@@ -54,12 +56,16 @@ def _both(repo: Repo, body: str, **kwargs: Any) -> tuple[dict[str, Any], dict[st
     ctx = SourceContext(repo_root=repo.path)
     single = build_audience(campaign, ctx, workers=1, **kwargs)
     several = build_audience(campaign, ctx, workers=2, min_parallel_bytes=0, **kwargs)
+    # the regions the workers found, carried through the merge and the dedupe, are the recipients' own
+    assert single.region_codes is None and several.region_codes is not None
+    assert decode(several.region_codes) == regions_of(several.recipients)
     return _audience_dict(single), _audience_dict(several)
 
 
 @pytest.fixture(autouse=True)
 def _small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel, "MIN_PART_BYTES", 1)  # tiny files still get cut in several parts
+    monkeypatch.setattr(parallel, "SHARED_DEDUPE_MIN", 0)  # and the workers take a share of the dedupe
     monkeypatch.delenv("SMSRUN_WORKERS", raising=False)
     monkeypatch.delenv("SMSRUN_PARALLEL_MIN_BYTES", raising=False)
 
@@ -202,7 +208,7 @@ def test_the_plan_is_the_same_to_its_digest(repo: Repo, monkeypatch: pytest.Monk
         monkeypatch.setenv("SMSRUN_PARALLEL_MIN_BYTES", "0")
         plan = build_plan(load_campaign(path), PlanOptions(state_dir=repo.state, check_provider=False))
         results.append((plan.digest, plan.recipients.numbers, plan.recipients.texts, plan.audience.duplicates,
-                        [p.message for p in plan.problems]))
+                        [p.message for p in plan.problems], plan.recipients.regions, plan.cost))
     assert results[0] == results[1]
     assert results[0][3] > 0
 
@@ -351,3 +357,46 @@ def test_a_cut_inside_a_quoted_field_falls_back_to_the_parent(repo: Repo, monkey
     single, several = _both(repo, ONE_FILE, wanted_fields=frozenset({"note"}))
     assert several == single and len(single["recipients"]) == 2000
     assert len(pids) < len(split[0])  # a part was refused: the parent read the file
+
+
+def test_regions_of_a_small_source_beside_large_ones(repo: Repo) -> None:
+    """A source read in the parent (too small to cut) beside one the workers read: the regions of its
+    numbers join the workers' ones, in order, through the dedupe."""
+    big = [CELLS[i % len(CELLS)] for i in range(400)]
+    repo.write("big.csv", "phone\n" + "\n".join(big) + "\n")
+    repo.write("small.csv", "phone\n+15145550123\n+447797123456\n+33612345678\n+79161234567\n")
+    body = ("id: c\ncommercial: false\nmessage: hi\nrecipients:\n  - csv: small.csv\n    region: FR\n"
+            "  - csv: big.csv\n    region: FR\n  - csv: small.csv\n    region: FR\n")
+    campaign = load_campaign(repo.write("c.yaml", body))
+    ctx = SourceContext(repo_root=repo.path)
+    single = build_audience(campaign, ctx, workers=1)
+    several = build_audience(campaign, ctx, workers=2, min_parallel_bytes=1000)
+    assert several.labels == single.labels and several.recipients == single.recipients
+    assert several.region_codes is not None
+    assert decode(several.region_codes) == regions_of(single.recipients)
+    assert {"US", "CA", "GB", "FR", "RU"} <= set(decode(several.region_codes))
+
+
+def test_a_part_leaves_no_cycle_behind(repo: Repo) -> None:
+    """A worker's part is freed when its result is made, not when the garbage collector runs: the
+    exceptions phonenumbers handles (junk rows) must not keep the worker's frame (the part) in a cycle."""
+    import gc
+
+    repo.write("l.csv", "phone\n" + "".join(f"{cell}\n" for cell in CELLS * 20 if "," not in cell))
+    source = CsvSource(repo.path / "l.csv", label="l.csv")
+    split = source.split(2, 0)
+    assert split is not None
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for part in split[0]:
+            result = parallel.classify_part(part, "FR", 5)
+            assert result.invalid
+        gc.collect()
+        frames = [o for o in gc.garbage if type(o).__name__ == "frame" and "classify_part" in repr(o)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert frames == []

@@ -352,3 +352,36 @@ def test_equivalence_on_national_strings_of_every_region() -> None:
             if got != expected:
                 bad.append((region, raw, got, expected))
     assert bad[:10] == []
+
+
+def test_equivalence_on_international_strings_of_every_code() -> None:
+    """``+<cc><digits>`` (clean, spaced, or after the default region's IDD) of every country code: the
+    one-regex path of single-region codes (``_Country.whole``) gives phonenumbers' answer, valid or not."""
+    import random
+
+    rng = random.Random(41)
+    normaliser = PhoneNormaliser("FR")
+    bad: list[tuple[str, object, object]] = []
+    used = 0
+    for cc in sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE):
+        for _ in range(60):
+            digits = str(cc) + "".join(rng.choice("0123456789") for _ in range(rng.randint(0, 15)))
+            raw = rng.choice(["+", "+", "00", "+ "]) + digits
+            if rng.random() < 0.3:
+                raw = raw[:5] + " " + raw[5:]
+            got, expected = normaliser.classify(raw), _plain_classify(raw, "FR")
+            if got != expected:
+                bad.append((raw, got, expected))
+        for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[cc]:  # a national prefix after the code
+            metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(cc, region)
+            example = phonenumbers.example_number_for_type(region, PhoneNumberType.MOBILE) if region != "001" else None
+            prefix = (metadata.national_prefix or "") if metadata is not None else ""
+            if example is not None:
+                for raw in (f"+{cc}{prefix}{example.national_number}", f"+{cc} {prefix} {example.national_number}"):
+                    got, expected = normaliser.classify(raw), _plain_classify(raw, "FR")
+                    if got != expected:
+                        bad.append((raw, got, expected))
+        country = phonefast._COUNTRIES.get(str(cc))
+        used += country is not None and country.whole() is not None
+    assert bad[:10] == []
+    assert used > 150  # most codes belong to one region: their numbers take the one-regex path

@@ -1,0 +1,80 @@
+"""The region of every recipient's number (for cost and send windows), one byte each.
+
+``regions_of(numbers)`` is phonenumbers' ``region_code_for_number`` of each E.164 number, ``None`` for the
+non-geographic codes ("001") and unknown ones. A country code that belongs to one region answers for all
+its (valid) numbers, as in phonenumbers; only the numbers of shared codes (+1, +44, +7...) are looked up
+one by one (``runner.audience.phones.region_of``).
+
+:func:`region_codes` gives the same answer as one byte per number, an index into :data:`REGIONS`: the
+audience's workers compute it for their part's numbers (in parallel, beside the classification), the
+parent carries it through the merge and the dedupe like the numbers' origins, and the plan reads its
+regions from it instead of looking a million numbers up after the workers are done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from typing import Final
+
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, SUPPORTED_REGIONS
+
+REGIONS: Final[tuple[str | None, ...]] = (None, *sorted(SUPPORTED_REGIONS))  # index 0: no region
+_INDEX: Final[dict[str | None, int]] = {region: index for index, region in enumerate(REGIONS)}
+_SHARED: Final = 255  # a marker: this head's code belongs to several regions
+assert len(REGIONS) < _SHARED
+
+# country code -> its only region's index (None for "001"), for the codes that belong to one region
+_SINGLE: Final[dict[str, int]] = {
+    str(cc): _INDEX.get(regions[0], 0) for cc, regions in COUNTRY_CODE_TO_REGION_CODE.items() if len(regions) == 1
+}
+_BY_HEAD: dict[str, int] = {}  # "+336" -> FR's index: the first three digits fix the (prefix-free) code
+
+
+def _head_code(e164: str) -> int:
+    digits = e164[1:4]
+    cc = digits[:2] if digits[:2] in _SINGLE else digits[:1] if digits[:1] in _SINGLE else digits[:3]
+    code = _BY_HEAD[e164[:4]] = _SINGLE.get(cc, _SHARED)
+    return code
+
+
+def _shared_code(e164: str) -> int:
+    from runner.audience.phones import region_of
+
+    region = region_of(e164)
+    if region is None or region in ("001", "ZZ"):
+        return 0
+    code = _INDEX.get(region)
+    if code is None:  # pragma: no cover - phonenumbers gives no region outside SUPPORTED_REGIONS today
+        raise LookupError(f"region {region!r} is not in phonenumbers' supported regions")
+    return code
+
+
+def region_codes(numbers: Iterable[str]) -> bytearray:
+    """The index in :data:`REGIONS` of every number's region, in order (LookupError: a region outside
+    the table, which phonenumbers does not give today; the caller then uses :func:`regions_of`'s way)."""
+    by_head = _BY_HEAD
+    out = bytearray()
+    append = out.append
+    for e164 in numbers:
+        code = by_head.get(e164[:4])
+        if code is None:
+            code = _head_code(e164)
+        if code == _SHARED:
+            code = _shared_code(e164)
+        append(code)
+    return out
+
+
+def regions_of(numbers: Collection[str]) -> list[str | None]:
+    """The region of every number, in order (None: non-geographic or unknown)."""
+    try:
+        return decode(region_codes(numbers))
+    except LookupError:  # pragma: no cover - a region phonenumbers does not list (never today)
+        from runner.audience.phones import region_of
+
+        found = map(region_of, numbers)
+        return [None if region in ("001", "ZZ") else region for region in found]
+
+
+def decode(codes: bytes | bytearray) -> list[str | None]:
+    return list(map(REGIONS.__getitem__, codes))

@@ -1,0 +1,35 @@
+"""Regions of E.164 numbers (for cost and windows) are phonenumbers' ``region_code_for_number``."""
+
+from __future__ import annotations
+
+import random
+
+import phonenumbers
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+
+from runner.audience.regions import REGIONS, decode, region_codes, regions_of
+
+
+def _reference(e164: str) -> str | None:
+    region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
+    return None if region in ("001", "ZZ") else region
+
+
+def test_regions_are_phonenumbers_own_on_every_code_and_shared_ones() -> None:
+    rng = random.Random(14)
+    numbers: list[str] = []
+    for cc, regions in COUNTRY_CODE_TO_REGION_CODE.items():
+        for region in regions:
+            example = phonenumbers.example_number(region) if region != "001" else None
+            if example is not None:
+                numbers.append(phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164))
+        for _ in range(20 if len(regions) > 1 else 3):  # random digits: valid or not, as the plan may hold
+            numbers.append(f"+{cc}" + "".join(rng.choice("0123456789") for _ in range(rng.randint(4, 12))))
+    assert len(numbers) > 1000
+    assert regions_of(numbers) == [_reference(n) for n in numbers]
+    assert decode(region_codes(numbers)) == regions_of(numbers)
+
+
+def test_the_table_fits_a_byte_and_starts_with_no_region() -> None:
+    assert REGIONS[0] is None and len(REGIONS) < 255
+    assert set(REGIONS[1:]) == phonenumbers.SUPPORTED_REGIONS
