@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.ledger.store import Ledger
+from runner.ledger.url import ledger_exists
 from runner.masking import mask_number
 
 MAX_IN_DOUBT_ROWS = 50
@@ -15,7 +16,7 @@ def campaign_status(state_dir: Path, campaign_id: str, *, show_numbers: bool = F
     out: dict[str, Any] = {"campaign": campaign_id, "sent": 0, "delivered": 0, "failed": 0, "pending": 0,
                            "in_doubt": 0, "rejected": 0, "claimed": 0, "unrecorded": 0, "known": False,
                            "in_doubt_rows": [], "test_sends": []}
-    if not (state_dir / "ledger.sqlite").exists():
+    if not ledger_exists(state_dir):
         return out
     with Ledger(state_dir) as ledger, ledger.reading():  # issue 15: damaged pages, a newer smsrun's ledger
         ledger.check_readable(campaign_id)

@@ -39,6 +39,7 @@ import enum
 import fcntl
 import json
 import os
+import socket
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -47,7 +48,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from runner.errors import CampaignLockedError, LedgerError
+from runner.ledger.queries import LedgerQueries
 from runner.ledger.statedir import ensure_state_dir
+from runner.ledger.url import configured, is_postgres, sqlite_path
 
 
 class Status(str, enum.Enum):
@@ -137,6 +140,20 @@ CREATE TABLE IF NOT EXISTS runs (
     unrecorded INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_provider_id ON messages (provider_id) WHERE provider_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS report_backlog (
+    id INTEGER PRIMARY KEY,
+    label TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    provider_id TEXT,
+    campaign_id TEXT,
+    recipient TEXT,
+    batch_id TEXT,
+    status TEXT NOT NULL,
+    reason TEXT,
+    received_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS report_backlog_label ON report_backlog (label);
 """
 
 
@@ -183,12 +200,57 @@ class LedgerRow:
     claimed_at: str | None
 
 
-class Ledger:
-    """One SQLite file, ``ledger.sqlite`` in the state folder, shared by every campaign."""
+class Ledger(LedgerQueries):
+    """The SQLite backend: one file, ``ledger.sqlite`` in the state folder (or ``$SMSRUN_LEDGER``), shared
+    by every campaign. ``Ledger(state_dir)`` opens the configured backend: with a ``postgresql://`` URL in
+    ``--ledger``/``$SMSRUN_LEDGER`` it is a :class:`runner.ledger.pg.backend.PostgresLedger`, which runs
+    the same methods on PostgreSQL (the portable SQL here, its own where the dialects differ)."""
+
+    backend = "sqlite"
+    db: sqlite3.Connection
+    db_errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
+    fence: str | None = None  # the run id every claim and settle checks (the PostgreSQL lease)
+
+    def __new__(cls, state_dir: Path, *args: Any, **kwargs: Any) -> Ledger:
+        if cls is Ledger and is_postgres(configured()):
+            from runner.ledger.pg.backend import PostgresLedger
+
+            return super().__new__(PostgresLedger)
+        return super().__new__(cls)
+
+    def sibling(self) -> Ledger:
+        """A second connection to the same ledger, holding the same fence (the send loop's writer thread)."""
+        other = Ledger(self.state_dir)
+        other.fence = self.fence
+        return other
+
+    def check_lease(self) -> None:
+        """Raise when this run can no longer prove it holds its campaign (PostgreSQL leases; the SQLite
+        backend's lock is a file lock the OS releases only with the process)."""
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def set_durable(self, durable: bool) -> None:
+        """Commits wait for the disk (claims) or not (settles: see the module docstring)."""
+        self.db.execute("PRAGMA synchronous=" + ("FULL" if durable else "NORMAL"))
+
+    def lease_holder(self, campaign_id: str) -> dict[str, Any] | None:
+        """Who is sending the campaign now (``smsrun status``), if anyone."""
+        lock = self.state_dir / "locks" / f"{campaign_id}.lock"
+        if not lock.exists():
+            return None
+        with open(lock, "a+") as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                return {"holder": handle.read().strip(), "ci_url": None, "since": None}
+        return None
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
-        self.path = state_dir / "ledger.sqlite"
+        self.path = sqlite_path(state_dir)
         try:
             ensure_state_dir(state_dir)  # with a .gitignore: the ledger holds phone numbers
             self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
@@ -265,8 +327,21 @@ class Ledger:
             raise LedgerError(f"cannot write the ledger ({self.path}): {exc}") from None
 
     # -- locking -----------------------------------------------------------------------------------
-    def lock_campaign(self, campaign_id: str) -> None:
-        """Hold an exclusive lock for this campaign until :meth:`close` (released by the OS on a crash)."""
+    def lock_campaign(self, campaign_id: str, timeout: float = 0.0) -> None:
+        """Hold an exclusive lock for this campaign until :meth:`close` (released by the OS on a crash);
+        wait up to ``timeout`` seconds for another run to release it."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self._lock_campaign(campaign_id)
+            except CampaignLockedError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(min(0.5, max(0.05, deadline - time.monotonic())))
+
+    def _lock_campaign(self, campaign_id: str) -> None:
         folder = self.state_dir / "locks"
         try:
             folder.mkdir(exist_ok=True)
@@ -285,7 +360,7 @@ class Ledger:
         try:
             handle.seek(0)
             handle.truncate()
-            handle.write(f"pid {os.getpid()} since {now_iso()}")
+            handle.write(f"pid {os.getpid()} since {now_iso()} on {socket.gethostname()}")
             handle.flush()
         except OSError as exc:  # disk full: a clear error, not a traceback
             with contextlib.suppress(OSError):  # closes the file (and the lock) even if the flush fails
@@ -338,8 +413,10 @@ class Ledger:
     def fingerprint(self, campaign_id: str) -> str:
         """Changes whenever a row of the campaign changes status (for stale-plan detection)."""
         row = self.db.execute(
-            "SELECT count(*), coalesce(max(updated_at), ''), coalesce(sum(status = 'pending'), 0), "
-            "coalesce(sum(status IN ('sent','delivered','failed')), 0) FROM messages WHERE campaign_id = ?",
+            "SELECT count(*), coalesce(max(updated_at), ''), "
+            "coalesce(sum(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0), "
+            "coalesce(sum(CASE WHEN status IN ('sent','delivered','failed') THEN 1 ELSE 0 END), 0) "
+            "FROM messages WHERE campaign_id = ?",
             (campaign_id,)).fetchone()
         optouts = self.db.execute("SELECT count(*), coalesce(max(added_at), '') FROM optouts").fetchone()
         return f"{row[0]}:{row[1]}:{row[2]}:{row[3]}:{optouts[0]}:{optouts[1]}"

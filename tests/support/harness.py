@@ -272,17 +272,20 @@ def ovh_record(fake: FakeOvh, campaign_id: str | None = None) -> list[tuple[str,
 
 
 def ledger_statuses(state_dir: Path, campaign_id: str) -> dict[str, str]:
-    path = state_dir / "ledger.sqlite"
-    if not path.exists():
-        return {}
-    db = _read_only(path)
-    try:
-        return dict(db.execute("SELECT recipient, status FROM messages WHERE campaign_id = ?", (campaign_id,)))
-    finally:
-        db.close()
+    from tests.support import ledgerdb
+
+    return {str(r): str(s) for r, s in ledgerdb.query(
+        state_dir, "SELECT recipient, status FROM messages WHERE campaign_id = ?", (campaign_id,))}
 
 
 def count_claimed(state_dir: Path, campaign_id: str, statuses: tuple[str, ...] = ("claimed",)) -> int:
+    from tests.support import ledgerdb
+
+    if ledgerdb._pg() is not None:
+        marks = ",".join("?" * len(statuses))
+        found = ledgerdb.query(state_dir, f"SELECT count(*) FROM messages WHERE campaign_id = ? AND status IN "
+                               f"({marks})", (campaign_id, *statuses))
+        return int(found[0][0]) if found else 0
     path = state_dir / "ledger.sqlite"
     if not path.exists():
         return 0
