@@ -69,6 +69,9 @@ SettleUpdate = tuple[str, str | None, str | None, float | None, int]
 SettleGroups = dict[tuple[str, str | None, float | None], list[tuple[int, str | None]]]
 """Settles grouped by (status, reason, cost): [(rowid, provider_id), ...] for each group."""
 
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (sqlite3.DatabaseError,)
+"""Database errors a command may meet outside the ledger's own handling (the CLI makes them clear errors)."""
+
 FINAL_STATUSES = frozenset({Status.SENT.value, Status.REJECTED.value, Status.DELIVERED.value, Status.FAILED.value})
 
 SCHEMA = """

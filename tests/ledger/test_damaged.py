@@ -16,6 +16,7 @@ import pytest
 from runner.ledger.store import SCHEMA_VERSION, Ledger, state_dir_for
 from tests.support.harness import launcher
 from tests.support.repo import ROOT, Repo, french_mobiles
+
 pytestmark = pytest.mark.sqlite_only("damaged pages, PRAGMAs and file modes are the SQLite file's; the PostgreSQL "
                                      "equivalents are in tests/ledger/test_postgres.py")
 

@@ -169,7 +169,7 @@ def launcher(*, fsize: int | None = None, drop_dac: bool = False) -> list[str]:
 
 
 def child_env(state_dir: Path, home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES) or k == "SMSRUN_LEDGER"}
     env.pop("GITHUB_ACTIONS", None)
     env.update({"HOME": str(home), "SMSRUN_STATE_DIR": str(state_dir), "PYTHONUNBUFFERED": "1"})
     env.update(extra or {})

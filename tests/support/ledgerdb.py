@@ -20,6 +20,10 @@ def _pg() -> tuple[str, str] | None:
     return split_schema(url)
 
 
+def is_postgres() -> bool:
+    return _pg() is not None
+
+
 def exists(state_dir: Path) -> bool:
     return _pg() is not None or (state_dir / "ledger.sqlite").exists()
 

@@ -47,8 +47,10 @@ def ci_url() -> str | None:
 
 
 def describe_holder(holder: str, url: str | None, since: Any) -> str:
+    """``pid 123 since 2026-… on host, CI job https://…`` (the SQLite lock file's words, and the CI job)."""
     when = since.isoformat(timespec="seconds") if hasattr(since, "isoformat") else str(since)
-    return f"{holder}" + (f", CI job {url}" if url else "") + f", since {when}"
+    pid, _, host = holder.partition(" on ")
+    return f"{pid} since {when}" + (f" on {host}" if host else "") + (f", CI job {url}" if url else "")
 
 
 class Lease:
@@ -58,7 +60,7 @@ class Lease:
         self.url, self.schema, self.where, self.campaign_id = url, schema, where, campaign_id
         self.ttl = lease_ttl()
         self.run_id = uuid.uuid4().hex
-        self.holder = f"{socket.gethostname()} pid {os.getpid()}"
+        self.holder = f"pid {os.getpid()} on {socket.gethostname()}"
         self.lost: str | None = None
         self._stop = threading.Event()
         self._conn = connect(url, schema)
@@ -94,7 +96,7 @@ class Lease:
                 continue  # released meanwhile
             if time.monotonic() >= deadline:
                 raise CampaignLockedError(
-                    f"campaign {self.campaign_id!r} is already being sent by another smsrun ("
+                    f"campaign {self.campaign_id!r} is already being sent by another smsrun process ("
                     f"{describe_holder(*held)}); wait for it to finish, or wait here with --lock-timeout "
                     "SECONDS. A holder that died loses the campaign when its lease expires "
                     f"({self.ttl:g} s after its last heartbeat)")
