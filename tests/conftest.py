@@ -109,6 +109,9 @@ def pg_server() -> Iterator[Any]:
 def ledger_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     backend = str(request.param)
     if backend == "sqlite":
+        only = request.node.get_closest_marker("postgresql_only")
+        if only is not None:
+            pytest.skip(f"PostgreSQL only: {only.args[0] if only.args else 'a server'}")
         monkeypatch.delenv("SMSRUN_LEDGER", raising=False)
         yield backend
         return
