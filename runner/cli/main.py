@@ -220,8 +220,9 @@ def send(
                                         "already sent some of it: record those as sent, send the rest.")] = False,
     ignore_provider_history: Annotated[bool, typer.Option("--ignore-provider-history", help="Do not ask the "
                                        "provider what it already sent for a campaign the ledger never saw.")] = False,
-    lock_timeout: Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait when another run is "
-                                                "sending this campaign (default: stop at once, naming it).")] = 0.0,
+    lock_timeout: Annotated[float, typer.Option(
+        "--lock-timeout", envvar="SMSRUN_LOCK_TIMEOUT", help="Seconds to wait when another run is sending this "
+        "campaign (default: stop at once, naming it).")] = 0.0,
 ) -> None:
     """Send a campaign (or a saved plan) exactly once per recipient; resumable after any interruption."""
     if test_to or as_row:  # issue 13: a test send, apart from the campaign

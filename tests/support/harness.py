@@ -172,6 +172,10 @@ def child_env(state_dir: Path, home: Path, extra: Mapping[str, str] | None = Non
     env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES) or k == "SMSRUN_LEDGER"}
     env.pop("GITHUB_ACTIONS", None)
     env.update({"HOME": str(home), "SMSRUN_STATE_DIR": str(state_dir), "PYTHONUNBUFFERED": "1"})
+    if env.get("SMSRUN_LEDGER", "").startswith("postgresql://"):
+        # a killed run's lease expires after SMSRUN_LEASE_SECONDS; the next run waits for it (a SQLite
+        # lock goes with the process at once)
+        env.update({"SMSRUN_LEASE_SECONDS": "3", "SMSRUN_LOCK_TIMEOUT": "60"})
     env.update(extra or {})
     return env
 
@@ -452,19 +456,29 @@ Record = Callable[[], list[tuple[str, str]]]
 
 def _wait_lock(campaign: Campaign, process: subprocess.Popen[str], timeout: float = 30.0) -> bool:
     """Wait until the child holds the campaign lock (its send loop has begun); False if it exited."""
-    lock = campaign.state_dir / "locks" / f"{campaign.campaign_id}.lock"
     deadline = time.monotonic() + timeout
-    needle = f"pid {process.pid} "
     while time.monotonic() < deadline:
         if process.poll() is not None:
             return False
-        try:
-            if lock.read_text().startswith(needle):
-                return True
-        except OSError:
-            pass
+        if holds_lock(campaign, process.pid):
+            return True
         time.sleep(0.002)
     return False
+
+
+def holds_lock(campaign: Campaign, pid: int) -> bool:
+    """Does process ``pid`` hold the campaign (the SQLite lock file, or the PostgreSQL lease, names it)?"""
+    from tests.support import ledgerdb
+
+    needle = f"pid {pid} "
+    if ledgerdb.is_postgres():
+        return any(str(h).startswith(needle) for (h,) in ledgerdb.query(
+            campaign.state_dir, "SELECT holder FROM leases WHERE campaign_id = ? AND expires_at > now()",
+            (campaign.campaign_id,)))
+    try:
+        return (campaign.state_dir / "locks" / f"{campaign.campaign_id}.lock").read_text().startswith(needle)
+    except OSError:
+        return False
 
 
 def _kill(process: subprocess.Popen[str]) -> None:
