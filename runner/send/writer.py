@@ -95,7 +95,9 @@ class LedgerWriter:
             self._submit(lambda ledger: ledger.release(rowids, status, reason)).result()
 
     def check_lease(self) -> None:
-        """Raise unless this run can prove it still holds its campaign (before each provider request)."""
+        """Raise unless this run can prove it still holds its campaign (before each provider request), or
+        when a ledger write failed (a lost connection: nothing more is sent)."""
+        self._raise_failure()
         self._inline.check_lease()
 
     def flush(self) -> None:

@@ -51,9 +51,18 @@ def connect(url: str, schema: str) -> psycopg.Connection[Any]:
     try:
         conn = psycopg.connect(url, autocommit=True, connect_timeout=10, application_name="smsrun",
                                keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3)
+        # a frozen or cut-off smsrun must not keep rows locked for ever: the server ends a session idle
+        # in a transaction (a frozen process between two statements) after the lease's time to live
+        conn.execute(f"SET idle_in_transaction_session_timeout = {int(idle_timeout() * 1000)}")
     except psycopg.Error as exc:
         raise LedgerError(f"cannot open the PostgreSQL ledger {where}: {clean(exc, secret)}") from None
     return conn
+
+
+def idle_timeout() -> float:
+    from runner.ledger.pg.lease import lease_ttl
+
+    return max(1.0, lease_ttl())
 
 
 def _secret(url: str) -> str | None:

@@ -65,6 +65,7 @@ class Lease:
         self._stop = threading.Event()
         self._conn = connect(url, schema)
         self._conn.execute(f'SET search_path TO "{schema}"')
+        self._conn.execute("SET lock_timeout = '1s'")  # a frozen holder's transaction: try again, never hang
         try:
             self._acquire(timeout)
         except BaseException:
@@ -89,6 +90,9 @@ class Lease:
                     return
                 held = self._conn.execute("SELECT holder, ci_url, since FROM leases WHERE campaign_id = %s",
                                           (self.campaign_id,)).fetchone()
+            except psycopg.errors.LockNotAvailable:  # the holder is inside a transaction: it still holds
+                held = self._conn.execute("SELECT holder, ci_url, since FROM leases WHERE campaign_id = %s",
+                                          (self.campaign_id,)).fetchone()
             except psycopg.Error as exc:
                 raise LedgerError(f"cannot take the lease of campaign {self.campaign_id!r} in {self.where}: "
                                   f"{clean(exc, None)}") from None
@@ -109,8 +113,9 @@ class Lease:
                 row = self._conn.execute(
                     "UPDATE leases SET expires_at = now() + make_interval(secs => %s) WHERE campaign_id = %s "
                     "AND run_id = %s RETURNING run_id", (self.ttl, self.campaign_id, self.run_id)).fetchone()
-            except psycopg.Error:
-                continue  # check() stops the send when valid_until passes
+            except psycopg.Error as exc:  # a lost connection: nothing more is sent (the next run resumes)
+                self.lost = f"lost the connection to the ledger ({clean(exc, None)})"
+                return
             if row is None:
                 self.lost = "another run took it over"
                 return
