@@ -34,6 +34,12 @@ SETTLED_BEFORE_THE_KILL = 2  # batches the first run settles before it dies
 
 
 def lose_the_ledger(campaign: Campaign) -> None:
+    """The SQLite file is deleted; a PostgreSQL ledger's schema is dropped (a new database, a wiped server)."""
+    from tests.support import ledgerdb
+
+    if ledgerdb.is_postgres():
+        ledgerdb.drop()
+        return
     for suffix in ("", "-wal", "-shm"):
         Path(f"{campaign.state_dir / 'ledger.sqlite'}{suffix}").unlink(missing_ok=True)
 
@@ -64,7 +70,12 @@ def partial_send(campaign: Campaign, env: Mapping[str, str], kind: str) -> None:
     """A first run that dies (kill -9, the engine's test hook) after part of the campaign was settled."""
     # Twilio sends one recipient per request, settled 64 requests at a time: one settle is a partial send
     nth = 1 if kind == "twilio" else SETTLED_BEFORE_THE_KILL
-    result = send(campaign, {**env, "SMSRUN_TEST_CRASH_AT": f"after_settle:{nth}"})
+    point = f"after_settle:{nth}"
+    from tests.support import ledgerdb
+
+    if ledgerdb.is_postgres():  # its settles trail further behind the requests: die after the 3rd request
+        point = "after_send:3"
+    result = send(campaign, {**env, "SMSRUN_TEST_CRASH_AT": point})
     assert result.killed, result.describe()
 
 

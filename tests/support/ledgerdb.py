@@ -62,3 +62,14 @@ def table(state_dir: Path, name: str) -> list[tuple[Any, ...]]:
                                          "id" if name in ("reports", "replies", "optout_log", "report_backlog",
                                                           "texts") else "1")
     return query(state_dir, f"SELECT {columns} FROM {name} ORDER BY {order}")
+
+
+def drop() -> None:
+    """Drop the PostgreSQL ledger's schema (a lost ledger)."""
+    import psycopg
+
+    pg = _pg()
+    assert pg is not None
+    conninfo, schema = pg
+    with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
