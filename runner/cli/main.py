@@ -28,6 +28,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+ledger_app = typer.Typer(help="The ledger itself: move it between SQLite and PostgreSQL.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
 optout_app = typer.Typer(help="The suppression list every campaign excludes.", no_args_is_help=True)
 app.add_typer(optout_app, name="optout")
 
@@ -630,6 +632,25 @@ def ovh_lists_push(
 
 
 # -- entry point: the one error funnel ------------------------------------------------------------------
+@ledger_app.command("copy")
+def ledger_copy(
+    source: Annotated[str, typer.Argument(metavar="FROM", help="A SQLite ledger file or a postgresql:// URL.")],
+    target: Annotated[str, typer.Argument(metavar="TO", help="A SQLite ledger file or a postgresql:// URL.")],
+    json_: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """Copy everything a ledger holds into another (either direction); refuses to overwrite a campaign."""
+    from runner.ledger.copy import copy_ledger
+    from runner.ledger.url import redact_url
+
+    counts = copy_ledger(source, target, Path.cwd())
+    if json_:
+        _json({table: {"copied": c, "verified": v} for table, (c, v) in counts.items()})
+        return
+    lines = [f"copied {redact_url(source)} -> {redact_url(target)}; rows verified in the target:"]
+    lines += [f"  {table:<15} {copied:>10,} copied, {found:>10,} found" for table, (copied, found) in counts.items()]
+    _echo("\n".join(lines))
+
+
 def database_errors() -> tuple[type[BaseException], ...]:
     """The database errors no command expected (a damaged SQLite page...): a clear error, not a bug."""
     from runner.ledger.store import DATABASE_ERRORS

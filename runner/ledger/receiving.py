@@ -278,7 +278,7 @@ def store_reply(ledger: Ledger, reply: Reply, *, who: str) -> ReplyOutcome:
     if opt_out:
         try:
             suppressed = add_optouts(ledger.state_dir, [reply.sender], reason="replied STOP",
-                                     source=f"reply:{reply.provider}", who=who) > 0
+                                     source=f"reply:{reply.provider}", who=who, ledger=ledger) > 0
         except LedgerError:
             raise
         except SmsrunError as exc:  # not a phone number (an alphanumeric sender...): keep the reply

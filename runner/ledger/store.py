@@ -157,6 +157,8 @@ CREATE TABLE IF NOT EXISTS report_backlog (
     expires_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS report_backlog_label ON report_backlog (label);
+CREATE TABLE IF NOT EXISTS test_sends (campaign_id TEXT NOT NULL, recipient TEXT NOT NULL, as_recipient TEXT,
+    text TEXT NOT NULL, status TEXT NOT NULL, provider_id TEXT, reason TEXT, sent_at TEXT NOT NULL);
 """
 
 
@@ -215,7 +217,7 @@ class Ledger(LedgerQueries):
     fence: str | None = None  # the run id every claim and settle checks (the PostgreSQL lease)
 
     def __new__(cls, state_dir: Path, *args: Any, **kwargs: Any) -> Ledger:
-        if cls is Ledger and is_postgres(configured()):
+        if cls is Ledger and kwargs.get("path") is None and is_postgres(configured()):
             from runner.ledger.pg.backend import PostgresLedger
 
             return super().__new__(PostgresLedger)
@@ -251,11 +253,13 @@ class Ledger(LedgerQueries):
                 return {"holder": handle.read().strip(), "ci_url": None, "since": None}
         return None
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, *, path: Path | None = None) -> None:
         self.state_dir = state_dir
-        self.path = sqlite_path(state_dir)
+        self.path = path or sqlite_path(state_dir)
         try:
             ensure_state_dir(state_dir)  # with a .gitignore: the ledger holds phone numbers
+            if self.path.parent != state_dir:  # a ledger file chosen by --ledger / $SMSRUN_LEDGER
+                self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")

@@ -45,15 +45,16 @@ def _normalise(number: str, region: str | None) -> str:
 
 
 def add_optouts(state_dir: Path, numbers: Iterable[str], *, reason: str, source: str = "manual",
-                who: str | None = None, region: str | None = None) -> int:
+                who: str | None = None, region: str | None = None, ledger: Ledger | None = None) -> int:
     """Add numbers; returns how many were new."""
     by = _who(who)
     stamp = now_iso()
     added = 0
     normalised = [_normalise(raw, region) for raw in numbers]  # all readable, or none added
-    with Ledger(state_dir) as ledger:
-        added = ledger.add_optout_numbers(normalised, stamp=stamp, who=by, reason=reason, source=source)
-    return added
+    if ledger is not None:  # the caller's ledger (the receiver's, whichever backend it is)
+        return ledger.add_optout_numbers(normalised, stamp=stamp, who=by, reason=reason, source=source)
+    with Ledger(state_dir) as own:
+        return own.add_optout_numbers(normalised, stamp=stamp, who=by, reason=reason, source=source)
 
 
 def remove_optout(state_dir: Path, number: str, *, reason: str, who: str | None = None,
