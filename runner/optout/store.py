@@ -49,7 +49,6 @@ def add_optouts(state_dir: Path, numbers: Iterable[str], *, reason: str, source:
     """Add numbers; returns how many were new."""
     by = _who(who)
     stamp = now_iso()
-    added = 0
     normalised = [_normalise(raw, region) for raw in numbers]  # all readable, or none added
     if ledger is not None:  # the caller's ledger (the receiver's, whichever backend it is)
         return ledger.add_optout_numbers(normalised, stamp=stamp, who=by, reason=reason, source=source)
