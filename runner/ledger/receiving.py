@@ -149,8 +149,11 @@ def record_report(ledger: Ledger, provider: str, key: MessageKey, status: str, r
     label = key.label()
     try:
         with ledger.transaction() as db:
-            db.execute("INSERT INTO reports (provider, provider_id, status, reason, received_at) "
-                       "VALUES (?, ?, ?, ?, ?)", (provider, label, status, reason, stamp))
+            fresh = db.execute("INSERT INTO reports (provider, provider_id, status, reason, received_at) "
+                               "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                               (provider, label, status, reason, stamp)).rowcount
+            if not fresh:  # the same report again (a gateway's retry, another receiver): stored once
+                return ReportOutcome(len(_rows(db, key)), 0)
             rows = _rows(db, key)
             final = status != "pending"
             # older news of this message is obsolete, except a final report against a later "pending"

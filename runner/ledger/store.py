@@ -162,7 +162,17 @@ CREATE TABLE IF NOT EXISTS test_sends (campaign_id TEXT NOT NULL, recipient TEXT
 """
 
 
-SCHEMA_VERSION = 1  # PRAGMA user_version: a ledger with a higher one was written by a newer smsrun (issue 15)
+SCHEMA_VERSION = 2  # PRAGMA user_version: a ledger with a higher one was written by a newer smsrun (issue 15)
+MIGRATIONS: dict[int, str] = {
+    # numbered migrations after SCHEMA (format 1), applied in order on open; PostgreSQL's are the same steps
+    # in runner/ledger/pg/schema.py
+    2: """
+    -- several receivers on one ledger (or a gateway's retry): each delivery report is stored once
+    DELETE FROM reports WHERE id NOT IN (SELECT min(id) FROM reports
+                                         GROUP BY provider, provider_id, status, coalesce(reason, ''));
+    CREATE UNIQUE INDEX IF NOT EXISTS reports_once ON reports (provider, provider_id, status, coalesce(reason, ''));
+    """,
+}
 EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {  # what this smsrun reads (issue 15: refuse a renamed column)
     "campaigns": ("id", "content_hash", "provider", "created_at"),
     "texts": ("id", "campaign_id", "text"),
@@ -245,12 +255,14 @@ class Ledger(LedgerQueries):
         lock = self.state_dir / "locks" / f"{campaign_id}.lock"
         if not lock.exists():
             return None
-        with open(lock, "a+") as handle:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.seek(0)
-                return {"holder": handle.read().strip(), "ci_url": None, "since": None}
+        try:
+            with open(lock) as handle:  # read only: status works on a read-only state folder
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return {"holder": handle.read().strip(), "ci_url": None, "since": None}
+        except OSError:
+            return None
         return None
 
     def __init__(self, state_dir: Path, *, path: Path | None = None) -> None:
@@ -267,7 +279,10 @@ class Ledger(LedgerQueries):
             self.db.execute("PRAGMA cache_size=-65536")
             self.db.execute("PRAGMA wal_autocheckpoint=100000")  # pages (~400 MB); see add_pending
             self._check_version()  # issue 15: before the schema touches a newer smsrun's ledger
+            found = int(self.db.execute("PRAGMA user_version").fetchone()[0])
             self.db.executescript(SCHEMA)
+            for number in range(max(found, 1) + 1, SCHEMA_VERSION + 1):
+                self.db.executescript(MIGRATIONS[number])
             self._stamp_version()
         except LedgerError:
             raise
@@ -668,18 +683,15 @@ class Ledger(LedgerQueries):
             return cursor.rowcount
 
     def record_delivery(self, provider: str, provider_id: str, status: str, reason: str | None) -> bool:
-        """Store a delivery report; True when it matched a message of ours."""
-        mapped = {"delivered": "delivered", "failed": "failed"}.get(status)
-        with self.transaction() as db:
-            db.execute("INSERT INTO reports (provider, provider_id, status, reason, received_at) "
-                       "VALUES (?, ?, ?, ?, ?)", (provider, provider_id, status, reason, now_iso()))
-            if mapped is None:
-                known = db.execute("SELECT 1 FROM messages WHERE provider_id = ?", (provider_id,)).fetchone()
-                return known is not None
-            cursor = db.execute("UPDATE messages SET status = ?, reason = ?, updated_at = ? WHERE provider_id = ? "
-                                "AND status IN ('sent', 'delivered', 'failed')",
-                                (mapped, reason, now_iso(), provider_id))
-            return cursor.rowcount > 0
+        """Store a delivery report pulled from the provider; True when it changed a message of ours. The
+        one delivery-report writer is :func:`runner.ledger.receiving.record_report` (the receiver's): a
+        report for an in-doubt row settles it, one for a claimed row waits in the backlog, one seen
+        before is stored once."""
+        from runner.ledger.receiving import MessageKey, record_report
+
+        known = status if status in ("delivered", "failed", "pending") else "pending"
+        outcome = record_report(self, provider, MessageKey(provider_id=provider_id), known, reason)
+        return outcome.updated > 0 if known != "pending" else outcome.matched > 0
 
     # == issue 15: integrity, versions, read-only ledgers, the opt-out generation ===========================
     # Plain SQL where it applies (PostgreSQL can run it); PRAGMAs and the read-only fallback are SQLite's

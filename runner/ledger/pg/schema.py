@@ -64,6 +64,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE leases (campaign_id text PRIMARY KEY, run_id text NOT NULL, holder text NOT NULL,
                          ci_url text, since timestamptz NOT NULL, expires_at timestamptz NOT NULL);
     """,
+    # 3: several receivers behind one URL: each delivery report is stored once
+    """
+    DELETE FROM reports WHERE id NOT IN (SELECT min(id) FROM reports
+                                         GROUP BY provider, provider_id, status, coalesce(reason, ''));
+    CREATE UNIQUE INDEX reports_once ON reports (provider, provider_id, status, coalesce(reason, ''));
+    """,
 )
 LATEST = len(MIGRATIONS)
 
