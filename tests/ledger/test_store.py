@@ -80,7 +80,7 @@ def test_content_change_after_sending_started_is_refused(tmp_path: Path) -> None
         assert not ledger.content_changed("c", "hash-2")
 
 
-@pytest.mark.sqlite_only("a dead holder's flock goes at once; a PostgreSQL lease expires (tests/ledger/test_postgres.py)")
+@pytest.mark.sqlite_only("a dead holder's flock goes at once; a lease expires (tests/ledger/test_postgres.py)")
 def test_second_lock_on_a_campaign_fails_at_once_and_is_released_by_a_dying_process(tmp_path: Path) -> None:
     first = Ledger(tmp_path)
     first.lock_campaign("c")
