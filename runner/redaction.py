@@ -16,7 +16,8 @@ from typing import Any, TextIO
 from urllib.parse import quote, quote_plus
 
 KNOWN = ("KANNEL_PASSWORD", "OVH_APPLICATION_KEY", "OVH_APPLICATION_SECRET", "OVH_CONSUMER_KEY",
-         "TWILIO_AUTH_TOKEN", "SMSRUN_RECEIVER_TOKEN", "TWILIO_API_SECRET", "PGPASSWORD", "SMSRUN_LEDGER_URL")
+         "TWILIO_AUTH_TOKEN", "SMSRUN_RECEIVER_TOKEN", "TWILIO_API_SECRET", "PGPASSWORD", "SMSRUN_LEDGER_URL",
+         "SMSRUN_LEDGER")
 _SECRET_NAME = re.compile(r"(?:PASSWORD|PASSWD|SECRET|TOKEN|_KEY|_PASS|APIKEY|CREDENTIALS?)$")
 MIN_LENGTH = 4  # shorter values would mask ordinary text
 MASK = "[redacted]"
@@ -31,7 +32,7 @@ def secret_values(environ: dict[str, str] | None = None) -> list[str]:
             continue
         if name in KNOWN or _SECRET_NAME.search(name.upper()):
             values.update({value, quote(value, safe=""), quote_plus(value)})
-            if name == "SMSRUN_LEDGER_URL":  # a connection URL: only its password is secret
+            if name in ("SMSRUN_LEDGER_URL", "SMSRUN_LEDGER"):  # a connection URL: only its password is secret
                 found = re.match(r"^[a-z0-9+]+://[^:/@]*:([^@]+)@", value)
                 values.discard(value)
                 values.discard(quote(value, safe=""))

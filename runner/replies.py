@@ -17,6 +17,7 @@ from typing import Any
 
 from runner.errors import ConfigError
 from runner.ledger.store import Ledger
+from runner.ledger.url import ledger_exists
 from runner.masking import mask_number
 from runner.optout.keywords import mentions_opt_out
 from runner.receiver.store import Reply, check_region, known_refs, list_replies, normalise_sender, store_reply
@@ -37,7 +38,7 @@ def stored_replies(state_dir: Path, *, provider: str | None = None, limit: int |
                    show_numbers: bool = False) -> list[dict[str, Any]]:
     """The replies in the ledger (oldest first), numbers masked unless ``show_numbers``; ``review`` marks
     replies that mention an opt-out keyword without being one (to read by hand)."""
-    if not (state_dir / "ledger.sqlite").exists():
+    if not ledger_exists(state_dir):
         return []
     with Ledger(state_dir) as ledger:
         return [_shown(r, show_numbers) for r in list_replies(ledger, provider=provider, limit=limit)]

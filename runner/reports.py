@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from runner.ledger.store import Ledger
+from runner.ledger.url import ledger_exists
 from runner.providers import create_provider
 from runner.providers.base import Provider
 
@@ -17,15 +18,13 @@ def refresh_delivery_reports(campaign_file: Path, state_dir: Path) -> int:
     from runner.check import load_campaign
 
     campaign = load_campaign(campaign_file, check_files=False)
-    if not (state_dir / "ledger.sqlite").exists():
+    if not ledger_exists(state_dir):
         return 0
     changed = 0
     with Ledger(state_dir) as ledger, create_provider(campaign.provider.name, campaign.provider.settings,
                                                       state_dir=state_dir) as provider:
         _learn_provider_ids(ledger, provider, campaign.id)  # issue 11
-        ids = [row[0] for row in ledger.db.execute(
-            "SELECT provider_id FROM messages WHERE campaign_id = ? AND status = 'sent' AND provider_id IS NOT NULL",
-            (campaign.id,))]
+        ids = ledger.sent_provider_ids(campaign.id)
         for start in range(0, len(ids), CHUNK):
             for report in provider.delivery_reports(ids[start:start + CHUNK]):
                 if report.status in ("delivered", "failed") and ledger.record_delivery(

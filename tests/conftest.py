@@ -77,3 +77,49 @@ def repo(tmp_path: Path) -> Any:
     from tests.support.repo import Repo
 
     return Repo(tmp_path / "repo")
+
+
+# -- the ledger backends: SQLite (embedded) and PostgreSQL (a throwaway server per session) -------------------
+# Tests of the ledger, the send engine, the receiver and the proofs take ``ledger_backend`` (their folders'
+# conftest makes it autouse): each runs once per backend. The PostgreSQL run sets SMSRUN_LEDGER to a fresh
+# schema of the session's server, so the real `smsrun` subprocesses of the proofs use it too.
+
+_PG: dict[str, Any] = {}
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    import os
+
+    from tests.support.pg import Server, Unavailable
+
+    try:
+        server = Server()
+    except Unavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and no PostgreSQL server: {exc}")
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    backend = str(request.param)
+    if backend == "sqlite":
+        only = request.node.get_closest_marker("postgresql_only")
+        if only is not None:
+            pytest.skip(f"PostgreSQL only: {only.args[0] if only.args else 'a server'}")
+        monkeypatch.delenv("SMSRUN_LEDGER", raising=False)
+        yield backend
+        return
+    marker = request.node.get_closest_marker("sqlite_only")
+    if marker is not None:
+        pytest.skip(f"SQLite only: {marker.args[0] if marker.args else 'a SQLite file'}")
+    server = request.getfixturevalue("pg_server")
+    url = server.url()
+    monkeypatch.setenv("SMSRUN_LEDGER", url)
+    yield backend
+    server.drop(url)

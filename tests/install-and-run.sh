@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The one test command: installs everything the tests need, then runs lint, types and the whole suite.
 #   - Debian packages: Kannel (bearerbox, smsbox) and kannel-extras (fakesmsc) for the real-gateway tests;
+#     postgresql for the PostgreSQL ledger (each pytest session starts one throwaway server as `postgres`
+#     on 127.0.0.1; every ledger, engine, receiver and proof test runs on SQLite and on PostgreSQL);
 #   - a virtual environment in .venv with smsrun and its `test` extra (pytest, hypothesis, mypy, ruff,
 #     the official `ovh` package to check request signatures (uvicorn/starlette, runtime dependencies of
 #     `smsrun receive`, also serve the loopback providers),
@@ -11,6 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash .ci/install-kannel.sh
+# the PostgreSQL ledger's tests start a throwaway server from these binaries (tests/support/pg.py)
+bash .ci/install-postgresql.sh
 
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip

@@ -11,7 +11,7 @@ from tests.support.repo import ROOT, Repo
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 COMMANDS = ["validate", "plan", "send", "status", "outbox", "schema", "optout add", "optout remove",
-            "optout list", "optout import", "receive", "replies", "ovh lists", "ovh lists push"]
+            "optout list", "optout import", "receive", "replies", "ovh lists", "ovh lists push", "ledger copy"]
 
 
 def _options(help_text: str) -> set[str]:

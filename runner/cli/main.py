@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import sys
 import traceback
 from datetime import datetime
@@ -29,6 +28,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+ledger_app = typer.Typer(help="The ledger itself: move it between SQLite and PostgreSQL.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
 optout_app = typer.Typer(help="The suppression list every campaign excludes.", no_args_is_help=True)
 app.add_typer(optout_app, name="optout")
 
@@ -37,6 +38,19 @@ OUTBOX_LIMIT = 20  # `smsrun outbox` shows the last 20 messages unless --limit s
 
 StateDir = Annotated[Path | None, typer.Option("--state-dir", help="Ledger folder (default: $SMSRUN_STATE_DIR, "
                                                                      "else .smsrun/ at the repository root).")]
+
+
+def _use_ledger(value: str | None) -> str | None:
+    """``--ledger URL``: the backend for this command (and the smsrun processes it starts)."""
+    if value:
+        os.environ["SMSRUN_LEDGER"] = value
+    return value
+
+
+LedgerOpt = Annotated[str | None, typer.Option(
+    "--ledger", callback=_use_ledger, help="The ledger: postgresql://user@host/db (a team's shared server; the "
+    "password from the URL or PGPASSWORD) or a SQLite file (default: $SMSRUN_LEDGER, else ledger.sqlite in the "
+    "state folder).")]
 ShowNumbers = Annotated[bool, typer.Option("--show-numbers", help="Show phone numbers in full (masked by default).")]
 
 
@@ -128,6 +142,7 @@ def plan(
     at: Annotated[str | None, typer.Option("--at", help="Plan as if run at this instant (ISO 8601 with "
                                                        "offset).")] = None,
     state_dir: StateDir = None,
+    ledger: LedgerOpt = None,
     show_numbers: ShowNumbers = False,
     allow_private_urls: Annotated[bool, typer.Option("--allow-private-urls", help="Let remote CSV sources "
                                                      "fetch from private or loopback addresses.")] = False,
@@ -195,6 +210,7 @@ def send(
     wait: Annotated[bool, typer.Option("--wait", help="Stay and send each held group when its window "
                                                       "opens.")] = False,
     state_dir: StateDir = None,
+    ledger: LedgerOpt = None,
     show_numbers: ShowNumbers = False,
     allow_private_urls: Annotated[bool, typer.Option("--allow-private-urls", help="Let remote CSV sources "
                                                      "fetch from private or loopback addresses.")] = False,
@@ -206,6 +222,9 @@ def send(
                                         "already sent some of it: record those as sent, send the rest.")] = False,
     ignore_provider_history: Annotated[bool, typer.Option("--ignore-provider-history", help="Do not ask the "
                                        "provider what it already sent for a campaign the ledger never saw.")] = False,
+    lock_timeout: Annotated[float, typer.Option(
+        "--lock-timeout", envvar="SMSRUN_LOCK_TIMEOUT", help="Seconds to wait when another run is sending this "
+        "campaign (default: stop at once, naming it).")] = 0.0,
 ) -> None:
     """Send a campaign (or a saved plan) exactly once per recipient; resumable after any interruption."""
     if test_to or as_row:  # issue 13: a test send, apart from the campaign
@@ -247,10 +266,12 @@ def send(
         _err(plan_text(plan_summary(result, show_numbers=show_numbers)))
         if not typer.confirm(f"Send {result.sendable_now:,} message(s) now?", default=False, err=True):
             raise SmsrunError("cancelled: nothing was sent")
+    _warn_ephemeral_ledger()
     reporter = progress_reporter(result.sendable_now, quiet=json_)
     try:
         outcome = send_plan(result, SendOptions(resend_in_doubt=resend_in_doubt, wait=wait, progress=reporter.update,
-                                                adopt=adopt, ignore_provider_history=ignore_provider_history))
+                                                adopt=adopt, ignore_provider_history=ignore_provider_history,
+                                                lock_timeout=lock_timeout))
     finally:
         reporter.close()
     data = outcome.as_dict()
@@ -262,6 +283,16 @@ def send(
 
 
 # -- status, outbox, schema -----------------------------------------------------------------------------
+def _warn_ephemeral_ledger() -> None:
+    """Under CI a SQLite ledger lives on the runner's disk, which CI throws away after the job."""
+    from runner.ledger.url import configured, is_postgres
+
+    if os.environ.get("CI") == "true" and not is_postgres(configured()):
+        _err("warning: CI=true and the ledger is a SQLite file on this runner: it dies with the runner unless it "
+             "is kept (cache or artifact), and the next run would not know what was sent. A team sets "
+             "SMSRUN_LEDGER=postgresql://... (README: Team setup)")
+
+
 def _campaign_and_state(campaign: str, state_dir: Path | None) -> tuple[str, Path]:
     from runner.campaign.loader import find_repo_root
     from runner.check import load_campaign
@@ -281,6 +312,7 @@ def status(
     refresh: Annotated[bool, typer.Option("--refresh", help="Pull delivery reports from the provider "
                                                             "first.")] = False,
     state_dir: StateDir = None,
+    ledger: LedgerOpt = None,
     show_numbers: ShowNumbers = False,
     recipients: Annotated[bool, typer.Option("--recipients", help="One line per recipient (status, reason, "
                                              "provider id, cost, parts, times), streamed.")] = False,
@@ -379,6 +411,7 @@ def optout_add(
     region: Annotated[str | None, typer.Option("--region", help="Region for national numbers, e.g. FR.")] = None,
     by: Annotated[str | None, typer.Option("--by", help="Who (default: the current user).")] = None,
     state_dir: StateDir = None,
+    ledger: LedgerOpt = None,
 ) -> None:
     """Add numbers to the suppression list."""
     from runner.optout.store import add_optouts
@@ -394,6 +427,7 @@ def optout_remove(
     region: Annotated[str | None, typer.Option("--region", help="Region for a national number.")] = None,
     by: Annotated[str | None, typer.Option("--by", help="Who (default: the current user).")] = None,
     state_dir: StateDir = None,
+    ledger: LedgerOpt = None,
 ) -> None:
     """Remove a number from the suppression list (needs --reason)."""
     from runner.optout.store import remove_optout
@@ -407,6 +441,7 @@ def optout_remove(
 def optout_list(
     json_: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
     state_dir: StateDir = None,
+    ledger: LedgerOpt = None,
     show_numbers: ShowNumbers = False,
 ) -> None:
     """List the suppression list with who added each number, when and why."""
@@ -434,6 +469,7 @@ def optout_import(
     region: Annotated[str | None, typer.Option("--region", help="Region for national numbers.")] = None,
     by: Annotated[str | None, typer.Option("--by", help="Who (default: the current user).")] = None,
     state_dir: StateDir = None,
+    ledger: LedgerOpt = None,
 ) -> None:
     """Import numbers from a file into the suppression list."""
     from runner.optout.store import import_optouts
@@ -468,6 +504,7 @@ def receive(
     region: Annotated[str | None, typer.Option("--region", help="Region for replies from national numbers, "
                                                                 "e.g. FR.")] = None,
     state_dir: StateDir = None,
+    ledger: LedgerOpt = None,
 ) -> None:
     """Record delivery reports and replies (Kannel, Twilio, OVHcloud) in the ledger until SIGTERM/SIGINT.
 
@@ -507,6 +544,7 @@ def replies(
     region: Annotated[str | None, typer.Option("--region", help="Region for national numbers, e.g. FR.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
     state_dir: StateDir = None,
+    ledger: LedgerOpt = None,
     show_numbers: ShowNumbers = False,
 ) -> None:
     """Pull new replies from the provider (OVHcloud), store them and suppress opt-outs; or list stored ones."""
@@ -596,6 +634,32 @@ def ovh_lists_push(
 
 
 # -- entry point: the one error funnel ------------------------------------------------------------------
+@ledger_app.command("copy")
+def ledger_copy(
+    source: Annotated[str, typer.Argument(metavar="FROM", help="A SQLite ledger file or a postgresql:// URL.")],
+    target: Annotated[str, typer.Argument(metavar="TO", help="A SQLite ledger file or a postgresql:// URL.")],
+    json_: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """Copy everything a ledger holds into another (either direction); refuses to overwrite a campaign."""
+    from runner.ledger.copy import copy_ledger
+    from runner.ledger.url import redact_url
+
+    counts = copy_ledger(source, target, Path.cwd())
+    if json_:
+        _json({table: {"copied": c, "verified": v} for table, (c, v) in counts.items()})
+        return
+    lines = [f"copied {redact_url(source)} -> {redact_url(target)}; rows verified in the target:"]
+    lines += [f"  {table:<15} {copied:>10,} copied, {found:>10,} found" for table, (copied, found) in counts.items()]
+    _echo("\n".join(lines))
+
+
+def database_errors() -> tuple[type[BaseException], ...]:
+    """The database errors no command expected (a damaged SQLite page...): a clear error, not a bug."""
+    from runner.ledger.store import DATABASE_ERRORS
+
+    return DATABASE_ERRORS
+
+
 def run(argv: list[str] | None = None) -> None:
     from runner.redaction import install
 
@@ -628,7 +692,7 @@ def run(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
         sys.exit(0)
-    except sqlite3.DatabaseError as exc:  # issue 15: a damaged ledger or outbox page the command did not expect
+    except database_errors() as exc:  # issue 15: a damaged ledger or outbox page the command did not expect
         _err(f"error: a database in the state folder is damaged or unreadable ({exc}); nothing was changed. "
              "Restore it from a backup (or recover it with `sqlite3 FILE .recover`)")
         sys.exit(EXIT_ERROR)

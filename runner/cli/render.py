@@ -178,6 +178,10 @@ def report_text(d: dict[str, Any]) -> str:
 
 def status_text(d: dict[str, Any]) -> str:
     lines = [f"Campaign {d['campaign']}"]
+    holder = d.get("holder")
+    if holder:
+        lines.append(f"  being sent by {holder['holder']}" + (f", CI job {holder['ci_url']}" if holder.get("ci_url")
+                     else "") + (f", since {holder['since']}" if holder.get("since") else ""))
     for key in ("sent", "delivered", "failed", "pending", "in_doubt", "rejected"):
         lines.append(f"  {key:<10} {_n(d[key])}")
     for row in d.get("in_doubt_rows", []):

@@ -16,6 +16,7 @@ from typing import Any
 
 from runner.errors import SmsrunError
 from runner.ledger.store import Ledger, Status
+from runner.ledger.url import ledger_exists
 from runner.masking import mask_number
 
 PAGE = 1000
@@ -40,7 +41,7 @@ def parse_statuses(text: str | None) -> list[str] | None:
 def iter_recipients(state_dir: Path, campaign_id: str, *, statuses: Sequence[str] | None = None,
                     show_numbers: bool = False, page: int = PAGE) -> Iterator[dict[str, Any]]:
     """One dict per recipient (:data:`FIELDS`), in number order, one ledger page in memory at a time."""
-    if not (state_dir / "ledger.sqlite").exists():
+    if not ledger_exists(state_dir):
         return
     with Ledger(state_dir) as ledger:
         after = ""

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.ledger.store import Ledger
+from runner.ledger.url import ledger_exists
 from runner.masking import mask_number
 
 MAX_IN_DOUBT_ROWS = 50
@@ -14,12 +15,13 @@ MAX_IN_DOUBT_ROWS = 50
 def campaign_status(state_dir: Path, campaign_id: str, *, show_numbers: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"campaign": campaign_id, "sent": 0, "delivered": 0, "failed": 0, "pending": 0,
                            "in_doubt": 0, "rejected": 0, "claimed": 0, "unrecorded": 0, "known": False,
-                           "in_doubt_rows": [], "test_sends": []}
-    if not (state_dir / "ledger.sqlite").exists():
+                           "in_doubt_rows": [], "test_sends": [], "holder": None}
+    if not ledger_exists(state_dir):
         return out
     with Ledger(state_dir) as ledger, ledger.reading():  # issue 15: damaged pages, a newer smsrun's ledger
         ledger.check_readable(campaign_id)
         counts = ledger.counts(campaign_id)
+        out["holder"] = ledger.lease_holder(campaign_id)  # the run sending it now, if one is
         out.update({k: counts.get(k, 0) for k in ("sent", "delivered", "failed", "pending", "rejected")})
         # recipients the last send planned and had not written yet (it writes each one when it claims it)
         out["unrecorded"] = ledger.unrecorded(campaign_id)

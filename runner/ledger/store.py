@@ -39,6 +39,7 @@ import enum
 import fcntl
 import json
 import os
+import socket
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -47,7 +48,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from runner.errors import CampaignLockedError, LedgerError
+from runner.ledger.queries import LedgerQueries
 from runner.ledger.statedir import ensure_state_dir
+from runner.ledger.url import configured, is_postgres, sqlite_path
 
 
 class Status(str, enum.Enum):
@@ -65,6 +68,9 @@ SettleUpdate = tuple[str, str | None, str | None, float | None, int]
 
 SettleGroups = dict[tuple[str, str | None, float | None], list[tuple[int, str | None]]]
 """Settles grouped by (status, reason, cost): [(rowid, provider_id), ...] for each group."""
+
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (sqlite3.DatabaseError,)
+"""Database errors a command may meet outside the ledger's own handling (the CLI makes them clear errors)."""
 
 FINAL_STATUSES = frozenset({Status.SENT.value, Status.REJECTED.value, Status.DELIVERED.value, Status.FAILED.value})
 
@@ -137,10 +143,36 @@ CREATE TABLE IF NOT EXISTS runs (
     unrecorded INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_provider_id ON messages (provider_id) WHERE provider_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS report_backlog (
+    id INTEGER PRIMARY KEY,
+    label TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    provider_id TEXT,
+    campaign_id TEXT,
+    recipient TEXT,
+    batch_id TEXT,
+    status TEXT NOT NULL,
+    reason TEXT,
+    received_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS report_backlog_label ON report_backlog (label);
+CREATE TABLE IF NOT EXISTS test_sends (campaign_id TEXT NOT NULL, recipient TEXT NOT NULL, as_recipient TEXT,
+    text TEXT NOT NULL, status TEXT NOT NULL, provider_id TEXT, reason TEXT, sent_at TEXT NOT NULL);
 """
 
 
-SCHEMA_VERSION = 1  # PRAGMA user_version: a ledger with a higher one was written by a newer smsrun (issue 15)
+SCHEMA_VERSION = 2  # PRAGMA user_version: a ledger with a higher one was written by a newer smsrun (issue 15)
+MIGRATIONS: dict[int, str] = {
+    # numbered migrations after SCHEMA (format 1), applied in order on open; PostgreSQL's are the same steps
+    # in runner/ledger/pg/schema.py
+    2: """
+    -- several receivers on one ledger (or a gateway's retry): each delivery report is stored once
+    DELETE FROM reports WHERE id NOT IN (SELECT min(id) FROM reports
+                                         GROUP BY provider, provider_id, status, coalesce(reason, ''));
+    CREATE UNIQUE INDEX IF NOT EXISTS reports_once ON reports (provider, provider_id, status, coalesce(reason, ''));
+    """,
+}
 EXPECTED_COLUMNS: dict[str, tuple[str, ...]] = {  # what this smsrun reads (issue 15: refuse a renamed column)
     "campaigns": ("id", "content_hash", "provider", "created_at"),
     "texts": ("id", "campaign_id", "text"),
@@ -183,14 +215,63 @@ class LedgerRow:
     claimed_at: str | None
 
 
-class Ledger:
-    """One SQLite file, ``ledger.sqlite`` in the state folder, shared by every campaign."""
+class Ledger(LedgerQueries):
+    """The SQLite backend: one file, ``ledger.sqlite`` in the state folder (or ``$SMSRUN_LEDGER``), shared
+    by every campaign. ``Ledger(state_dir)`` opens the configured backend: with a ``postgresql://`` URL in
+    ``--ledger``/``$SMSRUN_LEDGER`` it is a :class:`runner.ledger.pg.backend.PostgresLedger`, which runs
+    the same methods on PostgreSQL (the portable SQL here, its own where the dialects differ)."""
 
-    def __init__(self, state_dir: Path) -> None:
+    backend = "sqlite"
+    db: sqlite3.Connection
+    db_errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
+    fence: str | None = None  # the run id every claim and settle checks (the PostgreSQL lease)
+
+    def __new__(cls, state_dir: Path, *args: Any, **kwargs: Any) -> Ledger:
+        if cls is Ledger and kwargs.get("path") is None and is_postgres(configured()):
+            from runner.ledger.pg.backend import PostgresLedger
+
+            return super().__new__(PostgresLedger)
+        return super().__new__(cls)
+
+    def sibling(self) -> Ledger:
+        """A second connection to the same ledger, holding the same fence (the send loop's writer thread)."""
+        other = Ledger(self.state_dir)
+        other.fence = self.fence
+        return other
+
+    def check_lease(self) -> None:
+        """Raise when this run can no longer prove it holds its campaign (PostgreSQL leases; the SQLite
+        backend's lock is a file lock the OS releases only with the process)."""
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def set_durable(self, durable: bool) -> None:
+        """Commits wait for the disk (claims) or not (settles: see the module docstring)."""
+        self.db.execute("PRAGMA synchronous=" + ("FULL" if durable else "NORMAL"))
+
+    def lease_holder(self, campaign_id: str) -> dict[str, Any] | None:
+        """Who is sending the campaign now (``smsrun status``), if anyone."""
+        lock = self.state_dir / "locks" / f"{campaign_id}.lock"
+        if not lock.exists():
+            return None
+        try:
+            with open(lock) as handle:  # read only: status works on a read-only state folder
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return {"holder": handle.read().strip(), "ci_url": None, "since": None}
+        except OSError:
+            return None
+        return None
+
+    def __init__(self, state_dir: Path, *, path: Path | None = None) -> None:
         self.state_dir = state_dir
-        self.path = state_dir / "ledger.sqlite"
+        self.path = path or sqlite_path(state_dir)
         try:
             ensure_state_dir(state_dir)  # with a .gitignore: the ledger holds phone numbers
+            if self.path.parent != state_dir:  # a ledger file chosen by --ledger / $SMSRUN_LEDGER
+                self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
@@ -198,7 +279,10 @@ class Ledger:
             self.db.execute("PRAGMA cache_size=-65536")
             self.db.execute("PRAGMA wal_autocheckpoint=100000")  # pages (~400 MB); see add_pending
             self._check_version()  # issue 15: before the schema touches a newer smsrun's ledger
+            found = int(self.db.execute("PRAGMA user_version").fetchone()[0])
             self.db.executescript(SCHEMA)
+            for number in range(max(found, 1) + 1, SCHEMA_VERSION + 1):
+                self.db.executescript(MIGRATIONS[number])
             self._stamp_version()
         except LedgerError:
             raise
@@ -265,8 +349,21 @@ class Ledger:
             raise LedgerError(f"cannot write the ledger ({self.path}): {exc}") from None
 
     # -- locking -----------------------------------------------------------------------------------
-    def lock_campaign(self, campaign_id: str) -> None:
-        """Hold an exclusive lock for this campaign until :meth:`close` (released by the OS on a crash)."""
+    def lock_campaign(self, campaign_id: str, timeout: float = 0.0) -> None:
+        """Hold an exclusive lock for this campaign until :meth:`close` (released by the OS on a crash);
+        wait up to ``timeout`` seconds for another run to release it."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self._lock_campaign(campaign_id)
+            except CampaignLockedError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(min(0.5, max(0.05, deadline - time.monotonic())))
+
+    def _lock_campaign(self, campaign_id: str) -> None:
         folder = self.state_dir / "locks"
         try:
             folder.mkdir(exist_ok=True)
@@ -285,7 +382,7 @@ class Ledger:
         try:
             handle.seek(0)
             handle.truncate()
-            handle.write(f"pid {os.getpid()} since {now_iso()}")
+            handle.write(f"pid {os.getpid()} since {now_iso()} on {socket.gethostname()}")
             handle.flush()
         except OSError as exc:  # disk full: a clear error, not a traceback
             with contextlib.suppress(OSError):  # closes the file (and the lock) even if the flush fails
@@ -338,8 +435,10 @@ class Ledger:
     def fingerprint(self, campaign_id: str) -> str:
         """Changes whenever a row of the campaign changes status (for stale-plan detection)."""
         row = self.db.execute(
-            "SELECT count(*), coalesce(max(updated_at), ''), coalesce(sum(status = 'pending'), 0), "
-            "coalesce(sum(status IN ('sent','delivered','failed')), 0) FROM messages WHERE campaign_id = ?",
+            "SELECT count(*), coalesce(max(updated_at), ''), "
+            "coalesce(sum(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0), "
+            "coalesce(sum(CASE WHEN status IN ('sent','delivered','failed') THEN 1 ELSE 0 END), 0) "
+            "FROM messages WHERE campaign_id = ?",
             (campaign_id,)).fetchone()
         optouts = self.db.execute("SELECT count(*), coalesce(max(added_at), '') FROM optouts").fetchone()
         return f"{row[0]}:{row[1]}:{row[2]}:{row[3]}:{optouts[0]}:{optouts[1]}"
@@ -584,18 +683,15 @@ class Ledger:
             return cursor.rowcount
 
     def record_delivery(self, provider: str, provider_id: str, status: str, reason: str | None) -> bool:
-        """Store a delivery report; True when it matched a message of ours."""
-        mapped = {"delivered": "delivered", "failed": "failed"}.get(status)
-        with self.transaction() as db:
-            db.execute("INSERT INTO reports (provider, provider_id, status, reason, received_at) "
-                       "VALUES (?, ?, ?, ?, ?)", (provider, provider_id, status, reason, now_iso()))
-            if mapped is None:
-                known = db.execute("SELECT 1 FROM messages WHERE provider_id = ?", (provider_id,)).fetchone()
-                return known is not None
-            cursor = db.execute("UPDATE messages SET status = ?, reason = ?, updated_at = ? WHERE provider_id = ? "
-                                "AND status IN ('sent', 'delivered', 'failed')",
-                                (mapped, reason, now_iso(), provider_id))
-            return cursor.rowcount > 0
+        """Store a delivery report pulled from the provider; True when it changed a message of ours. The
+        one delivery-report writer is :func:`runner.ledger.receiving.record_report` (the receiver's): a
+        report for an in-doubt row settles it, one for a claimed row waits in the backlog, one seen
+        before is stored once."""
+        from runner.ledger.receiving import MessageKey, record_report
+
+        known = status if status in ("delivered", "failed", "pending") else "pending"
+        outcome = record_report(self, provider, MessageKey(provider_id=provider_id), known, reason)
+        return outcome.updated > 0 if known != "pending" else outcome.matched > 0
 
     # == issue 15: integrity, versions, read-only ledgers, the opt-out generation ===========================
     # Plain SQL where it applies (PostgreSQL can run it); PRAGMAs and the read-only fallback are SQLite's

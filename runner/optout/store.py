@@ -13,6 +13,7 @@ from pathlib import Path
 
 from runner.errors import SmsrunError
 from runner.ledger.store import Ledger, now_iso
+from runner.ledger.url import ledger_exists
 
 
 @dataclass(frozen=True)
@@ -44,21 +45,15 @@ def _normalise(number: str, region: str | None) -> str:
 
 
 def add_optouts(state_dir: Path, numbers: Iterable[str], *, reason: str, source: str = "manual",
-                who: str | None = None, region: str | None = None) -> int:
+                who: str | None = None, region: str | None = None, ledger: Ledger | None = None) -> int:
     """Add numbers; returns how many were new."""
     by = _who(who)
     stamp = now_iso()
-    added = 0
     normalised = [_normalise(raw, region) for raw in numbers]  # all readable, or none added
-    with Ledger(state_dir) as ledger, ledger.transaction() as db:
-        for number in normalised:
-            cursor = db.execute("INSERT OR IGNORE INTO optouts (number, added_at, added_by, reason, source) "
-                                "VALUES (?, ?, ?, ?, ?)", (number, stamp, by, reason, source))
-            if cursor.rowcount:
-                added += 1
-                db.execute("INSERT INTO optout_log (number, action, at, who, reason, source) "
-                           "VALUES (?, 'add', ?, ?, ?, ?)", (number, stamp, by, reason, source))
-    return added
+    if ledger is not None:  # the caller's ledger (the receiver's, whichever backend it is)
+        return ledger.add_optout_numbers(normalised, stamp=stamp, who=by, reason=reason, source=source)
+    with Ledger(state_dir) as own:
+        return own.add_optout_numbers(normalised, stamp=stamp, who=by, reason=reason, source=source)
 
 
 def remove_optout(state_dir: Path, number: str, *, reason: str, who: str | None = None,
@@ -66,20 +61,15 @@ def remove_optout(state_dir: Path, number: str, *, reason: str, who: str | None 
     if not reason.strip():
         raise SmsrunError("removing a number from the opt-out list needs a reason (--reason)")
     normalised = _normalise(number, region)
-    with Ledger(state_dir) as ledger, ledger.transaction() as db:
-        cursor = db.execute("DELETE FROM optouts WHERE number = ?", (normalised,))
-        if cursor.rowcount:
-            db.execute("INSERT INTO optout_log (number, action, at, who, reason, source) "
-                       "VALUES (?, 'remove', ?, ?, ?, 'manual')", (normalised, now_iso(), _who(who), reason))
-        return cursor.rowcount > 0
+    with Ledger(state_dir) as ledger:
+        return ledger.remove_optout_number(normalised, stamp=now_iso(), who=_who(who), reason=reason)
 
 
 def list_optouts(state_dir: Path) -> list[OptOut]:
-    if not (state_dir / "ledger.sqlite").exists():
+    if not ledger_exists(state_dir):
         return []
     with Ledger(state_dir) as ledger:
-        return [OptOut(*row) for row in ledger.db.execute(
-            "SELECT number, added_at, added_by, reason, source FROM optouts ORDER BY added_at, number")]
+        return [OptOut(*row) for row in ledger.optout_rows()]
 
 
 def import_optouts(state_dir: Path, path: Path, *, reason: str, who: str | None = None,

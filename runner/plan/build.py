@@ -152,7 +152,9 @@ def content_hash(campaign: Campaign) -> str:
 
 def open_ledger_if_exists(state_dir: Path) -> Ledger | None:
     """A dry run never creates state: an absent ledger is an empty one."""
-    if not (state_dir / "ledger.sqlite").exists():
+    from runner.ledger.url import ledger_exists
+
+    if not ledger_exists(state_dir):
         return None
     return Ledger(state_dir)
 
@@ -279,7 +281,7 @@ def _provider_history(plan: Plan, provider_cls: Any) -> None:
 def _suppressed(ledger: Ledger | None) -> dict[str, str]:
     if ledger is None:
         return {}
-    return dict(ledger.db.execute("SELECT number, source FROM optouts"))
+    return ledger.optout_sources()
 
 
 def _legacy_optouts(suppressed: dict[str, str], problems: list[Problem]) -> None:

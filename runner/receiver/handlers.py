@@ -275,7 +275,7 @@ async def twilio_inbound(ctx: Context, req: Request) -> Response:
 
 
 async def health(ctx: Context, req: Request) -> Response:
-    await ctx.ledger(lambda ledger: ledger.db.execute("SELECT count(*) FROM reports").fetchone())
+    await ctx.ledger(lambda ledger: ledger.report_count())
     data = {"ok": True, "uptime_s": round(time.monotonic() - ctx.started, 1), "counts": ctx.snapshot()}
     return Response(200, json.dumps(data).encode() + b"\n", "application/json", note="ok")
 

@@ -1,230 +1,41 @@
-"""What the receiver (``smsrun receive``) and ``smsrun replies`` write to the ledger.
+"""What the receiver (``smsrun receive``) and ``smsrun replies`` make of what gateways send, above the
+ledger: a reply's meaning (an opt-out, its sender's number) is decided here, then stored through
+:mod:`runner.ledger.receiving`, where every line of the SQL is (delivery reports, their backlog, replies).
 
-**Delivery reports** (:func:`record_report`). Every report is appended to the ``reports`` table, then
-the messages it is about are looked up, in this order, by what the gateway gave back:
-
-1. the provider's message id (``messages.provider_id``: Twilio's SID, OVHcloud's SMS id);
-2. smsrun's own message id ``<campaign_id>:<recipient>`` (Kannel's ``id``, Twilio's ``smsrun_id``), that
-   is the ledger's primary key;
-3. the batch id and the recipient (Kannel requests shared by several recipients).
-
-A ``delivered``/``failed`` report sets the row's status (rows ``sent``, ``delivered``, ``failed`` and
-``in_doubt``: a report for an in-doubt message proves the provider accepted it). A ``pending`` report
-(buffered, accepted by the SMSC...) changes nothing, except that it settles an ``in_doubt`` row as
-``sent``. The whole report is one transaction: when the function returns, it is on disk.
-
-Rows still ``claimed`` are never touched: the sending run is about to settle them (and its settle would
-overwrite the status). A fast gateway's report often overtakes that settle (Kannel's fake SMSC reports
-within a millisecond of the submit), and an OVHcloud or Twilio report can arrive before the provider id
-is in the ledger. Such reports are kept in a ``report_backlog`` table and applied by
-:func:`apply_backlog` (the receiver runs it every second) once the rows are settled or known: reports
-about claimed rows are kept up to 7 days (a dead run's claims wait for the next send to turn them
-in doubt), reports about unknown messages 15 minutes. A newer report for the same message replaces a
-kept one, except that a ``pending`` report never replaces a ``delivered``/``failed`` one (gateways do
-not keep the order: Kannel's "SMSC submit" can come after "delivered").
-
-**Replies** (:func:`store_reply`). Each reply is stored once in ``replies`` (deduplicated by provider and
-the provider's reference, where the provider gives one). A reply that is an opt-out
-(:func:`runner.optout.keywords.is_opt_out`) adds its sender to the suppression list *before* the reply
-row is written, so a crash between the two is repaired by the gateway's retry.
+A reply that is an opt-out (:func:`runner.optout.keywords.is_opt_out`) adds its sender to the suppression
+list *before* the reply row is written, so a crash between the two is repaired by the gateway's retry.
 """
 
 from __future__ import annotations
 
 import re
-import sqlite3
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
-from runner.errors import LedgerError, SmsrunError
-from runner.ledger.store import Ledger, now_iso
+from runner.audience.phones import PhoneNormaliser
+from runner.errors import ConfigError, LedgerError, SmsrunError
+from runner.ledger.receiving import (
+    CLAIMED_KEEP,
+    IN_DOUBT_SETTLED,
+    STATUSES,
+    UNKNOWN_KEEP,
+    BacklogOutcome,
+    MessageKey,
+    ReportOutcome,
+    apply_backlog,
+    ensure_backlog,
+    insert_reply,
+    known_refs,
+    list_replies,
+    record_report,
+    reply_stored,
+)
+from runner.ledger.store import Ledger
 from runner.optout.keywords import is_opt_out
+from runner.optout.store import add_optouts
 
-STATUSES = ("delivered", "failed", "pending")
-IN_DOUBT_SETTLED = "a delivery report shows the provider accepted it"
-
-
-@dataclass(frozen=True)
-class MessageKey:
-    """What a delivery report says about the message it is about (any of the three ways)."""
-
-    provider_id: str | None = None
-    campaign_id: str | None = None
-    recipient: str | None = None
-    batch_id: str | None = None
-
-    @classmethod
-    def from_message_id(cls, message_id: str | None, **others: str | None) -> MessageKey:
-        """Split smsrun's message id ``<campaign_id>:<recipient>`` (campaign ids never hold ``:``)."""
-        campaign_id = recipient = None
-        if message_id and ":" in message_id:
-            campaign_id, _, recipient = message_id.partition(":")
-        values: dict[str, str | None] = {"campaign_id": campaign_id or None, "recipient": recipient or None}
-        values.update({k: v for k, v in others.items() if v is not None})
-        return cls(**values)
-
-    def label(self) -> str:
-        """How the ``reports`` table names the message."""
-        if self.provider_id:
-            return self.provider_id
-        if self.campaign_id and self.recipient:
-            return f"{self.campaign_id}:{self.recipient}"
-        return f"{self.batch_id or ''}:{self.recipient or ''}"
-
-    def describe(self) -> str:
-        """For log lines (the caller masks the numbers)."""
-        parts = [f"{name}={value}" for name, value in (("id", self.provider_id), ("campaign", self.campaign_id),
-                                                        ("batch", self.batch_id), ("to", self.recipient)) if value]
-        return " ".join(parts) or "no id"
-
-
-@dataclass(frozen=True)
-class ReportOutcome:
-    matched: int  # ledger rows the report is about (0: an unknown message, for now)
-    updated: int  # rows whose status was set
-    deferred: bool = False  # kept in the backlog, applied once the rows are settled (or known)
-
-
-BACKLOG_SCHEMA = """
-CREATE TABLE IF NOT EXISTS report_backlog (
-    id INTEGER PRIMARY KEY,
-    label TEXT NOT NULL,
-    provider TEXT NOT NULL,
-    provider_id TEXT,
-    campaign_id TEXT,
-    recipient TEXT,
-    batch_id TEXT,
-    status TEXT NOT NULL,
-    reason TEXT,
-    received_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS report_backlog_label ON report_backlog (label);
-"""
-#: how long a report about a message the ledger does not know yet is kept (its send may be settling)
-UNKNOWN_KEEP = timedelta(minutes=15)
-#: how long a report about a message still claimed is kept (a dead run's claims wait for the next send)
-CLAIMED_KEEP = timedelta(days=7)
-
-
-def ensure_backlog(ledger: Ledger) -> None:
-    """Create the receiver's backlog table (reports that came before their message was settled)."""
-    try:
-        ledger.db.executescript(BACKLOG_SCHEMA)
-    except sqlite3.Error as exc:
-        raise LedgerError(f"cannot write the ledger ({ledger.path}): {exc}") from None
-
-
-def _rows(db: sqlite3.Connection, key: MessageKey) -> list[tuple[int, str]]:
-    """(rowid, status) of the messages a report is about; see the module docstring for the order."""
-    if key.provider_id:
-        found = db.execute("SELECT rowid, status FROM messages WHERE provider_id = ?", (key.provider_id,)).fetchall()
-        if found:
-            return found
-    if key.campaign_id and key.recipient:
-        found = db.execute("SELECT rowid, status FROM messages WHERE campaign_id = ? AND recipient = ?",
-                           (key.campaign_id, key.recipient)).fetchall()
-        if found:
-            return found
-    if key.batch_id and key.recipient and key.batch_id.count(".") >= 2:
-        # batch ids are "<campaign_id>.<run>.<sequence>": the primary key finds the row
-        campaign = key.batch_id.rsplit(".", 2)[0]
-        return db.execute("SELECT rowid, status FROM messages WHERE campaign_id = ? AND recipient = ? "
-                          "AND batch_id = ?", (campaign, key.recipient, key.batch_id)).fetchall()
-    return []
-
-
-def _apply(db: sqlite3.Connection, rowids: list[int], key: MessageKey, status: str, reason: str | None,
-           stamp: str) -> int:
-    if not rowids:
-        return 0
-    marks = ",".join("?" * len(rowids))
-    if status in ("delivered", "failed"):
-        cursor = db.execute(
-            f"UPDATE messages SET status = ?, reason = ?, provider_id = coalesce(provider_id, ?), updated_at = ? "
-            f"WHERE rowid IN ({marks}) AND status IN ('sent', 'delivered', 'failed', 'in_doubt')",
-            (status, reason, key.provider_id, stamp, *rowids))
-    else:
-        cursor = db.execute(
-            f"UPDATE messages SET status = 'sent', reason = ?, provider_id = coalesce(provider_id, ?), "
-            f"updated_at = ? WHERE rowid IN ({marks}) AND status = 'in_doubt'",
-            (IN_DOUBT_SETTLED, key.provider_id, stamp, *rowids))
-    return max(cursor.rowcount, 0)
-
-
-def record_report(ledger: Ledger, provider: str, key: MessageKey, status: str, reason: str | None) -> ReportOutcome:
-    """Store one delivery report and apply it to the messages it is about (see the module docstring).
-
-    A report about a row still ``claimed`` (a gateway's report can overtake the sending run's settle) or
-    about a message the ledger does not know yet is kept in a backlog table and applied by
-    :func:`apply_backlog` once the row is settled (or appears); a newer report for the same message
-    replaces it."""
-    if status not in STATUSES:
-        raise ValueError(f"unknown delivery status {status!r}")
-    now = datetime.now(UTC)
-    stamp = now_iso()
-    label = key.label()
-    try:
-        with ledger.transaction() as db:
-            db.execute("INSERT INTO reports (provider, provider_id, status, reason, received_at) "
-                       "VALUES (?, ?, ?, ?, ?)", (provider, label, status, reason, stamp))
-            rows = _rows(db, key)
-            final = status != "pending"
-            # older news of this message is obsolete, except a final report against a later "pending"
-            # (Kannel's "SMSC submit" can arrive after "delivered")
-            db.execute("DELETE FROM report_backlog WHERE label = ?" + ("" if final else " AND status = 'pending'"),
-                       (label,))
-            claimed = [rowid for rowid, st in rows if st == "claimed"]
-            updated = _apply(db, [rowid for rowid, st in rows if st != "claimed"], key, status, reason, stamp)
-            if rows and not claimed:
-                return ReportOutcome(len(rows), updated)
-            if not final and db.execute("SELECT 1 FROM report_backlog WHERE label = ?", (label,)).fetchone():
-                return ReportOutcome(len(rows), updated, deferred=True)  # a final report is already kept
-            keep = CLAIMED_KEEP if claimed else UNKNOWN_KEEP
-            db.execute("INSERT INTO report_backlog (label, provider, provider_id, campaign_id, recipient, batch_id, "
-                       "status, reason, received_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (label, provider, key.provider_id, key.campaign_id, key.recipient, key.batch_id, status,
-                        reason, stamp, (now + keep).isoformat(timespec="milliseconds")))
-            return ReportOutcome(len(rows), updated, deferred=True)
-    except sqlite3.Error as exc:
-        raise LedgerError(f"cannot write the ledger ({ledger.path}): {exc}") from None
-
-
-@dataclass(frozen=True)
-class BacklogOutcome:
-    applied: int  # reports applied to rows now settled (or now known)
-    expired: int  # reports dropped: their message never showed up, or stayed claimed too long
-    waiting: int  # reports still kept
-
-
-def apply_backlog(ledger: Ledger, *, now: datetime | None = None) -> BacklogOutcome:
-    """Apply the kept reports whose rows are no longer claimed; drop the expired ones (oldest first)."""
-    moment = (now or datetime.now(UTC)).isoformat(timespec="milliseconds")
-    stamp = now_iso()
-    applied = expired = waiting = 0
-    try:
-        with ledger.transaction() as db:
-            entries = db.execute("SELECT id, provider_id, campaign_id, recipient, batch_id, status, reason, expires_at "
-                                 "FROM report_backlog ORDER BY id").fetchall()
-            for ident, provider_id, campaign_id, recipient, batch_id, status, reason, expires_at in entries:
-                key = MessageKey(provider_id, campaign_id, recipient, batch_id)
-                rows = _rows(db, key)
-                if rows and not any(st == "claimed" for _, st in rows):
-                    _apply(db, [rowid for rowid, _ in rows], key, status, reason, stamp)
-                    db.execute("DELETE FROM report_backlog WHERE id = ?", (ident,))
-                    applied += 1
-                elif expires_at <= moment:
-                    db.execute("DELETE FROM report_backlog WHERE id = ?", (ident,))
-                    expired += 1
-                else:
-                    waiting += 1
-    except sqlite3.Error as exc:
-        raise LedgerError(f"cannot write the ledger ({ledger.path}): {exc}") from None
-    return BacklogOutcome(applied, expired, waiting)
-
-
-# -- replies ------------------------------------------------------------------------------------------
+__all__ = ["CLAIMED_KEEP", "IN_DOUBT_SETTLED", "STATUSES", "UNKNOWN_KEEP", "BacklogOutcome", "MessageKey", "Reply",
+           "ReplyOutcome", "ReportOutcome", "apply_backlog", "check_region", "ensure_backlog", "known_refs",
+           "list_replies", "normalise_sender", "record_report", "store_reply"]
 
 
 @dataclass(frozen=True)
@@ -252,9 +63,6 @@ def check_region(region: str | None) -> str | None:
     """``region`` upper-cased, or a :class:`ConfigError` when phonenumbers does not know it."""
     if region is None:
         return None
-    from runner.audience.phones import PhoneNormaliser
-    from runner.errors import ConfigError
-
     try:
         return PhoneNormaliser(region).default_region
     except ValueError as exc:
@@ -264,8 +72,6 @@ def check_region(region: str | None) -> str | None:
 def normalise_sender(raw: str, region: str | None = None) -> str:
     """E.164 for anything that reads as a mobile number (``+33…``, ``33…`` as some SMSCs write it, or a
     national number with ``region``); otherwise the value as given, trimmed."""
-    from runner.audience.phones import PhoneNormaliser
-
     value = raw.strip()
     normaliser = PhoneNormaliser(region)
     e164, _ = normaliser.classify(value)
@@ -281,52 +87,19 @@ def normalise_sender(raw: str, region: str | None = None) -> str:
 
 def store_reply(ledger: Ledger, reply: Reply, *, who: str) -> ReplyOutcome:
     """Store one reply; an opt-out first joins the suppression list (``source="reply:<provider>"``)."""
-    from runner.optout.store import add_optouts
-
-    try:
-        if reply.provider_ref is not None and ledger.db.execute(
-                "SELECT 1 FROM replies WHERE provider = ? AND provider_ref = ?",
-                (reply.provider, reply.provider_ref)).fetchone():
-            return ReplyOutcome(stored=False, opt_out=reply.opt_out, suppressed=False)
-    except sqlite3.Error as exc:
-        raise LedgerError(f"cannot read the ledger ({ledger.path}): {exc}") from None
+    if reply_stored(ledger, reply.provider, reply.provider_ref):
+        return ReplyOutcome(stored=False, opt_out=reply.opt_out, suppressed=False)
     opt_out = reply.opt_out
     suppressed = False
     error: str | None = None
     if opt_out:
         try:
             suppressed = add_optouts(ledger.state_dir, [reply.sender], reason="replied STOP",
-                                     source=f"reply:{reply.provider}", who=who) > 0
+                                     source=f"reply:{reply.provider}", who=who, ledger=ledger) > 0
         except LedgerError:
             raise
         except SmsrunError as exc:  # not a phone number (an alphanumeric sender...): keep the reply
             error = exc.message
-    try:
-        with ledger.transaction() as db:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO replies (provider, provider_ref, sender, text, received_at, opt_out) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (reply.provider, reply.provider_ref, reply.sender, reply.text, reply.received_at or now_iso(),
-                 int(opt_out)))
-            stored = cursor.rowcount > 0
-    except sqlite3.Error as exc:
-        raise LedgerError(f"cannot write the ledger ({ledger.path}): {exc}") from None
+    stored = insert_reply(ledger, reply.provider, reply.provider_ref, reply.sender, reply.text,
+                          reply.received_at, opt_out)
     return ReplyOutcome(stored=stored, opt_out=opt_out, suppressed=suppressed, suppress_error=error)
-
-
-def known_refs(ledger: Ledger, provider: str) -> set[str]:
-    """References of the replies of ``provider`` already stored."""
-    return {r[0] for r in ledger.db.execute(
-        "SELECT provider_ref FROM replies WHERE provider = ? AND provider_ref IS NOT NULL", (provider,))}
-
-
-def list_replies(ledger: Ledger, *, provider: str | None = None, limit: int | None = None) -> list[dict[str, object]]:
-    """Stored replies, oldest first (the last ``limit`` when given)."""
-    where, params = ("WHERE provider = ?", [provider]) if provider else ("", [])
-    sql = (f"SELECT id, provider, provider_ref, sender, text, received_at, opt_out FROM replies {where} "
-           "ORDER BY id DESC" + (" LIMIT ?" if limit else ""))
-    rows: Iterable[tuple[object, ...]] = ledger.db.execute(sql, [*params, *([limit] if limit else [])])
-    out = [{"id": r[0], "provider": r[1], "provider_ref": r[2], "sender": r[3], "text": r[4], "received_at": r[5],
-            "opt_out": bool(r[6])} for r in rows]
-    out.reverse()
-    return out

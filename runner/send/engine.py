@@ -91,6 +91,7 @@ class SendOptions:
     handle_sigint: bool = True
     adopt: bool = False  # issue 11: a lost ledger is rebuilt from the provider's record (runner.send.history)
     ignore_provider_history: bool = False  # issue 11: send a campaign the ledger never saw without asking
+    lock_timeout: float = 0.0  # seconds to wait for another run of the campaign to finish (--lock-timeout)
 
 
 @dataclass
@@ -191,7 +192,7 @@ def send_plan(plan: Plan, options: SendOptions | None = None, *, provider: Provi
     stop = _Stop()
     own_provider = provider is None
     try:
-        ledger.lock_campaign(campaign.id)
+        ledger.lock_campaign(campaign.id, options.lock_timeout)
         guards.check_ledger(ledger, campaign.id)  # issue 15: damaged, or a newer smsrun's: refused
         ledger.register_campaign(campaign.id, content_hash(campaign), campaign.provider.name)
         if provider is None:
@@ -607,6 +608,7 @@ def _call(writer: LedgerWriter, provider: Provider, batch: Batch, rowids: list[i
     attempt = 0
     while True:
         report.requests += 1
+        writer.check_lease()  # a runner that cannot prove its lease calls the provider no more
         try:
             results = provider.send(batch)
         except RetryableError as exc:

@@ -58,6 +58,7 @@ def send_test(campaign: Campaign, numbers: list[str], *, as_row: str | None = No
               show_numbers: bool = False, allow_private_urls: bool = False) -> SendTestResult:
     from runner.audience.build import build_audience, normaliser_for
     from runner.ledger.store import Ledger, state_dir_for
+    from runner.ledger.url import ledger_exists
     from runner.message.encoding import measure
     from runner.message.template import TemplateProblem, compile_template
     from runner.message.transliterate import transliterate
@@ -99,7 +100,7 @@ def send_test(campaign: Campaign, numbers: list[str], *, as_row: str | None = No
     shown = text + (stop or "")
     measured = measure(shown)
 
-    ledger = Ledger(folder) if (folder / "ledger.sqlite").exists() else None
+    ledger = Ledger(folder) if ledger_exists(folder) else None
     try:
         opted_out = ledger.opted_out(targets) if ledger else set()
     finally:

@@ -52,7 +52,7 @@ class LedgerWriter:
         self._dead: BaseException | None = None  # what killed the thread, if something did
         self._switch_interval: float | None = None
         if background:
-            self._own = Ledger(ledger.state_dir)  # WAL: the send loop's reads go on beside its writes
+            self._own = ledger.sibling()  # WAL: the send loop's reads go on beside its writes
             # each SQLite call gives the GIL up; taking it back waits for the send loop to yield it, by
             # default every 5 ms: ~6 calls per write would keep the writer behind (2.7x slower, measured)
             self._switch_interval = sys.getswitchinterval()
@@ -93,6 +93,12 @@ class LedgerWriter:
         """Put claimed rows back or mark them, and wait for it."""
         if rowids:
             self._submit(lambda ledger: ledger.release(rowids, status, reason)).result()
+
+    def check_lease(self) -> None:
+        """Raise unless this run can prove it still holds its campaign (before each provider request), or
+        when a ledger write failed (a lost connection: nothing more is sent)."""
+        self._raise_failure()
+        self._inline.check_lease()
 
     def flush(self) -> None:
         """Wait for every queued write; raise the first that failed."""
@@ -190,7 +196,7 @@ class LedgerWriter:
             try:
                 wanted = "FULL" if any(job.durable for job in group) else "NORMAL"
                 if wanted != mode:
-                    own.db.execute(f"PRAGMA synchronous={wanted}")
+                    own.set_durable(wanted == "FULL")
                     mode = wanted
                 with own.transaction():
                     results = [job.run(own) for job in group]

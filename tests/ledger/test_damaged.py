@@ -17,6 +17,9 @@ from runner.ledger.store import SCHEMA_VERSION, Ledger, state_dir_for
 from tests.support.harness import launcher
 from tests.support.repo import ROOT, Repo, french_mobiles
 
+pytestmark = pytest.mark.sqlite_only("damaged pages, PRAGMAs and file modes are the SQLite file's; the PostgreSQL "
+                                     "equivalents are in tests/ledger/test_postgres.py")
+
 CAMPAIGN = "id: c\nsender: ACME\nmessage: Hello\ncommercial: false\nrecipients:\n  - csv: list.csv\n"
 
 

@@ -109,7 +109,7 @@ def test_csv_and_json_are_well_formed(tmp_path: Path) -> None:
     write_json(iter_recipients(tmp_path, "c"), out)
     assert len(json.loads(out.getvalue())) == 5
     empty = io.StringIO()
-    write_json(iter_recipients(tmp_path / "none", "c"), empty)
+    write_json(iter_recipients(tmp_path / "none", "other"), empty)
     assert json.loads(empty.getvalue()) == []
 
 

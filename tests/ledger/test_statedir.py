@@ -37,6 +37,7 @@ def repo(tmp_path: Path) -> Repo:
     return r
 
 
+@pytest.mark.sqlite_only("the ledger file in the state folder")
 def test_the_state_folder_is_created_ignoring_itself(repo: Repo) -> None:
     result = repo.run("send", "c.yaml", "--yes", SMSRUN_STATE_DIR="")  # the default: .smsrun/ at the root
     assert result.code == 0, result.both
@@ -48,6 +49,7 @@ def test_the_state_folder_is_created_ignoring_itself(repo: Repo) -> None:
     assert "git tracks" not in plan.both
 
 
+@pytest.mark.sqlite_only("the ledger file in the state folder")
 def test_plan_warns_when_git_tracks_the_ledger_or_the_outbox(repo: Repo) -> None:
     assert repo.run("send", "c.yaml", "--yes", SMSRUN_STATE_DIR="").code == 0
     git(repo, "add", "-f", ".smsrun/ledger.sqlite", ".smsrun/outbox.sqlite")

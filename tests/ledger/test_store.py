@@ -80,6 +80,7 @@ def test_content_change_after_sending_started_is_refused(tmp_path: Path) -> None
         assert not ledger.content_changed("c", "hash-2")
 
 
+@pytest.mark.sqlite_only("a dead holder's flock goes at once; a lease expires (tests/ledger/test_postgres.py)")
 def test_second_lock_on_a_campaign_fails_at_once_and_is_released_by_a_dying_process(tmp_path: Path) -> None:
     first = Ledger(tmp_path)
     first.lock_campaign("c")
@@ -119,6 +120,7 @@ def test_delivery_reports_update_sent_rows(tmp_path: Path) -> None:
         assert ledger.counts("c")["delivered"] == 1
 
 
+@pytest.mark.sqlite_only("a file in an unwritable folder")
 def test_unwritable_state_dir_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")

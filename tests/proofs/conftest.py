@@ -28,3 +28,8 @@ def rng(request: pytest.FixtureRequest) -> random.Random:
     seed = int(os.environ.get("PROOF_SEED") or zlib.crc32(request.node.name.encode()))
     print(f"proof seed: {seed} (set PROOF_SEED to change it)")
     return random.Random(seed)
+
+
+@pytest.fixture(autouse=True)
+def _both_backends(ledger_backend: str) -> str:
+    return ledger_backend

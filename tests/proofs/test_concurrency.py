@@ -10,6 +10,7 @@ from tests.support.harness import (
     Campaign,
     TimedFakeOvh,
     finish,
+    holds_lock,
     ledger_statuses,
     make_campaign,
     outbox_record,
@@ -24,14 +25,10 @@ LOCKED = "is already being sent by another smsrun process"
 
 
 def _lock_holder(campaign: Campaign, pid: int, timeout: float = 30.0) -> bool:
-    lock = campaign.state_dir / "locks" / f"{campaign.campaign_id}.lock"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            if lock.read_text().startswith(f"pid {pid} "):
-                return True
-        except OSError:
-            pass
+        if holds_lock(campaign, pid):
+            return True
         time.sleep(0.005)
     return False
 
@@ -47,6 +44,7 @@ def _check(campaign: Campaign, record: list[tuple[str, str]]) -> None:
 def test_same_campaign_while_it_is_being_sent_stops_at_once(tmp_path: Path) -> None:
     campaign = make_campaign(tmp_path / "repo", 3000, provider={"name": "outbox", "batch_size": 50}, rate=1000)
     env = campaign.env()
+    env.pop("SMSRUN_LOCK_TIMEOUT", None)  # stop at once, naming the holder
     first_started = time.monotonic()
     first = start_send(campaign, env)
     assert _lock_holder(campaign, first.pid), "the first run never took the campaign lock"
@@ -65,6 +63,7 @@ def test_same_campaign_while_it_is_being_sent_stops_at_once(tmp_path: Path) -> N
 def test_same_campaign_started_twice_together_sends_once(tmp_path: Path) -> None:
     campaign = make_campaign(tmp_path / "repo", 3000, provider={"name": "outbox", "batch_size": 50}, rate=1500)
     env = campaign.env()
+    env.pop("SMSRUN_LOCK_TIMEOUT", None)  # stop at once, naming the holder
     started = time.monotonic()
     processes = [start_send(campaign, env), start_send(campaign, env)]
     results = [finish(p, started, ["send", f"({i})"]) for i, p in enumerate(processes)]

@@ -34,6 +34,12 @@ SENT_BEFORE_THE_KILL = 3  # the first run dies once the provider has answered th
 
 
 def lose_the_ledger(campaign: Campaign) -> None:
+    """The SQLite file is deleted; a PostgreSQL ledger's schema is dropped (a new database, a wiped server)."""
+    from tests.support import ledgerdb
+
+    if ledgerdb.is_postgres():
+        ledgerdb.drop()
+        return
     for suffix in ("", "-wal", "-shm"):
         Path(f"{campaign.state_dir / 'ledger.sqlite'}{suffix}").unlink(missing_ok=True)
 

@@ -41,6 +41,8 @@ from tests.support.harness import (
 RECIPIENTS = 3000
 BATCH = 50
 
+pytestmark = pytest.mark.sqlite_only("the SQLite ledger's own folder: disk full, read-only files, locks")
+
 
 def _campaign(tmp_path: Path, fake: TimedFakeOvh, count: int = RECIPIENTS, **kwargs: object) -> Campaign:
     return make_campaign(tmp_path / "repo", count, provider=ovh_provider(fake, batch_size=BATCH), **kwargs)  # type: ignore[arg-type]

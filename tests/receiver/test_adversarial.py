@@ -9,7 +9,6 @@ deadline must cut a client long before that client could finish dripping its req
 from __future__ import annotations
 
 import socket
-import sqlite3
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from runner.receiver import Receiver, ReceiverConfig
 from runner.receiver.app import MAX_BODY
 from runner.receiver.params import BadValue, phone_or_short_code
 from runner.receiver.server import MAX_HEAD
-from tests.support import fake_twilio
+from tests.support import fake_twilio, ledgerdb
 from tests.support.burst import burst, numbers, seed_sent
 
 TOKEN = "adversarial-token-0123456789"
@@ -34,11 +33,7 @@ DEADLINE = 1.0  # the request deadline of the receivers here (seconds)
 
 
 def table(state: Path, name: str) -> list[tuple[object, ...]]:
-    db = sqlite3.connect(state / "ledger.sqlite")
-    try:
-        return list(db.execute(f"SELECT * FROM {name}"))
-    finally:
-        db.close()
+    return ledgerdb.table(state, name)
 
 
 @pytest.fixture(scope="module")

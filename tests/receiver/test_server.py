@@ -14,7 +14,6 @@ import re
 import select
 import signal
 import socket
-import sqlite3
 import subprocess
 import time
 import urllib.parse
@@ -29,7 +28,7 @@ from runner.ledger.store import Ledger
 from runner.optout.store import list_optouts
 from runner.receiver import Receiver, ReceiverConfig
 from runner.receiver.server import MAX_BODY
-from tests.support import fake_twilio
+from tests.support import fake_twilio, ledgerdb
 from tests.support.fake_twilio import FakeTwilio
 from tests.support.repo import Repo, french_mobiles
 
@@ -61,11 +60,7 @@ def statuses(state: Path, campaign: str) -> dict[str, str]:
 
 
 def table(state: Path, name: str) -> list[tuple[object, ...]]:
-    db = sqlite3.connect(state / "ledger.sqlite")
-    try:
-        return list(db.execute(f"SELECT * FROM {name} ORDER BY rowid"))
-    finally:
-        db.close()
+    return ledgerdb.table(state, name)
 
 
 def start(state: Path, **options: object) -> Receiver:

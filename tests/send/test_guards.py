@@ -21,6 +21,7 @@ from runner.send import SendOptions, send_plan
 from runner.send.guards import OPTED_OUT
 from tests.cli.test_acceptance import CAMPAIGN, _outbox_count, make
 from tests.send.test_engine import NO_SLEEP, Scripted, _plan, _statuses
+from tests.support import ledgerdb
 from tests.support.repo import Repo, french_mobiles
 
 
@@ -175,7 +176,7 @@ def test_a_damaged_outbox_is_a_clean_error_and_claims_nothing(repo: Repo) -> Non
 
 
 def _statuses_of(repo: Repo, campaign: str) -> dict[str, str]:
-    if not (repo.state / "ledger.sqlite").exists():
+    if not ledgerdb.exists(repo.state):
         return {}
     with Ledger(repo.state) as ledger:
         return ledger.statuses(campaign)

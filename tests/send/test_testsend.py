@@ -4,11 +4,11 @@ campaign: counted for nobody, blocking nothing, shown in `status`."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 
+from tests.support import ledgerdb
 from tests.support.repo import Repo
 
 ME, COLLEAGUE = "+33699999991", "+33699999992"
@@ -38,11 +38,8 @@ def repo(tmp_path: Path) -> Repo:
 
 
 def messages(repo: Repo) -> int:
-    path = repo.state / "ledger.sqlite"
-    if not path.exists():
-        return 0
-    with sqlite3.connect(path) as db:
-        return int(db.execute("SELECT count(*) FROM messages").fetchone()[0])
+    found = ledgerdb.query(repo.state, "SELECT count(*) FROM messages")
+    return int(found[0][0]) if found else 0
 
 
 def test_the_first_recipients_message_with_its_stop_mention_goes_to_the_test_number(repo: Repo) -> None:

@@ -86,6 +86,7 @@ def test_a_failed_write_fails_every_later_one_and_the_close(tmp_path: Path) -> N
         assert ledger.statuses("c") == {NUMBERS[0]: "claimed", NUMBERS[1]: "pending", NUMBERS[2]: "pending"}
 
 
+@pytest.mark.sqlite_only("it reads SQLite's statement trace")
 def test_queued_writes_share_a_transaction_and_keep_their_order(tmp_path: Path) -> None:
     with Ledger(tmp_path) as ledger:
         ledger.add_pending("c", [(n, "Hi", 1) for n in NUMBERS])

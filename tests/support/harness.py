@@ -169,9 +169,13 @@ def launcher(*, fsize: int | None = None, drop_dac: bool = False) -> list[str]:
 
 
 def child_env(state_dir: Path, home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES) or k == "SMSRUN_LEDGER"}
     env.pop("GITHUB_ACTIONS", None)
     env.update({"HOME": str(home), "SMSRUN_STATE_DIR": str(state_dir), "PYTHONUNBUFFERED": "1"})
+    if env.get("SMSRUN_LEDGER", "").startswith("postgresql://"):
+        # a killed run's lease expires after SMSRUN_LEASE_SECONDS; the next run waits for it (a SQLite
+        # lock goes with the process at once)
+        env.update({"SMSRUN_LEASE_SECONDS": "3", "SMSRUN_LOCK_TIMEOUT": "60"})
     env.update(extra or {})
     return env
 
@@ -272,17 +276,20 @@ def ovh_record(fake: FakeOvh, campaign_id: str | None = None) -> list[tuple[str,
 
 
 def ledger_statuses(state_dir: Path, campaign_id: str) -> dict[str, str]:
-    path = state_dir / "ledger.sqlite"
-    if not path.exists():
-        return {}
-    db = _read_only(path)
-    try:
-        return dict(db.execute("SELECT recipient, status FROM messages WHERE campaign_id = ?", (campaign_id,)))
-    finally:
-        db.close()
+    from tests.support import ledgerdb
+
+    return {str(r): str(s) for r, s in ledgerdb.query(
+        state_dir, "SELECT recipient, status FROM messages WHERE campaign_id = ?", (campaign_id,))}
 
 
 def count_claimed(state_dir: Path, campaign_id: str, statuses: tuple[str, ...] = ("claimed",)) -> int:
+    from tests.support import ledgerdb
+
+    if ledgerdb._pg() is not None:
+        marks = ",".join("?" * len(statuses))
+        found = ledgerdb.query(state_dir, f"SELECT count(*) FROM messages WHERE campaign_id = ? AND status IN "
+                               f"({marks})", (campaign_id, *statuses))
+        return int(found[0][0]) if found else 0
     path = state_dir / "ledger.sqlite"
     if not path.exists():
         return 0
@@ -449,19 +456,29 @@ Record = Callable[[], list[tuple[str, str]]]
 
 def _wait_lock(campaign: Campaign, process: subprocess.Popen[str], timeout: float = 30.0) -> bool:
     """Wait until the child holds the campaign lock (its send loop has begun); False if it exited."""
-    lock = campaign.state_dir / "locks" / f"{campaign.campaign_id}.lock"
     deadline = time.monotonic() + timeout
-    needle = f"pid {process.pid} "
     while time.monotonic() < deadline:
         if process.poll() is not None:
             return False
-        try:
-            if lock.read_text().startswith(needle):
-                return True
-        except OSError:
-            pass
+        if holds_lock(campaign, process.pid):
+            return True
         time.sleep(0.002)
     return False
+
+
+def holds_lock(campaign: Campaign, pid: int) -> bool:
+    """Does process ``pid`` hold the campaign (the SQLite lock file, or the PostgreSQL lease, names it)?"""
+    from tests.support import ledgerdb
+
+    needle = f"pid {pid} "
+    if ledgerdb.is_postgres():
+        return any(str(h).startswith(needle) for (h,) in ledgerdb.query(
+            campaign.state_dir, "SELECT holder FROM leases WHERE campaign_id = ? AND expires_at > now()",
+            (campaign.campaign_id,)))
+    try:
+        return (campaign.state_dir / "locks" / f"{campaign.campaign_id}.lock").read_text().startswith(needle)
+    except OSError:
+        return False
 
 
 def _kill(process: subprocess.Popen[str]) -> None:

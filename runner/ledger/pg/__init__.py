@@ -1,0 +1,1 @@
+"""The PostgreSQL ledger backend (psycopg 3): :class:`runner.ledger.pg.backend.PostgresLedger`."""
