@@ -71,7 +71,10 @@ def test_a_frozen_runner_sends_nothing_once_another_took_over(tmp_path: Path, fa
         os.kill(first.pid, signal.SIGCONT)
     resumed = finish(first, started, ["send", "(resumed)"], timeout=120)
     assert resumed.code == 1, resumed.describe()
-    assert "no longer held" in resumed.err and "Traceback" not in resumed.err, resumed.err
+    # it stops on its own check (the lease is no longer its own) or, when it was frozen inside a transaction,
+    # because the server ended that session (idle in a transaction past the lease): either way, nothing sent
+    assert ("no longer held" in resumed.err or "lost or refused connection" in resumed.err), resumed.err
+    assert "Traceback" not in resumed.err, resumed.err
     assert len(ovh_record(fake, campaign.campaign_id)) == after_takeover  # nothing more after SIGCONT
     assert duplicates_in(ovh_record(fake, campaign.campaign_id)) == 0
     _check(campaign, fake)
