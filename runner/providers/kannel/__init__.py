@@ -7,10 +7,8 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from runner.providers.kannel.spec import PROVIDER
+from runner.providers.lazy import lazy_getattr
 
 _LAZY = {
     "KannelProvider": "provider", "NOT_E164": "provider", "E164": "provider",
@@ -19,11 +17,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = ["PROVIDER", *_LAZY]

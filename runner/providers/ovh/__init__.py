@@ -10,9 +10,7 @@ registry), the signed API client, typed endpoint functions and the ``ovh`` provi
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from runner.providers.lazy import lazy_getattr
 from runner.providers.ovh.spec import PROVIDER
 
 # the rest is imported on first use: the registry imports this package for PROVIDER, and httpx costs ~100 ms
@@ -44,11 +42,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = ["PROVIDER", *_LAZY]

@@ -8,9 +8,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from runner.providers.lazy import lazy_getattr
 from runner.providers.twilio.spec import PROVIDER
 
 _LAZY = {
@@ -21,11 +19,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = ["PROVIDER", *_LAZY]
