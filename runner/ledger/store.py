@@ -316,6 +316,12 @@ class Ledger(LedgerQueries):
             finally:
                 self._depth -= 1
             return
+        with self._outermost() as db:
+            yield db
+
+    @contextlib.contextmanager
+    def _outermost(self) -> Iterator[sqlite3.Connection]:
+        """The backend's own transaction, when none is open (sets ``_depth`` to 1 while it runs)."""
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:

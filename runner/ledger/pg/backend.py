@@ -71,14 +71,7 @@ class PostgresLedger(Ledger):
 
     # -- transactions, fenced by the lease ---------------------------------------------------------------
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Any]:  # type: ignore[override]
-        if self._depth:
-            self._depth += 1
-            try:
-                yield self.db
-            finally:
-                self._depth -= 1
-            return
+    def _outermost(self) -> Iterator[Any]:
         self._depth = 1
         try:
             with self.pg.conn.transaction():
