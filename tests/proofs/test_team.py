@@ -56,7 +56,9 @@ def _wait(predicate, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-
 def test_a_frozen_runner_sends_nothing_once_another_took_over(tmp_path: Path, fake: TimedFakeOvh) -> None:
     campaign = make_campaign(tmp_path / "repo", 3000, provider=ovh_provider(fake, batch_size=50), rate=600)
     env = campaign.env(fake.credentials)
-    env["SMSRUN_LEASE_SECONDS"] = "2"
+    # short enough for the takeover to come soon, long enough that the taking run's own heartbeat (a thread
+    # beside a busy send loop) renews it in time on a loaded machine: at 2 s it expired once in a CI run
+    env["SMSRUN_LEASE_SECONDS"] = "5"
     first = start_send(campaign, env)
     assert _wait(lambda: len(ovh_record(fake, campaign.campaign_id)) >= 300), "the first run never sent"
     os.kill(first.pid, signal.SIGSTOP)  # a frozen VM: its connections stay open, its heartbeat stops
