@@ -48,7 +48,7 @@ def run(provider: str, args: argparse.Namespace, root: Path) -> KillStats:
     # about 1.2 N / kills / 2 messages through on average, and the last runs finish it
     rate = args.rate if args.rate > 0 else None  # 0: no limits.rate (small requests are then claimed 64 at a time)
     spread = max(0.02, 1.2 * args.recipients / args.kills / (rate or 2000.0))
-    moments = kill_moments(args.kills, rng, ovh=provider == "ovh")
+    moments = kill_moments(args.kills, rng, in_call=provider == "ovh")
     if provider == "outbox":
         campaign = make_campaign(root / provider, args.recipients, seed=args.seed, personalised=args.personalised,
                                  provider={"name": "outbox", "batch_size": args.batch_size}, rate=rate)

@@ -86,6 +86,21 @@ def repo(tmp_path: Path) -> Any:
 
 _PG: dict[str, Any] = {}
 
+#: a test marked with one of these runs only on that backend: its run on the other is deselected (not
+#: reported as skipped, which would read as a gap in the coverage)
+_ONLY = {"postgresql_only": "postgresql", "sqlite_only": "sqlite"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    kept, dropped = [], []
+    for item in items:
+        backend = getattr(getattr(item, "callspec", None), "params", {}).get("ledger_backend")
+        wanted = {_ONLY[m.name] for m in item.iter_markers() if m.name in _ONLY}
+        (dropped if backend is not None and wanted and backend not in wanted else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[Any]:
@@ -109,15 +124,9 @@ def pg_server() -> Iterator[Any]:
 def ledger_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     backend = str(request.param)
     if backend == "sqlite":
-        only = request.node.get_closest_marker("postgresql_only")
-        if only is not None:
-            pytest.skip(f"PostgreSQL only: {only.args[0] if only.args else 'a server'}")
         monkeypatch.delenv("SMSRUN_LEDGER", raising=False)
         yield backend
         return
-    marker = request.node.get_closest_marker("sqlite_only")
-    if marker is not None:
-        pytest.skip(f"SQLite only: {marker.args[0] if marker.args else 'a SQLite file'}")
     server = request.getfixturevalue("pg_server")
     url = server.url()
     monkeypatch.setenv("SMSRUN_LEDGER", url)

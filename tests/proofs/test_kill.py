@@ -53,7 +53,7 @@ HOOKS = {"hook:after_claim", "hook:after_send", "hook:after_settle", "hook:after
 def test_kill_9_outbox_exactly_once(tmp_path: Path, rng: random.Random) -> None:
     campaign = make_campaign(tmp_path / "repo", RECIPIENTS, provider={"name": "outbox", "batch_size": BATCH},
                              rate=RATE)
-    moments = kill_moments(KILLS, rng, ovh=False)
+    moments = kill_moments(KILLS, rng, in_call=False)
     stats = kill_campaign(campaign, moments, provider="outbox", rng=rng,
                           record=lambda: outbox_record(campaign.state_dir, campaign.campaign_id))
     verdict = stats.verdict
@@ -70,7 +70,7 @@ def test_kill_9_outbox_exactly_once(tmp_path: Path, rng: random.Random) -> None:
 def test_kill_9_ovh_exactly_once(tmp_path: Path, rng: random.Random, fake: TimedFakeOvh) -> None:
     campaign = make_campaign(tmp_path / "repo", RECIPIENTS, provider=ovh_provider(fake, batch_size=BATCH),
                              rate=RATE)
-    moments = kill_moments(KILLS + 2, rng, ovh=True)
+    moments = kill_moments(KILLS + 2, rng, in_call=True)
     stats = kill_campaign(campaign, moments, provider="ovh", rng=rng, fake=fake, env_extra=fake.credentials,
                           record=lambda: ovh_record(fake))
     verdict = stats.verdict

@@ -6,11 +6,14 @@ to fail on cue, is exercised by tests/providers/test_kannel.py).
 * 202 ``0: Accepted for delivery``, every recipient of ``X-Kannel-To`` recorded with the body's text;
 * a request naming a refused number: 400 ``Number is black/white-listed`` (nothing recorded);
 * scripted faults for the next requests: ``retryable`` (503, nothing recorded), ``in_doubt`` (recorded,
-  then the connection is closed without an answer).
+  then the connection is closed without an answer), ``hang`` (recorded, then the answer waits until
+  :meth:`release` or :meth:`close`: past any client timeout), or a seeded random mix of them
+  (:meth:`set_fault_rates`, for the fault proofs).
 """
 
 from __future__ import annotations
 
+import random
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -22,7 +25,12 @@ class FakeKannel:
         self.received: list[tuple[str, str]] = []
         self.refused: set[str] = set()
         self._faults: list[str | None] = []
+        self._rates: list[tuple[str, float]] = []
+        self._random = random.Random(0)
         self._lock = threading.Lock()
+        self._released = threading.Event()
+        self.requests = 0  # requests that passed authentication
+        self.faults: list[str] = []  # faults injected, in order
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -35,6 +43,9 @@ class FakeKannel:
                 if status == 0:  # in doubt: recorded, no answer
                     self.close_connection = True
                     return
+                if status < 0:  # hang: recorded, answered only once released (the client gave up by then)
+                    outer._released.wait()
+                    status = 202
                 body = answer.encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "text/html")
@@ -55,23 +66,64 @@ class FakeKannel:
         with self._lock:
             self._faults.extend([None] * after + [kind])
 
+    def set_fault_rates(self, *, seed: int, retryable: float = 0.0, in_doubt: float = 0.0,
+                        hang: float = 0.0) -> None:
+        """From now on each request (after the scripted ones) draws a fault with these probabilities."""
+        with self._lock:
+            self._random = random.Random(seed)
+            self._rates = [(kind, rate) for kind, rate in
+                           (("retryable", retryable), ("in_doubt", in_doubt), ("hang", hang)) if rate]
+
+    def clear_faults(self) -> None:
+        """No more faults; answers held by ``hang`` are released."""
+        with self._lock:
+            self._faults.clear()
+            self._rates = []
+        self.release()
+
+    def release(self) -> None:
+        self._released.set()
+
+    def _draw(self) -> str | None:
+        if self._faults:
+            return self._faults.pop(0)
+        draw = self._random.random()
+        for kind, rate in self._rates:
+            if draw < rate:
+                return kind
+            draw -= rate
+        return None
+
     def _handle(self, headers: dict[str, str], text: str) -> tuple[int, str]:
         lower = {k.lower(): v for k, v in headers.items()}
         if (lower.get("x-kannel-username"), lower.get("x-kannel-password")) != (self.username, self.password):
             return 403, "Authorization failed for sendsms"
         recipients = lower.get("x-kannel-to", "").split()
         with self._lock:
-            fault = self._faults.pop(0) if self._faults else None
+            self.requests += 1
+            fault = self._draw()
+            if fault:
+                self.faults.append(fault)
             if fault == "retryable":
                 return 503, "Service temporarily unavailable"
             if any(r in self.refused for r in recipients):
                 return 400, "Number is black/white-listed"
             self.received += [(r, text) for r in recipients]
+            if fault == "hang":
+                self._released.clear()
         if fault == "in_doubt":
             return 0, ""
+        if fault == "hang":
+            return -1, ""
         return 202, "0: Accepted for delivery"
 
+    def record(self) -> list[tuple[str, str]]:
+        """(recipient, text) of every message accepted so far."""
+        with self._lock:
+            return list(self.received)
+
     def close(self) -> None:
+        self.release()
         self._server.shutdown()
         self._server.server_close()
 

@@ -26,7 +26,9 @@ Behaviour, as Twilio documents it (gateways.md section 3):
 * scripted faults for the next CreateMessage requests: :meth:`throttle_next` (429 / 20429 with
   Retry-After, nothing created), :meth:`fail_next` (a 5xx, the message created or not),
   :meth:`drop_next` (message created, connection closed without an answer), :meth:`hang_next`
-  (message created, answer delayed past the client's timeout);
+  (message created, answer delayed past the client's timeout); or a seeded random mix of them on every
+  CreateMessage (:meth:`set_fault_rates`, for the fault proofs), each injected fault kept in
+  :attr:`FakeTwilio.faults`;
 * :meth:`deliver` changes a message's status and POSTs the status callback (``MessageSid``,
   ``MessageStatus``, ``To``, ``From``...) signed with ``X-Twilio-Signature`` (HMAC-SHA1 of the URL and
   the sorted parameters, keyed by the auth token, base64), computed here independently of smsrun's.
@@ -39,6 +41,7 @@ import collections
 import hashlib
 import hmac
 import json
+import random
 import re
 import sys
 import threading
@@ -194,6 +197,9 @@ class FakeTwilio:
         self.unsubscribed: set[str] = set()
         self.refusals: dict[str, tuple[int, int, str]] = {}  # number -> (HTTP status, code, message)
         self._faults: collections.deque[_Fault | None] = collections.deque()
+        self._rates: list[tuple[float, _Fault]] = []
+        self._random = random.Random(0)
+        self.faults: list[str] = []  # kinds of the faults injected, in order
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -253,6 +259,40 @@ class FakeTwilio:
     def hang_next(self, count: int = 1, *, seconds: float = 3.0, after: int = 0) -> None:
         """The next ``count`` CreateMessage requests create the message and answer ``seconds`` late."""
         self._script([_Fault("hang", create=True, seconds=seconds) for _ in range(count)], after)
+
+    def set_fault_rates(self, *, seed: int, fail: float = 0.0, throttle: float = 0.0, drop: float = 0.0,
+                        hang: float = 0.0, retry_after: float = 0.2, hang_seconds: float = 3.0) -> None:
+        """From now on each CreateMessage (after the scripted faults) draws a fault: ``fail`` a 500, 502 or
+        503 (nothing created), ``throttle`` a 429 with ``Retry-After: retry_after``, ``drop`` (created,
+        no answer), ``hang`` (created, answered ``hang_seconds`` late)."""
+        with self._lock:
+            self._random = random.Random(seed)
+            self._rates = [(rate, fault) for rate, fault in (
+                (fail, _Fault("fail")), (throttle, _Fault("throttle", status=429, retry_after=retry_after)),
+                (drop, _Fault("drop", create=True)), (hang, _Fault("hang", create=True, seconds=hang_seconds)),
+            ) if rate]
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self._rates = []
+
+    def _draw(self) -> _Fault | None:
+        if self._faults:
+            return self._faults.popleft()
+        draw = self._random.random()
+        for rate, fault in self._rates:
+            if draw < rate:
+                if fault.kind == "fail":
+                    return _Fault("fail", status=self._random.choice((500, 502, 503)))
+                return fault
+            draw -= rate
+        return None
+
+    def record(self) -> list[tuple[str, str]]:
+        """(To, Body) of every message created, in creation order."""
+        with self._lock:
+            return [(m["to"], m["body"]) for m in self.messages.values()]
 
     def refuse(self, number: str, *, code: int, message: str = "refused", status: int = 400) -> None:
         """CreateMessage to ``number`` gets ``status`` with Twilio error ``code`` (nothing created)."""
@@ -424,7 +464,9 @@ class FakeTwilio:
             if any("To=" in p for p in problems):
                 return _error(400, 21211, f"The 'To' number {form['To']} is not a valid phone number.")
             return _error(400, 0, "fake twilio: request does not match the spec: " + "; ".join(problems))
-        fault = self._faults.popleft() if self._faults else None
+        fault = self._draw()
+        if fault is not None:
+            self.faults.append(fault.kind)
         if fault is not None and fault.kind == "throttle":
             answer = _error(429, 20429, "Too Many Requests")
             answer.headers["Retry-After"] = f"{fault.retry_after:g}"

@@ -36,7 +36,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tests.support.fake_ovh import FakeOvh
 
@@ -486,18 +486,50 @@ def _kill(process: subprocess.Popen[str]) -> None:
         os.kill(process.pid, signal.SIGKILL)
 
 
+class Staller(Protocol):
+    """A peer that can record the next send request, then leave it unanswered (the ``in_call`` moment)."""
+
+    def stall_next(self) -> Callable[[], bool]:
+        """Arm the stall; returns a check that is true once the stalled request has been recorded."""
+        ...
+
+    def release(self) -> None:
+        """Disarm it (and let a stalled answer go: its client is dead by then)."""
+        ...
+
+
+class OvhStaller:
+    """``in_call`` on the OVHcloud fake: the job is recorded, then the answer stalls 30 s."""
+
+    def __init__(self, fake: FakeOvh) -> None:
+        self.fake = fake
+
+    def stall_next(self) -> Callable[[], bool]:
+        before = len(self.fake.jobs)
+        self.fake.fail_next("slow", where=JOB_PATH, delay=30.0)
+        return lambda: len(self.fake.jobs) > before
+
+    def release(self) -> None:
+        self.fake.clear_faults()
+
+
 def kill_campaign(campaign: Campaign, moments: Sequence[str], *, provider: str, record: Record,
                   rng: random.Random, fake: FakeOvh | None = None, env_extra: Mapping[str, str] | None = None,
-                  spread: float = 0.4, check_every_kill: bool = True) -> KillStats:
+                  spread: float = 0.4, check_every_kill: bool = True, stall: Staller | None = None,
+                  settle: Callable[[], None] | None = None) -> KillStats:
     """Send ``campaign`` once per moment, killing the process (-9) at that moment, then until a run
     finishes; returns the statistics with the final :class:`Verdict`.
 
     Moments: ``start`` (a random delay after the process started, up to start-up + ``spread``),
     ``running`` (a random delay up to ``spread`` after it took the campaign lock), ``claimed`` (as soon
     as the ledger shows claimed rows: between claim and settle), ``hook:<point>`` (the engine's test
-    hook at a random occurrence of ``point``), ``in_call`` (OVH only: the server records the job then
-    stalls, and the process dies waiting for the answer).
+    hook at a random occurrence of ``point``), ``in_call`` (the peer records the request then stalls,
+    and the process dies waiting for the answer: ``stall``, by default the OVHcloud ``fake``'s).
+    ``settle``: waits until the peer's record is complete (a gateway that delivers asynchronously),
+    before it is judged.
     """
+    if stall is None and fake is not None:
+        stall = OvhStaller(fake)
     stats = KillStats(provider, len(campaign.recipients))
     started_all = time.monotonic()
     base_env = campaign.env(env_extra)
@@ -511,10 +543,10 @@ def kill_campaign(campaign: Campaign, moments: Sequence[str], *, provider: str, 
         if kind == "hook":
             nth = 1 if point == "after_reconcile" else rng.randint(1, 3)
             env["SMSRUN_TEST_CRASH_AT"] = f"{point}:{nth}"
+        recorded: Callable[[], bool] = lambda: False  # noqa: E731
         if kind == "in_call":
-            assert fake is not None, "in_call needs the OVH fake"
-            jobs_before = len(fake.jobs)
-            fake.fail_next("slow", where=JOB_PATH, delay=30.0)
+            assert stall is not None, "in_call needs a peer that can stall"
+            recorded = stall.stall_next()
         started = time.monotonic()
         process = start_send(campaign, env)
         stats.runs += 1
@@ -532,11 +564,11 @@ def kill_campaign(campaign: Campaign, moments: Sequence[str], *, provider: str, 
                     time.sleep(0.001)
                 _kill(process)
         elif kind == "in_call":
-            assert fake is not None
-            while process.poll() is None and len(fake.jobs) == jobs_before:
+            assert stall is not None
+            while process.poll() is None and not recorded():
                 time.sleep(0.002)
             _kill(process)
-            fake.clear_faults()
+            stall.release()
         elif kind != "hook":
             raise ValueError(f"unknown kill moment {moment!r}")
         result = finish(process, started, ["send", moment])
@@ -569,6 +601,8 @@ def kill_campaign(campaign: Campaign, moments: Sequence[str], *, provider: str, 
             raise AssertionError(f"the run after the kills failed: {result.describe()}")
         if not ledger_pending(campaign):
             break
+    if settle is not None:
+        settle()
     stats.verdict = verify(campaign, record(), ledger_statuses(campaign.state_dir, campaign.campaign_id),
                            status(campaign, base_env))
     stats.elapsed = time.monotonic() - started_all
@@ -579,13 +613,13 @@ def ledger_pending(campaign: Campaign) -> int:
     return sum(1 for s in ledger_statuses(campaign.state_dir, campaign.campaign_id).values() if s == "pending")
 
 
-def kill_moments(kills: int, rng: random.Random, *, ovh: bool) -> list[str]:
+def kill_moments(kills: int, rng: random.Random, *, in_call: bool) -> list[str]:
     """``kills`` moments: every kind once (in random order) as soon as ``kills`` allows, then more of
     the same in random order. A crash while reconciling needs a dead run's batch to reconcile, so
     ``hook:after_reconcile`` always follows a kill between claim and settle."""
     units: list[list[str]] = [["start"], ["running"], ["running"], ["claimed"], ["hook:after_claim"],
                               ["hook:after_send", "hook:after_reconcile"], ["hook:after_settle"]]
-    if ovh:
+    if in_call:
         units.append(["in_call", "hook:after_reconcile"])
     moments: list[str] = []
     while len(moments) < kills:

@@ -499,11 +499,15 @@ catch-all = true
         return any(label in line and "(online" in line for line in self.status().splitlines())
 
     def _sendsms_answers(self) -> bool:
+        """smsbox answers sendsms *and* knows our sendsms-user: a request with the credentials and no
+        receiver gets "Missing receiver number" (nothing is sent), where a 403 "Authorization failed"
+        would mean the users are not loaded yet (once seen as a 403 in the middle of a test)."""
+        query = urllib.parse.urlencode({"username": self.username, "password": self.password})
         try:
-            with urllib.request.urlopen(f"http://{LOOPBACK}:{self.sendsms_port}/", timeout=2):
+            with urllib.request.urlopen(f"http://{LOOPBACK}:{self.sendsms_port}/cgi-bin/sendsms?{query}", timeout=2):
                 return True
-        except urllib.error.HTTPError:
-            return True  # 404 "Unknown request." is an answer
+        except urllib.error.HTTPError as exc:
+            return exc.code != 403
         except OSError:
             return False
 
