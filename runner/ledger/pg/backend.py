@@ -1,9 +1,10 @@
 """The PostgreSQL ledger: the SQLite backend's methods, on a server every runner and receiver reaches.
 
 :class:`PostgresLedger` subclasses :class:`runner.ledger.store.Ledger`: the SQL both dialects run is
-shared (``?`` marks become ``%s`` in :class:`runner.ledger.pg.connection.PgDb`); this module replaces
-what differs: opening (schema, migrations), transactions (fenced by the campaign's lease), the bulk
-writes (arrays through ``unnest``: one statement per request, never a round trip per recipient),
+shared (:class:`runner.ledger.base.LedgerBase`; ``?`` marks become ``%s`` in
+:class:`runner.ledger.pg.connection.PgDb`); this module replaces what differs: opening (schema,
+migrations), transactions (fenced by the campaign's lease), the bulk writes (arrays through ``unnest``:
+one statement per request, never a round trip per recipient),
 durability (a settle commits with ``synchronous_commit = off`` like SQLite's ``synchronous=NORMAL``:
 the next claim's commit flushes it), and the campaign lock (a lease, :mod:`runner.ledger.pg.lease`).
 """
@@ -18,16 +19,18 @@ from typing import Any
 import psycopg
 
 from runner.errors import LedgerError
+from runner.ledger.model import SettleGroups, SettleUpdate, Status, now_iso
 from runner.ledger.pg import schema as pg_schema
 from runner.ledger.pg.connection import PgDb, connect, ledger_error
 from runner.ledger.pg.lease import Lease, holder_of
-from runner.ledger.store import Ledger, SettleGroups, SettleUpdate, Status, now_iso
+from runner.ledger.sqlite.backend import Ledger
 from runner.ledger.url import configured, redact_url, split_schema
 
 
 class PostgresLedger(Ledger):
     backend = "postgresql"
     db_errors: tuple[type[BaseException], ...] = (psycopg.Error,)
+    write_errors: tuple[type[BaseException], ...] = ()  # PgDb's errors are clear LedgerErrors already
     TEST_SENDS_TABLE = "SELECT 1"  # part of the schema (a role without CREATE still records test sends)
 
     def __init__(self, state_dir: Path, url: str | None = None) -> None:
@@ -92,13 +95,6 @@ class PostgresLedger(Ledger):
 
     def set_durable(self, durable: bool) -> None:
         self.db.execute("SET synchronous_commit = " + ("on" if durable else "off"))
-
-    def _write(self, sql: str, params: Any, many: bool = False) -> None:
-        with self.transaction() as db:
-            if many:
-                db.executemany(sql, params)
-            else:
-                db.execute(sql, params)
 
     # -- the campaign lock: a lease -------------------------------------------------------------------------
     def lock_campaign(self, campaign_id: str, timeout: float = 0.0) -> None:
