@@ -23,6 +23,7 @@ from runner.ledger.model import SettleGroups, SettleUpdate, Status, now_iso
 from runner.ledger.pg import schema as pg_schema
 from runner.ledger.pg.connection import PgDb, connect, ledger_error
 from runner.ledger.pg.lease import Lease, holder_of
+from runner.ledger.pg.settler import Settler
 from runner.ledger.sqlite.backend import Ledger
 from runner.ledger.url import configured, redact_url, split_schema
 
@@ -56,6 +57,7 @@ class PostgresLedger(Ledger):
         self._text_ids: dict[str, dict[str, int]] = {}
         self._depth = 0
         self._fence_campaign: str | None = None
+        self._settler: Settler | None = None  # the writer thread's second connection (sibling)
 
     def describe(self) -> str:
         return self.where
@@ -63,9 +65,22 @@ class PostgresLedger(Ledger):
     def sibling(self) -> Ledger:
         other = PostgresLedger(self.state_dir, self.url)
         other.fence, other._fence_campaign = self.fence, self._fence_campaign
+        other._settler = Settler(other._helper)  # the send loop's writer: settles beside the claims
         return other
 
+    def _helper(self) -> PostgresLedger:
+        helper = PostgresLedger(self.state_dir, self.url)
+        helper.fence, helper._fence_campaign = self.fence, self._fence_campaign
+        return helper
+
+    def _drain(self) -> None:
+        if self._settler is not None:
+            self._settler.drain()
+
     def close(self) -> None:
+        if self._settler is not None:
+            self._settler.close()
+            self._settler = None
         for lease in self._leases.values():
             lease.release()
         self._leases.clear()
@@ -80,7 +95,13 @@ class PostgresLedger(Ledger):
             with self.pg.conn.transaction():
                 if self.fence is not None:
                     self._check_fence()
-                yield self.db
+                try:
+                    yield self.db
+                except BaseException:
+                    if self._settler is not None:  # nothing of this transaction left in flight
+                        self._settler.drain(quiet=True)
+                    raise
+                self._drain()  # the settles queued in this transaction commit before it does
         except psycopg.Error as exc:
             raise ledger_error(exc, self.where, self.pg.secret) from None
         finally:
@@ -95,6 +116,14 @@ class PostgresLedger(Ledger):
 
     def set_durable(self, durable: bool) -> None:
         self.db.execute("SET synchronous_commit = " + ("on" if durable else "off"))
+
+    def _write(self, sql: str, params: Any, many: bool = False) -> None:
+        self._drain()  # a release may touch rows a queued settle is updating: after it (see settler.py)
+        super()._write(sql, params, many)
+
+    def claim_many(self, claims: Sequence[tuple[Sequence[int], str]]) -> None:
+        self._drain()
+        super().claim_many(claims)
 
     # -- the campaign lock: a lease -------------------------------------------------------------------------
     def lock_campaign(self, campaign_id: str, timeout: float = 0.0) -> None:
@@ -178,6 +207,9 @@ class PostgresLedger(Ledger):
 
     def settle(self, updates: Sequence[SettleUpdate] | SettleGroups, *,
                opted_out: Sequence[str] = (), source: str = "provider") -> None:
+        if self._settler is not None and self._depth:
+            self._settler.submit(updates, opted_out, source)  # committed before this transaction commits
+            return
         stamp = now_iso()
         if isinstance(updates, dict):
             same = updates
