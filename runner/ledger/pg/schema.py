@@ -83,6 +83,24 @@ def found_version(cur: Any, schema: str) -> int:
     return int(cur.fetchone()[0] or 0)
 
 
+def ledger_schema_exists(url: str) -> bool:
+    """Whether the ledger's schema holds a ledger (of any version: a newer one is refused on open)."""
+    import psycopg
+
+    from runner.ledger.pg.connection import _secret, connect, ledger_error
+    from runner.ledger.url import redact_url, split_schema
+
+    conninfo, schema = split_schema(url)
+    conn = connect(conninfo, schema)
+    try:
+        with conn.cursor() as cur:
+            return found_version(cur, schema) > 0
+    except psycopg.Error as exc:
+        raise ledger_error(exc, redact_url(url), _secret(conninfo)) from None
+    finally:
+        conn.close()
+
+
 def refuse_newer(version: int, where: str) -> None:
     if version > LATEST:
         raise LedgerError(f"the ledger {where} was written by a newer smsrun (ledger format {version}, this smsrun "
