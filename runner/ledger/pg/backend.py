@@ -220,10 +220,21 @@ class PostgresLedger(Ledger):
         with self.transaction() as db:
             if self._depth == 1:
                 db.execute("SET LOCAL synchronous_commit = off")  # see the module docstring
+            # the provider ids are noted here in one statement (schema migration 4), not row by row by
+            # the trigger that notes those other writers set
+            db.execute("SELECT set_config('smsrun.noted', 'on', true)")
+            rowids: list[int] = []
+            ids: list[str | None] = []
             for (status, reason, cost), pairs in same.items():
+                rids, pids = [p[0] for p in pairs], [p[1] for p in pairs]
                 db.execute("UPDATE messages SET status = ?, provider_id = u.pid, reason = ?, cost = ?, updated_at = ? "
                            "FROM unnest(?::bigint[], ?::text[]) AS u(rid, pid) WHERE messages.rowid = u.rid",
-                           (status, reason, cost, stamp, [p[0] for p in pairs], [p[1] for p in pairs]))
+                           (status, reason, cost, stamp, rids, pids))
+                rowids += rids
+                ids += pids
+            db.execute("INSERT INTO provider_ids (provider_id, rowid) SELECT pid, rid FROM unnest(?::bigint[], "
+                       "?::text[]) AS u(rid, pid) WHERE pid IS NOT NULL", (rowids, ids))
+            db.execute("SELECT set_config('smsrun.noted', '', true)")
             if opted_out:
                 self.add_optout_numbers(opted_out, stamp=stamp, who="smsrun",
                                         reason="the provider reports an opt-out", source=source)
