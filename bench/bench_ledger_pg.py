@@ -1,6 +1,6 @@
 """Benchmark: the PostgreSQL ledger beside SQLite, in the same run (issue 10).
 
-    .venv/bin/python bench/bench_ledger_pg.py [--rows N] [--runs R]
+    .venv/bin/python bench/bench_ledger_pg.py [--rows N] [--runs R] [--sends S] [--backends B,...] [--no-plan]
 
 Starts a throwaway PostgreSQL server on loopback (tests/support/pg.py: Debian's binaries, run as the
 ``postgres`` user, ``fsync`` on: claims are durable), then, for each ledger:
@@ -53,15 +53,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=2, help="plan runs per ledger (best kept)")
+    parser.add_argument("--sends", type=int, default=1, help="sends per ledger (each figure printed; best kept)")
+    parser.add_argument("--backends", default="sqlite,postgresql", help="which ledgers (comma-separated)")
+    parser.add_argument("--no-plan", action="store_true", help="measure send only")
     args = parser.parse_args()
+    backends = [b for b in ("sqlite", "postgresql") if b in args.backends.split(",")]
     files = ensure(args.rows)
     server = Server()
     rows: list[list[str]] = [["measure", "target", "SQLite", "PostgreSQL", "verdict"]]
     try:
         send_rate: dict[str, float] = {}
         with Loopback() as loopback, tempfile.TemporaryDirectory(prefix="smsrun-bench-pg-") as tmp:
-            for backend in ("sqlite", "postgresql"):
-                state = Path(tmp) / backend
+            for backend, attempt in [(b, n) for n in range(args.sends) for b in backends]:
+                state = Path(tmp) / f"{backend}-{attempt}"
                 ledger = (str(state / "ledger.sqlite") if backend == "sqlite"
                           else server.url(f"b_{uuid.uuid4().hex[:8]}"))
                 loopback.reset()
@@ -79,10 +83,17 @@ def main() -> None:
                       f"repeated: {'exactly once' if exact else 'NOT EXACTLY ONCE'}; ledger {found}", file=sys.stderr)
                 if not exact or found != {"sent": sent}:
                     raise SystemExit(f"send ({backend}): not exactly once, or the ledger disagrees")
-                send_rate[backend] = sent / elapsed
-        rows.append([f"send {args.rows:,} rows (OVH -> loopback), send phase", f">= {TARGET_SEND:,}/s (PostgreSQL)",
-                     f"{send_rate['sqlite']:,.0f}/s", f"{send_rate['postgresql']:,.0f}/s",
-                     verdict(send_rate["postgresql"], TARGET_SEND, higher_is_better=True)])
+                print(f"send {backend} #{attempt + 1}: {sent / elapsed:,.0f}/s", file=sys.stderr)
+                send_rate[backend] = max(send_rate.get(backend, 0.0), sent / elapsed)
+        shown = {b: f"{send_rate[b]:,.0f}/s" if b in send_rate else "-" for b in ("sqlite", "postgresql")}
+        rows.append([f"send {args.rows:,} rows (OVH -> loopback), send phase" + (
+                     f", best of {args.sends}" if args.sends > 1 else ""), f">= {TARGET_SEND:,}/s (PostgreSQL)",
+                     shown["sqlite"], shown["postgresql"],
+                     verdict(send_rate["postgresql"], TARGET_SEND, higher_is_better=True) if "postgresql" in send_rate
+                     else "-"])
+        if args.no_plan or set(backends) != {"sqlite", "postgresql"}:
+            print(table(rows))
+            return
         plan_wall: dict[str, float] = {}
         for backend in ("sqlite", "postgresql"):
             walls = []

@@ -98,7 +98,8 @@ def ensure_backlog(ledger: Ledger) -> None:
 def _rows(db: DbConnection, key: MessageKey) -> list[tuple[int, str]]:
     """(rowid, status) of the messages a report is about; see the module docstring for the order."""
     if key.provider_id:
-        found = db.execute("SELECT rowid, status FROM messages WHERE provider_id = ?", (key.provider_id,)).fetchall()
+        lookup = getattr(db, "PROVIDER_ID_LOOKUP", "SELECT rowid, status FROM messages WHERE provider_id = ?")
+        found = db.execute(lookup, (key.provider_id,)).fetchall()
         if found:
             return list(found)
     if key.campaign_id and key.recipient:

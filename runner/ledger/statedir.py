@@ -8,6 +8,7 @@ that ignores everything in it (``.smsrun/`` at the repository root never shows a
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 GITIGNORE = "# smsrun's state: the ledger and outbox hold phone numbers; never commit them\n*\n"
@@ -47,3 +48,17 @@ def tracked_state_files(folder: Path, repo_root: Path) -> list[str]:
     except (OSError, subprocess.SubprocessError):
         return []
     return [line for line in done.stdout.splitlines() if line] if done.returncode == 0 else []
+
+
+def state_dir_for(explicit: Path | str | None, repo_root: Path | None) -> Path:
+    """``--state-dir``, else ``$SMSRUN_STATE_DIR``, else ``.smsrun/`` at the repository root.
+
+    A relative folder is taken from the repository root, not the working directory (issue 15): the same
+    ``SMSRUN_STATE_DIR=state`` used from the root and from ``campaigns/`` must be one ledger, not two
+    (two ledgers send everything twice)."""
+    root = repo_root or Path.cwd()
+    chosen = explicit or os.environ.get("SMSRUN_STATE_DIR")
+    if chosen:
+        folder = Path(chosen).expanduser()
+        return folder if folder.is_absolute() else root / folder
+    return root / DEFAULT_NAME

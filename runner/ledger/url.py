@@ -62,7 +62,12 @@ def split_schema(url: str) -> tuple[str, str]:
 
 
 def ledger_exists(state_dir: Path) -> bool:
-    """Whether there is a ledger to read (a PostgreSQL ledger always counts as there)."""
-    if is_postgres(configured()):
-        return True
+    """Whether there is a ledger to read. ``plan``, ``status`` and the other readers take an absent one as
+    empty and create nothing: no SQLite file, no PostgreSQL schema (which a read-only role could not
+    create anyway). An unreachable PostgreSQL server is a clear :class:`LedgerError` here already."""
+    chosen = configured()
+    if chosen and is_postgres(chosen):
+        from runner.ledger.pg.schema import ledger_schema_exists
+
+        return ledger_schema_exists(chosen)
     return sqlite_path(state_dir).exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -123,6 +124,31 @@ def test_plan_and_status_work_with_a_read_only_role(repo: Repo) -> None:
         conn.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA "{schema}" FROM {role}')
         conn.execute(f'REVOKE ALL ON SCHEMA "{schema}" FROM {role}')
         conn.execute(f"DROP ROLE {role}")
+
+
+def test_plan_and_status_of_a_ledger_not_created_yet_read_it_as_empty_and_create_nothing(repo: Repo) -> None:
+    """As a SQLite dry run writes no file: a fresh PostgreSQL ledger gets no schema from a reader, and a
+    read-only role (no CREATE on the database) plans against it too."""
+    repo.write("list.csv", "phone\n" + "\n".join(french_mobiles(2)) + "\n")
+    repo.write("c.yaml", CAMPAIGN)
+    conn, schema = _admin()
+    role = f"ro_{schema}"[:60]
+    conn.execute(f"CREATE ROLE {role} LOGIN")
+    read_only = os.environ["SMSRUN_LEDGER"].replace("postgres@", f"{role}@")
+    try:
+        for ledger in (os.environ["SMSRUN_LEDGER"], read_only):
+            plan = repo.run("plan", "c.yaml", "--json", "--ledger", ledger)
+            assert plan.code == 0 and "Traceback" not in plan.both, plan.both
+            assert json.loads(plan.out)["recipients"]["to_send"] == 2, plan.out
+            status = repo.run("status", "c", "--json", "--ledger", ledger)
+            assert status.code == 0 and '"known": false' in status.out, status.both
+            listed = repo.run("optout", "list", "--ledger", ledger)
+            assert listed.code == 0, listed.both
+            assert conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()[0] == 0
+    finally:
+        conn.execute(f"DROP ROLE {role}")
+    assert repo.run("send", "c.yaml", "--yes").code == 0  # a writer creates it on first use
+    assert conn.execute(f'SELECT count(*) FROM "{schema}".messages').fetchone()[0] == 2
 
 
 def test_a_lease_names_its_holder_and_is_taken_over_once_expired(tmp_path: Path,

@@ -134,3 +134,23 @@ def test_state_dir_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert state_dir_for(None, tmp_path) == tmp_path / "env"
     monkeypatch.delenv("SMSRUN_STATE_DIR")
     assert state_dir_for(None, tmp_path) == tmp_path / ".smsrun"
+
+
+def test_a_delivery_report_finds_its_message_by_the_last_provider_id_whoever_wrote_it(tmp_path: Path) -> None:
+    """The provider id that settled a row finds it (PostgreSQL: through its provider_ids table, schema
+    migration 4), so does one set by another writer; an id a row no longer holds finds nothing."""
+    with Ledger(tmp_path) as ledger:
+        ledger.add_pending("c", [("+33600000001", "hi", 1), ("+33600000002", "hi", 1), ("+33600000003", "hi", 1)])
+        first, second, third = (r[0] for r in ledger.pending_after("c", 0, 10))
+        ledger.claim([first, second, third], "b1")
+        ledger.settle({("pending", "retry", None): [(first, "old-1")], ("sent", None, 0.05): [(second, "p-2")]})
+        ledger.settle([("sent", None, None, None, third)])  # accepted, its id unknown yet
+        ledger.claim([first], "b2")
+        ledger.settle([("sent", "new-1", None, None, first)])  # settled again: only its last id is its own
+        assert ledger.set_provider_ids("c", [("+33600000003", "p-3")]) == 1
+        assert ledger.record_delivery("ovh", "new-1", "delivered", None)
+        assert ledger.record_delivery("ovh", "p-2", "failed", "expired")
+        assert ledger.record_delivery("ovh", "p-3", "delivered", None)
+        assert not ledger.record_delivery("ovh", "old-1", "failed", "expired")
+        assert ledger.statuses("c") == {"+33600000001": "delivered", "+33600000002": "failed",
+                                        "+33600000003": "delivered"}

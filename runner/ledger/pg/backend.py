@@ -1,9 +1,10 @@
 """The PostgreSQL ledger: the SQLite backend's methods, on a server every runner and receiver reaches.
 
 :class:`PostgresLedger` subclasses :class:`runner.ledger.store.Ledger`: the SQL both dialects run is
-shared (``?`` marks become ``%s`` in :class:`runner.ledger.pg.connection.PgDb`); this module replaces
-what differs: opening (schema, migrations), transactions (fenced by the campaign's lease), the bulk
-writes (arrays through ``unnest``: one statement per request, never a round trip per recipient),
+shared (:class:`runner.ledger.base.LedgerBase`; ``?`` marks become ``%s`` in
+:class:`runner.ledger.pg.connection.PgDb`); this module replaces what differs: opening (schema,
+migrations), transactions (fenced by the campaign's lease), the bulk writes (arrays through ``unnest``:
+one statement per request, never a round trip per recipient),
 durability (a settle commits with ``synchronous_commit = off`` like SQLite's ``synchronous=NORMAL``:
 the next claim's commit flushes it), and the campaign lock (a lease, :mod:`runner.ledger.pg.lease`).
 """
@@ -18,16 +19,19 @@ from typing import Any
 import psycopg
 
 from runner.errors import LedgerError
+from runner.ledger.model import SettleGroups, SettleUpdate, Status, now_iso
 from runner.ledger.pg import schema as pg_schema
 from runner.ledger.pg.connection import PgDb, connect, ledger_error
 from runner.ledger.pg.lease import Lease, holder_of
-from runner.ledger.store import Ledger, SettleGroups, SettleUpdate, Status, now_iso
+from runner.ledger.pg.settler import Settler
+from runner.ledger.sqlite.backend import Ledger
 from runner.ledger.url import configured, redact_url, split_schema
 
 
 class PostgresLedger(Ledger):
     backend = "postgresql"
     db_errors: tuple[type[BaseException], ...] = (psycopg.Error,)
+    write_errors: tuple[type[BaseException], ...] = ()  # PgDb's errors are clear LedgerErrors already
     TEST_SENDS_TABLE = "SELECT 1"  # part of the schema (a role without CREATE still records test sends)
 
     def __init__(self, state_dir: Path, url: str | None = None) -> None:
@@ -53,6 +57,7 @@ class PostgresLedger(Ledger):
         self._text_ids: dict[str, dict[str, int]] = {}
         self._depth = 0
         self._fence_campaign: str | None = None
+        self._settler: Settler | None = None  # the writer thread's second connection (sibling)
 
     def describe(self) -> str:
         return self.where
@@ -60,9 +65,22 @@ class PostgresLedger(Ledger):
     def sibling(self) -> Ledger:
         other = PostgresLedger(self.state_dir, self.url)
         other.fence, other._fence_campaign = self.fence, self._fence_campaign
+        other._settler = Settler(other._helper)  # the send loop's writer: settles beside the claims
         return other
 
+    def _helper(self) -> PostgresLedger:
+        helper = PostgresLedger(self.state_dir, self.url)
+        helper.fence, helper._fence_campaign = self.fence, self._fence_campaign
+        return helper
+
+    def _drain(self) -> None:
+        if self._settler is not None:
+            self._settler.drain()
+
     def close(self) -> None:
+        if self._settler is not None:
+            self._settler.close()
+            self._settler = None
         for lease in self._leases.values():
             lease.release()
         self._leases.clear()
@@ -77,7 +95,13 @@ class PostgresLedger(Ledger):
             with self.pg.conn.transaction():
                 if self.fence is not None:
                     self._check_fence()
-                yield self.db
+                try:
+                    yield self.db
+                except BaseException:
+                    if self._settler is not None:  # nothing of this transaction left in flight
+                        self._settler.drain(quiet=True)
+                    raise
+                self._drain()  # the settles queued in this transaction commit before it does
         except psycopg.Error as exc:
             raise ledger_error(exc, self.where, self.pg.secret) from None
         finally:
@@ -94,11 +118,12 @@ class PostgresLedger(Ledger):
         self.db.execute("SET synchronous_commit = " + ("on" if durable else "off"))
 
     def _write(self, sql: str, params: Any, many: bool = False) -> None:
-        with self.transaction() as db:
-            if many:
-                db.executemany(sql, params)
-            else:
-                db.execute(sql, params)
+        self._drain()  # a release may touch rows a queued settle is updating: after it (see settler.py)
+        super()._write(sql, params, many)
+
+    def claim_many(self, claims: Sequence[tuple[Sequence[int], str]]) -> None:
+        self._drain()
+        super().claim_many(claims)
 
     # -- the campaign lock: a lease -------------------------------------------------------------------------
     def lock_campaign(self, campaign_id: str, timeout: float = 0.0) -> None:
@@ -182,6 +207,9 @@ class PostgresLedger(Ledger):
 
     def settle(self, updates: Sequence[SettleUpdate] | SettleGroups, *,
                opted_out: Sequence[str] = (), source: str = "provider") -> None:
+        if self._settler is not None and self._depth:
+            self._settler.submit(updates, opted_out, source)  # committed before this transaction commits
+            return
         stamp = now_iso()
         if isinstance(updates, dict):
             same = updates
@@ -192,10 +220,21 @@ class PostgresLedger(Ledger):
         with self.transaction() as db:
             if self._depth == 1:
                 db.execute("SET LOCAL synchronous_commit = off")  # see the module docstring
+            # the provider ids are noted here in one statement (schema migration 4), not row by row by
+            # the trigger that notes those other writers set
+            db.execute("SELECT set_config('smsrun.noted', 'on', true)")
+            rowids: list[int] = []
+            ids: list[str | None] = []
             for (status, reason, cost), pairs in same.items():
+                rids, pids = [p[0] for p in pairs], [p[1] for p in pairs]
                 db.execute("UPDATE messages SET status = ?, provider_id = u.pid, reason = ?, cost = ?, updated_at = ? "
                            "FROM unnest(?::bigint[], ?::text[]) AS u(rid, pid) WHERE messages.rowid = u.rid",
-                           (status, reason, cost, stamp, [p[0] for p in pairs], [p[1] for p in pairs]))
+                           (status, reason, cost, stamp, rids, pids))
+                rowids += rids
+                ids += pids
+            db.execute("INSERT INTO provider_ids (provider_id, rowid) SELECT pid, rid FROM unnest(?::bigint[], "
+                       "?::text[]) AS u(rid, pid) WHERE pid IS NOT NULL", (rowids, ids))
+            db.execute("SELECT set_config('smsrun.noted', '', true)")
             if opted_out:
                 self.add_optout_numbers(opted_out, stamp=stamp, who="smsrun",
                                         reason="the provider reports an opt-out", source=source)

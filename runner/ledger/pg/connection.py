@@ -73,6 +73,11 @@ def _secret(url: str) -> str | None:
 class PgDb:
     """``execute``/``executemany`` as the ledger calls them on SQLite, on a psycopg connection."""
 
+    # messages by provider id (runner.ledger.receiving): through the table schema migration 4 keeps,
+    # checked against the message's own (current) id
+    PROVIDER_ID_LOOKUP = ("SELECT DISTINCT m.rowid, m.status FROM provider_ids p JOIN messages m ON m.rowid = p.rowid "
+                          "WHERE p.provider_id = ? AND m.provider_id COLLATE \"C\" = p.provider_id")
+
     def __init__(self, conn: psycopg.Connection[Any], url: str) -> None:
         self.conn = conn
         self.where = redact_url(url)

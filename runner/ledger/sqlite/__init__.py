@@ -1,0 +1,1 @@
+"""The SQLite ledger (the embedded default): backend, schema and checks."""
