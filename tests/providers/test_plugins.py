@@ -134,8 +134,16 @@ def test_a_broken_plugin_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_the_receiver_serves_the_routes_the_providers_declare() -> None:
+    from runner.providers.twilio.receiver import check_request
+    from runner.receiver import handlers
     from runner.receiver.app import provider_routes
-    from runner.receiver.handlers import ROUTES
 
-    assert provider_routes() == ROUTES  # the built-ins' declarations give the receiver's table, handlers and all
-    assert {route[0] for route in provider_routes()} == {"kannel", "twilio", "ovh", "health"}
+    routes = provider_routes()  # the built-ins' declarations give the receiver's table, handlers and all
+    assert {path: route.handler for path, route in routes.items()} == {
+        ("health",): handlers.health, ("kannel", "dlr"): handlers.kannel_dlr, ("kannel", "mo"): handlers.kannel_mo,
+        ("twilio", "status"): handlers.twilio_status, ("twilio", "inbound"): handlers.twilio_inbound,
+        ("ovh", "dlr"): handlers.ovh_dlr}
+    # the Twilio-named secret and the signature check are Twilio's declaration, not the receiver's
+    assert {path: (route.secrets, route.check) for path, route in routes.items() if route.secrets} == {
+        ("twilio", "status"): (("TWILIO_AUTH_TOKEN",), check_request),
+        ("twilio", "inbound"): (("TWILIO_AUTH_TOKEN",), check_request)}
