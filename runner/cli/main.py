@@ -361,7 +361,7 @@ def run(argv: list[str] | None = None) -> None:
         sys.exit(0)
     except database_errors() as exc:  # issue 15: a damaged ledger or outbox page the command did not expect
         err(f"error: a database in the state folder is damaged or unreadable ({exc}); nothing was changed. "
-             "Restore it from a backup (or recover it with `sqlite3 FILE .recover`)")
+            "Restore it from a backup (or recover it with `sqlite3 FILE .recover`)")
         sys.exit(EXIT_ERROR)
     except Exception:
         traceback.print_exc(file=sys.stderr)
