@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner.campaign.schema import set_plugin_schema
 from runner.errors import ConfigError
-from runner.providers.spec import ProviderSpec
+from runner.providers.spec import ProviderSpec, ReceiverRoute
 
 if TYPE_CHECKING:
     from runner.providers.base import Capabilities
@@ -101,10 +101,29 @@ def capabilities(name: str, settings: Mapping[str, Any] | None = None) -> Capabi
     return spec.capabilities_for(parsed)
 
 
-def receiver_routes() -> dict[tuple[str, ...], tuple[frozenset[str], str]]:
-    """``(provider, *path)`` -> (methods, "module:handler") of every provider's receiver routes."""
-    return {(spec.name, *route.path): (route.methods, route.handler)
-            for spec in specs().values() for route in spec.routes}
+def receiver_routes() -> dict[tuple[str, ...], ReceiverRoute]:
+    """``(provider, *path)`` -> the route a provider declares (methods, handler, secrets, signature check)."""
+    return {(spec.name, *route.path): route for spec in specs().values() for route in spec.routes}
+
+
+def receiver_secrets(environ: Mapping[str, str]) -> dict[str, str]:
+    """The secrets the providers' receiver routes declare, with their values from ``environ`` (set ones only)."""
+    names = {name for route in receiver_routes().values() for name in route.secrets}
+    return {name: environ[name] for name in sorted(names) if environ.get(name)}
+
+
+def source_target(kind: str) -> tuple[ProviderSpec, str] | None:
+    """(the provider offering source kind ``kind``, "module:Class" of its Source), or None."""
+    for group in (builtin_specs(), specs()):
+        for spec in group.values():
+            if kind in spec.sources:
+                return spec, spec.sources[kind]
+    return None
+
+
+def reply_pullers() -> list[ProviderSpec]:
+    """The providers whose replies ``smsrun replies`` can pull."""
+    return [spec for spec in specs().values() if spec.replies]
 
 
 def _campaign_schema_with_plugins(schema: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import logging
 import time
 import urllib.parse
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect
@@ -28,7 +29,8 @@ from starlette.routing import Route
 
 from runner.errors import LedgerError
 from runner.masking import mask_text
-from runner.receiver.handlers import ROUTES, Context, Handler, Request, Response
+from runner.providers.spec import SignatureCheck, load_target
+from runner.receiver.handlers import ROUTES, Context, Handler, Request, Response, bad
 
 log = logging.getLogger("smsrun.receiver")
 
@@ -77,6 +79,24 @@ def build_app(ctx: Context, token: str, public_url: Callable[[HttpRequest], str]
 
     routes = provider_routes()
 
+    def _refused(route: ServedRoute, request: Request) -> Response | None:
+        """What the route's provider declares before its handler: its secrets set, its signature check."""
+        missing = [name for name in route.secrets if not ctx.secrets.get(name)]
+        if missing:
+            ctx.count(f"{route.provider}_unconfigured")
+            return Response(503, f"{missing[0]} is not set: cannot verify {route.title}'s signature\n".encode(),
+                            note=f"refused: {missing[0]} is not set")
+        if route.check is None:
+            return None
+        try:
+            why = route.check(ctx.secrets, request)
+        except ValueError as exc:
+            return bad(str(exc))
+        if why is None:
+            return None
+        ctx.count("bad_signature")
+        return Response(403, b"forbidden: bad signature\n", note=f"refused: {why}")
+
     async def _respond(http: HttpRequest, segments: list[str]) -> Response:
         if not segments or not hmac.compare_digest(segments[0].encode(), secret):
             ctx.count("not_found")
@@ -86,8 +106,7 @@ def build_app(ctx: Context, token: str, public_url: Callable[[HttpRequest], str]
         if entry is None:
             ctx.count("not_found")
             return Response(404, b"not found\n", note="unknown route")
-        methods, handler = entry
-        if http.method not in methods:
+        if http.method not in entry.methods:
             return Response(405, b"method not allowed\n", note=f"{http.method} not allowed")
         head = len(http.scope["raw_path"]) + len(http.scope["query_string"]) + sum(
             len(k) + len(v) + 4 for k, v in http.scope["headers"])
@@ -107,7 +126,7 @@ def build_app(ctx: Context, token: str, public_url: Callable[[HttpRequest], str]
                                     note=f"bad request: {type(exc).__name__}")) from None
         request = Request(method=http.method, route=route, query=dict(query_pairs), form=dict(form_pairs),
                           form_pairs=form_pairs, headers=headers, body=body, url=public_url(http))
-        response = await handler(ctx, request)
+        response = _refused(entry, request) or await entry.handler(ctx, request)
         if response.status == 400:
             ctx.count("malformed")
         return response
@@ -130,15 +149,28 @@ def build_app(ctx: Context, token: str, public_url: Callable[[HttpRequest], str]
     return Starlette(routes=[Route("/{path:path}", endpoint, methods=METHODS)])
 
 
-def provider_routes() -> dict[tuple[str, ...], tuple[frozenset[str], Handler]]:
+@dataclass(frozen=True)
+class ServedRoute:
+    """One route of the receiver: its methods and handler, and for a provider's route what its spec
+    declares (the secrets it needs, its signature check)."""
+
+    methods: frozenset[str]
+    handler: Handler
+    provider: str = ""
+    title: str = ""
+    secrets: tuple[str, ...] = ()
+    check: SignatureCheck | None = None
+
+
+def provider_routes() -> dict[tuple[str, ...], ServedRoute]:
     """The receiver's routes: ``health``, then what each provider of the registry declares (issue 12:
-    a provider brings its own routes)."""
-    import importlib
+    a provider brings its own routes, secrets and signature checks)."""
+    from runner.providers.registry import get_spec, receiver_routes
 
-    from runner.providers.registry import receiver_routes
-
-    table: dict[tuple[str, ...], tuple[frozenset[str], Handler]] = {("health",): ROUTES[("health",)]}
-    for route, (methods, target) in receiver_routes().items():
-        module, _, name = target.partition(":")
-        table[route] = (methods, getattr(importlib.import_module(module), name))
+    methods, health = ROUTES[("health",)]
+    table: dict[tuple[str, ...], ServedRoute] = {("health",): ServedRoute(methods, health)}
+    for path, route in receiver_routes().items():
+        check = load_target(route.check) if route.check else None
+        table[path] = ServedRoute(route.methods, load_target(route.handler), path[0], get_spec(path[0]).title,
+                             route.secrets, check)
     return table

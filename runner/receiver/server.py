@@ -31,8 +31,8 @@ import signal
 import socket
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
@@ -65,8 +65,9 @@ class ReceiverConfig:
     token: str
     state_dir: Path
     public_url: str | None = None  # the base URL gateways call (scheme, host, prefix a proxy strips)
-    twilio_auth_token: str | None = None
     region: str | None = None  # for replies from national numbers
+    #: the secrets the providers' receiver routes declare (env var -> value; see registry.receiver_secrets)
+    secrets: Mapping[str, str] = field(default_factory=dict)
 
 
 def check_token(token: str | None) -> str:
@@ -148,7 +149,7 @@ class Receiver:
             raise
         self._port = int(self.sock.getsockname()[1])
         self.writer = LedgerWriter(ledger, on_backlog=self._backlog)
-        self.context = Context(self.writer, twilio_auth_token=config.twilio_auth_token, region=region)
+        self.context = Context(self.writer, secrets=dict(config.secrets), region=region)
         app = build_app(self.context, token, self._public_url, max_head=MAX_HEAD)
         protocol = type("DeadlineH11Protocol", (DeadlineH11Protocol,), {"request_timeout": request_timeout})
         self.server = _UvicornServer(uvicorn.Config(

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from runner.campaign.model import SourceSpec
 from runner.errors import SourceError
 from runner.sources.base import Row, Source, SourceContext
 from runner.sources.keyed import KeyedSource, wanted_with_mapping
 from runner.sources.paths import PathProblem, resolve_inside
+
+#: a provider's Source class: built from the source's options and the context
+ProviderSource = Callable[[Mapping[str, Any], SourceContext], Source]
 
 __all__ = ["Row", "Source", "SourceContext", "check_spec", "open_source"]
 
@@ -90,11 +95,23 @@ def _open(spec: SourceSpec, ctx: SourceContext, wanted_fields: frozenset[str]) -
 
         return InlineSource(list(o["numbers"]), label=f"{spec.position.path} (numbers)",
                             lines=list(o.get("_lines", [])), region=region)
-    if spec.kind in ("ovh-phonebook", "ovh-receivers"):
-        try:
-            from runner.sources import ovh
-        except ImportError as exc:
-            raise _at(spec, f"{spec.kind} sources are not available: {exc}") from None
-        cls = ovh.OvhPhonebookSource if spec.kind == "ovh-phonebook" else ovh.OvhReceiversSource
-        return cls(o, ctx)  # type: ignore[no-any-return]
+    offered = _provider_source(spec)
+    if offered is not None:
+        return offered(o, ctx)
     raise _at(spec, f"unknown source kind {spec.kind!r}")
+
+
+def _provider_source(spec: SourceSpec) -> ProviderSource | None:
+    """The Source class of a kind a provider offers (its ``ProviderSpec.sources``: OVHcloud's phonebooks
+    and slots), imported now; None when no provider offers it."""
+    from runner.providers.registry import source_target
+    from runner.providers.spec import load_target
+
+    found = source_target(spec.kind)
+    if found is None:
+        return None
+    try:
+        cls: ProviderSource = load_target(found[1])
+    except ImportError as exc:
+        raise _at(spec, f"{spec.kind} sources are not available: {exc}") from None
+    return cls

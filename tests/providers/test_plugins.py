@@ -4,6 +4,7 @@ smsrun validates its settings, computes its capabilities and sends through it li
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import textwrap
@@ -22,9 +23,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import typer
+
 from runner.providers.base import Capabilities, Outcome, Provider, RecipientResult
 from runner.providers.settings import ProviderSettings, setting
-from runner.providers.spec import ProviderSpec
+from runner.providers.spec import IncomingReply, ProviderSpec
 
 
 @dataclass(frozen=True)
@@ -37,9 +40,41 @@ def capabilities(settings: EchoSettings) -> Capabilities:
     return Capabilities(max_recipients_per_request=settings.level * 10, one_text_many_recipients=True)
 
 
+admin = typer.Typer(help="Echo account tools.", no_args_is_help=True)
+
+
+@admin.command("ping")
+def ping() -> None:
+    """Answer pong."""
+    print("pong")
+
+
+class EchoReplies:
+    service = "echo-account"
+    stop_list_name = "muted"
+
+    def __init__(self, settings=None):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def incoming(self, since):
+        return ["1", "2"]
+
+    def read(self, ref):
+        return IncomingReply(ref, "+3361234567" + ref, "STOP" if ref == "1" else "hello", "2026-12-01T10:00:00+00:00")
+
+    def stop_list(self):
+        return ["+33612345670"]
+
+
 PROVIDER = ProviderSpec(name="echo", title="Echo", description="a plug-in that accepts everything",
                         factory="smsrun_echo:EchoProvider", settings=EchoSettings, capabilities=capabilities,
-                        env=("ECHO_TOKEN",))
+                        env=("ECHO_TOKEN",), replies="smsrun_echo:EchoReplies", admin="smsrun_echo:admin")
 
 
 class EchoProvider(Provider):
@@ -119,6 +154,25 @@ def test_validate_plan_and_send_through_a_plugin(plugin: Path, repo: Repo) -> No
     assert repo.run("status", "good.yaml", PYTHONPATH=pythonpath).code == 0
 
 
+def test_a_plugin_brings_its_admin_commands_and_its_replies(plugin: Path, repo: Repo) -> None:
+    """Issue 12: `smsrun <provider> ...` and `smsrun replies` come from the spec, for a plug-in too."""
+    pythonpath = os.pathsep.join([str(plugin), str(ROOT)])
+    ping = repo.run("echo", "ping", PYTHONPATH=pythonpath)
+    assert (ping.code, ping.out.strip()) == (0, "pong"), ping.both
+    assert "Echo account tools." in repo.run("--help", PYTHONPATH=pythonpath).out
+    pulled = repo.run("replies", "--provider", "echo", "--json", "--show-numbers", PYTHONPATH=pythonpath)
+    assert pulled.code == 0, pulled.both
+    data = json.loads(pulled.out)
+    assert (data["service"], [r["text"] for r in data["new"]], data["opt_outs"], data["blacklist"]) == (
+        "echo-account", ["STOP", "hello"], 1, 1)
+    again = json.loads(repo.run("replies", "--provider", "echo", "--json", PYTHONPATH=pythonpath).out)
+    assert (again["new"], again["already_known"]) == ([], 2)  # each reply is read and stored once
+    optouts = json.loads(repo.run("optout", "list", "--json", "--show-numbers").out)
+    assert {(o["number"], o["source"]) for o in optouts} >= {("+33612345670", "echo:muted")}
+    refused = repo.run("replies", "--provider", "twilio", PYTHONPATH=pythonpath)
+    assert refused.code == 1 and "(only ovh, echo)" in refused.err and "Kannel and Twilio push them" in refused.err
+
+
 def test_a_broken_plugin_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "site").mkdir()
     root = install(tmp_path / "site", "smsrun_broken", NOT_A_SPEC, "broken")
@@ -134,8 +188,16 @@ def test_a_broken_plugin_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_the_receiver_serves_the_routes_the_providers_declare() -> None:
+    from runner.providers.twilio.receiver import check_request
+    from runner.receiver import handlers
     from runner.receiver.app import provider_routes
-    from runner.receiver.handlers import ROUTES
 
-    assert provider_routes() == ROUTES  # the built-ins' declarations give the receiver's table, handlers and all
-    assert {route[0] for route in provider_routes()} == {"kannel", "twilio", "ovh", "health"}
+    routes = provider_routes()  # the built-ins' declarations give the receiver's table, handlers and all
+    assert {path: route.handler for path, route in routes.items()} == {
+        ("health",): handlers.health, ("kannel", "dlr"): handlers.kannel_dlr, ("kannel", "mo"): handlers.kannel_mo,
+        ("twilio", "status"): handlers.twilio_status, ("twilio", "inbound"): handlers.twilio_inbound,
+        ("ovh", "dlr"): handlers.ovh_dlr}
+    # the Twilio-named secret and the signature check are Twilio's declaration, not the receiver's
+    assert {path: (route.secrets, route.check) for path, route in routes.items() if route.secrets} == {
+        ("twilio", "status"): (("TWILIO_AUTH_TOKEN",), check_request),
+        ("twilio", "inbound"): (("TWILIO_AUTH_TOKEN",), check_request)}

@@ -41,7 +41,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Receiver,
     """One receiver for the property tests (hypothesis runs many examples against it)."""
     state = tmp_path_factory.mktemp("adversarial") / "state"
     seed_sent(state, "c", numbers(3))
-    r = Receiver(ReceiverConfig("127.0.0.1", 0, TOKEN, state, twilio_auth_token=fake_twilio.AUTH_TOKEN),
+    r = Receiver(ReceiverConfig("127.0.0.1", 0, TOKEN, state, secrets={"TWILIO_AUTH_TOKEN": fake_twilio.AUTH_TOKEN}),
                  request_timeout=DEADLINE).start()
     yield r, state
     r.stop()
@@ -50,7 +50,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Receiver,
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[Receiver]:
     state = tmp_path / "state"
-    r = Receiver(ReceiverConfig("127.0.0.1", 0, TOKEN, state, twilio_auth_token=fake_twilio.AUTH_TOKEN),
+    r = Receiver(ReceiverConfig("127.0.0.1", 0, TOKEN, state, secrets={"TWILIO_AUTH_TOKEN": fake_twilio.AUTH_TOKEN}),
                  request_timeout=DEADLINE).start()
     yield r
     r.stop()

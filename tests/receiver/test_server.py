@@ -65,7 +65,7 @@ def table(state: Path, name: str) -> list[tuple[object, ...]]:
 
 def start(state: Path, **options: object) -> Receiver:
     settings: dict[str, object] = {"host": "127.0.0.1", "port": 0, "token": TOKEN, "state_dir": state,
-                                   "twilio_auth_token": AUTH}
+                                   "secrets": {"TWILIO_AUTH_TOKEN": AUTH}}
     settings.update(options)
     return Receiver(ReceiverConfig(**settings)).start()  # type: ignore[arg-type]
 
@@ -309,7 +309,7 @@ def test_twilio_signature_over_the_public_url_behind_a_proxy(state: Path) -> Non
 
 
 def test_twilio_paths_refuse_without_an_auth_token(state: Path) -> None:
-    r = start(state, twilio_auth_token=None)
+    r = start(state, secrets={})
     try:
         response = twilio_post(r.url("twilio/inbound"), {"From": N[0], "Body": "STOP", "MessageSid": SID})
         assert response.status_code == 503 and table(state, "replies") == []

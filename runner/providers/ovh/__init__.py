@@ -5,7 +5,10 @@ registry), the signed API client, typed endpoint functions and the ``ovh`` provi
   read retries, rate limiting) and configuration helpers;
 * :mod:`runner.providers.ovh.api`: account, senders, jobs, outgoing, incoming, blacklists, receivers
   slots, phonebooks — functions returning dataclasses;
-* :mod:`runner.providers.ovh.provider`: :class:`OvhProvider`.
+* :mod:`runner.providers.ovh.provider`: :class:`OvhProvider`;
+* what the spec declares beside sending: :mod:`runner.providers.ovh.replies` (replies pulled by
+  ``smsrun replies``), :mod:`runner.providers.ovh.commands` and :mod:`runner.providers.ovh.lists`
+  (``smsrun ovh lists``); its sources (phonebooks, slots) are :mod:`runner.sources.ovh`.
 """
 
 from __future__ import annotations

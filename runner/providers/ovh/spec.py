@@ -52,6 +52,9 @@ PROVIDER = ProviderSpec(
     capabilities=capabilities,
     env=("OVH_APPLICATION_KEY", "OVH_APPLICATION_SECRET", "OVH_CONSUMER_KEY", "OVH_ENDPOINT", "OVH_SERVICE_NAME",
          "OVH_REQUESTS_PER_MINUTE"),
-    sources=("ovh-phonebook", "ovh-receivers"),
+    sources={"ovh-phonebook": "runner.sources.ovh:OvhPhonebookSource",
+             "ovh-receivers": "runner.sources.ovh:OvhReceiversSource"},
     routes=(ReceiverRoute(("dlr",), frozenset({"GET", "POST"}), "runner.receiver.handlers:ovh_dlr"),),
+    replies="runner.providers.ovh.replies:OvhReplyFeed",
+    admin="runner.providers.ovh.commands:app",
 )

@@ -8,7 +8,11 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    from runner.providers.spec import SignedRequest
 
 # Twilio message status -> DeliveryReport.status
 DELIVERY_STATUS = {
@@ -67,3 +71,17 @@ def port_variants(url: str) -> list[str]:
     elif parts.port == default:
         variants.append(urlunsplit(parts._replace(netloc=f"{prefix}{host}")))
     return variants
+
+
+def check_request(secrets: Mapping[str, str], request: SignedRequest) -> str | None:
+    """The receiver's check of the twilio/ routes (their ``ReceiverRoute.check``): None when Twilio signed
+    ``request`` with the auth token; else why it is refused. Raises ``ValueError`` when it is not a form POST."""
+    from runner.providers.twilio.spec import ENV_AUTH_TOKEN
+
+    if request.method != "POST" or "x-www-form-urlencoded" not in request.headers.get("content-type", ""):
+        raise ValueError("Twilio posts a form")
+    signature = request.headers.get("x-twilio-signature", "")
+    if not signature or not verify_twilio_signature(secrets[ENV_AUTH_TOKEN], request.url, request.form_pairs,
+                                                    signature):
+        return "bad or missing X-Twilio-Signature"
+    return None

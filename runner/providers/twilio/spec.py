@@ -12,6 +12,7 @@ ENV_ACCOUNT_SID = "TWILIO_ACCOUNT_SID"
 ENV_AUTH_TOKEN = "TWILIO_AUTH_TOKEN"
 DEFAULT_BASE_URL = "https://api.twilio.com"
 DEFAULT_TIMEOUT = 30.0
+SIGNATURE_CHECK = "runner.providers.twilio.receiver:check_request"  # X-Twilio-Signature, keyed by the auth token
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ PROVIDER = ProviderSpec(
     settings=TwilioSettings,
     capabilities=capabilities,
     env=(ENV_ACCOUNT_SID, ENV_AUTH_TOKEN),
-    routes=(ReceiverRoute(("status",), frozenset({"POST"}), "runner.receiver.handlers:twilio_status"),
-            ReceiverRoute(("inbound",), frozenset({"POST"}), "runner.receiver.handlers:twilio_inbound")),
+    routes=(ReceiverRoute(("status",), frozenset({"POST"}), "runner.receiver.handlers:twilio_status",
+                          secrets=(ENV_AUTH_TOKEN,), check=SIGNATURE_CHECK),
+            ReceiverRoute(("inbound",), frozenset({"POST"}), "runner.receiver.handlers:twilio_inbound",
+                          secrets=(ENV_AUTH_TOKEN,), check=SIGNATURE_CHECK)),
 )

@@ -1,10 +1,15 @@
-"""Delivery reports pulled from the provider (``smsrun status --refresh``)."""
+"""``smsrun status``: a campaign's counts in the ledger, optionally refreshed from the provider's delivery
+reports first (``--refresh``), or one row per recipient (``--recipients``, streamed)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from runner.commands.common import campaign_and_state
 from runner.ledger.store import Ledger
 from runner.ledger.url import ledger_exists
 from runner.providers import create_provider
@@ -46,3 +51,34 @@ def _learn_provider_ids(ledger: Ledger, provider: Provider, campaign_id: str) ->
     found = provider.provider_ids(campaign_id, batches, since)
     if found:
         ledger.set_provider_ids(campaign_id, list(found.items()))
+
+
+@dataclass
+class RecipientRows:
+    """``status --recipients``: the rows, streamed (a million rows cost one row of memory), and their columns."""
+
+    rows: Iterator[dict[str, Any]]
+    fields: tuple[str, ...]
+
+
+def campaign_status_of(campaign: str, *, state_dir: Path | None = None, refresh: bool = False,
+                       show_numbers: bool = False) -> dict[str, Any]:
+    """The ledger's counts for ``campaign`` (a file or an id); with ``refresh``, after asking the provider
+    (``refreshed``: how many reports changed)."""
+    from runner.ledger.status import campaign_status
+
+    campaign_id, folder = campaign_and_state(campaign, state_dir)
+    extra: dict[str, Any] = {}
+    if refresh:
+        extra["refreshed"] = refresh_delivery_reports(Path(campaign), folder)
+    return campaign_status(folder, campaign_id, show_numbers=show_numbers) | extra
+
+
+def recipient_rows(campaign: str, *, state_dir: Path | None = None, statuses: str | None = None,
+                   show_numbers: bool = False) -> RecipientRows:
+    """One row per recipient of ``campaign``, only ``statuses`` (``failed,in_doubt``) when given."""
+    from runner.ledger.recipients import FIELDS, iter_recipients, parse_statuses
+
+    campaign_id, folder = campaign_and_state(campaign, state_dir)
+    rows = iter_recipients(folder, campaign_id, statuses=parse_statuses(statuses), show_numbers=show_numbers)
+    return RecipientRows(rows, tuple(FIELDS))

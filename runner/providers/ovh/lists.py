@@ -1,4 +1,5 @@
-"""``smsrun ovh lists``: the recipient lists stored in an OVHcloud SMS account ("slots" 1-9).
+"""``smsrun ovh lists``, the library side (the commands: :mod:`runner.providers.ovh.commands`): the
+recipient lists stored in an OVHcloud SMS account ("slots" 1-9).
 
 Listing is ``GET /sms/{sn}/receivers`` then ``GET /sms/{sn}/receivers/{slotId}`` for each slot
 (``ovh-sms-api.md`` §3.5). The API returns ``description``, ``records`` (the number of receivers),
