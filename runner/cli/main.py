@@ -161,7 +161,7 @@ def plan(
 
     if format is Format.github or in_github_actions():  # issue 13: problems as annotations on the diff
         emit = _echo if format is Format.github else _err
-        for line in problem_annotations(summary["problems"], loaded.where("id").path):
+        for line in problem_annotations(result.problems, loaded.where("id").path, show_numbers=show_numbers):
             emit(line)
     if json_ or format is Format.json:
         _json(summary)
@@ -476,7 +476,7 @@ def optout_import(
 
     added, invalid = import_optouts(_state_here(state_dir), file, reason=reason, who=by, region=region)
     for line in invalid[:20]:  # issue 15: say which lines, and fail
-        _err(line)
+        _err(str(line))
     _echo(f"{added} number(s) added, {len(invalid)} invalid line(s) skipped")
     if invalid:
         raise SmsrunError(f"{len(invalid)} line(s) of {file} are not phone numbers and were not added"
