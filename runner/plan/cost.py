@@ -7,9 +7,7 @@ from typing import Any
 
 from runner.campaign.model import Campaign
 from runner.plan.model import Recipient, RecipientList
-from runner.plan.problems import Problem
-
-MAX_NAMED = 5
+from runner.plan.problems import MAX_NAMED, Problem
 
 
 def cost(campaign: Campaign, recipients: RecipientList, problems: list[Problem]) -> dict[str, Any]:

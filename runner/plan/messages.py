@@ -13,13 +13,11 @@ from runner.audience.numbers import E164List
 from runner.campaign.model import Campaign
 from runner.message.template import TemplateProblem, compile_template
 from runner.plan.model import RecipientList
-from runner.plan.problems import Problem, where
-
-MAX_NAMED = 5
+from runner.plan.problems import MAX_NAMED, Problem, where
 
 
 def render_messages(campaign: Campaign, audience: Audience, todo: E164List, stop_mention: str | None,
-            appended: str | None, problems: list[Problem]) -> tuple[RecipientList, dict[str, Any]]:
+                    appended: str | None, problems: list[Problem]) -> tuple[RecipientList, dict[str, Any]]:
     from runner.message.checks import RenderBudget, RenderChecks, empty_problem
     from runner.message.encoding import check_text, measure
     from runner.message.transliterate import transliterate

@@ -22,6 +22,8 @@ from runner.errors import Diagnostic
 #: a second location: (file, line, col, what is there); line and col 0 when unknown
 Related = tuple[str, int, int, str]
 
+MAX_NAMED = 5  # recipients or rows a problem names before "and N more"
+
 
 def where(path: str, line: int = 0, col: int = 0) -> str:
     """``file:line:col``, the unknown parts left out."""
