@@ -22,7 +22,7 @@ MAX_EXAMPLES = 5
 class InvalidGroup:
     reason: str
     count: int = 0
-    examples: list[str] = field(default_factory=list)  # "file:line: raw"
+    examples: list[tuple[str, int, int, str]] = field(default_factory=list)  # (file, line, col, repr of raw)
 
 
 @dataclass
@@ -48,9 +48,9 @@ class Audience:
     suppressed: int = 0
     suppressed_by: dict[str, int] = field(default_factory=dict)  # opt-out list source -> count
     exclusion_invalid: int = 0
-    # issue 15: exclusions that cannot be read as a number fail the plan ("file:line: 'raw': why", a few)
+    # issue 15: exclusions that cannot be read as a number fail the plan ((file, line, col, "'raw': why"), a few)
     exclusion_unreadable: int = 0
-    exclusion_examples: list[str] = field(default_factory=list)
+    exclusion_examples: list[tuple[str, int, int, str]] = field(default_factory=list)  # (file, line, col, why)
     codes: array[int] = field(default_factory=lambda: array("q"))  # parallel to recipients: origin ids
     # parallel to recipients when the workers read the sources: each one's region, one byte
     # (runner.audience.regions.region_codes), so that the plan need not look them up; None otherwise
@@ -87,10 +87,10 @@ def normaliser_for(region: str | None) -> Any:
 
 
 def _exclusions(specs: tuple[SourceSpec, ...], ctx: SourceContext, normalisers: dict[str | None, Any],
-                digests: list[str], unreadable: list[str] | None = None) -> tuple[set[str], int]:
+                digests: list[str], unreadable: list[tuple[str, int, int, str]] | None = None) -> tuple[set[str], int]:
     """The excluded numbers and how many were not mobile numbers (they exclude nobody). Issue 15: an
     entry that cannot be read as a number (a do-not-contact person we cannot recognise) goes to
-    ``unreadable`` as "file:line: 'raw': why" instead; the plan fails on it."""
+    ``unreadable`` as (file, line, col, "'raw': why") instead; the plan fails on it."""
     numbers: set[str] = set()
     invalid = 0
     for spec in specs:
@@ -100,7 +100,7 @@ def _exclusions(specs: tuple[SourceSpec, ...], ctx: SourceContext, normalisers: 
             e164, reason = classify(row.raw)
             if e164 is None:
                 if unreadable is not None and row.raw.strip() and not (reason or "").startswith("not a mobile"):
-                    unreadable.append(f"{source.label}:{row.line}: {_excerpt(row.raw)!r}: {reason}")
+                    unreadable.append((source.label, row.line, 0, f"{_excerpt(row.raw)!r}: {reason}"))
                 else:
                     invalid += 1
             else:
@@ -162,7 +162,7 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
     suppressed = suppressed or {}
     normalisers: dict[str | None, Any] = {}
     digests: list[str] = []
-    unreadable: list[str] = []
+    unreadable: list[tuple[str, int, int, str]] = []
     excluded_numbers, exclusion_invalid = _exclusions(campaign.exclude, ctx, normalisers, digests, unreadable)
     audience = Audience(E164List(), {}, [], digests, exclusion_invalid=exclusion_invalid,
                         exclusion_unreadable=len(unreadable), exclusion_examples=unreadable[:MAX_EXAMPLES])
@@ -289,7 +289,7 @@ def _merge_rows(audience: Audience, source: Any, classify: Callable[[str], tuple
                 group = invalid[reason or "invalid"] = InvalidGroup(reason or "invalid")
             group.count += 1
             if len(group.examples) < MAX_EXAMPLES:
-                group.examples.append(f"{source.label}:{line}: {_excerpt(raw)!r}")  # issue 15: bounded
+                group.examples.append((source.label, line, 0, repr(_excerpt(raw))))  # issue 15: bounded
             continue
         numbers.append(pack(e164))
         codes.append(base | line)
@@ -347,7 +347,7 @@ def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[l
             group.count += rows
             room = MAX_EXAMPLES - len(group.examples)
             if room > 0:
-                group.examples.extend(f"{label}:{first_line + line}: {_excerpt(raw)!r}"
+                group.examples.extend((label, first_line + line, 0, repr(_excerpt(raw)))
                                       for line, raw in examples[:room])
         if not part.numbers:
             continue

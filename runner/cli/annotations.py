@@ -9,12 +9,16 @@ Markdown of the pull-request comment).
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from runner.masking import mask_text
+
+if TYPE_CHECKING:
+    from runner.errors import Diagnostic
+    from runner.plan.problems import Problem
 
 LEVELS = {"error": "error", "warning": "warning", "info": "notice", "notice": "notice"}
-_LOCATED = re.compile(r"^\S.*?:\d+(?::\d+)?: (?:error|warning|info|notice): ")
 
 
 def in_github_actions() -> bool:
@@ -30,7 +34,8 @@ def _property(text: str) -> str:
 
 
 def annotation(severity: str, message: str, path: str = "", line: int = 0, col: int = 0) -> str:
-    """One workflow command; the location parts that are unknown are left out."""
+    """One workflow command; the location parts that are unknown are left out. ``message`` is what is
+    wrong, without its position (which goes in the properties)."""
     props = []
     if path:
         props.append(f"file={_property(path)}")
@@ -39,20 +44,22 @@ def annotation(severity: str, message: str, path: str = "", line: int = 0, col: 
             if col:
                 props.append(f"col={col}")
     head = LEVELS.get(severity, "warning") + (" " + ",".join(props) if props else "")
-    return f"::{head}::{_data(_LOCATED.sub('', message, count=1))}"
+    return f"::{head}::{_data(message)}"
 
 
-def diagnostic_annotations(diagnostics: Iterable[Any]) -> list[str]:
+def _with_notes(message: str, related: Iterable[tuple[str, int, int, str]]) -> str:
+    """The message, then each second location (the data row behind it) on its own line."""
+    return message + "".join(f"\n{p}:{n}: {what}" for p, n, _c, what in related)
+
+
+def diagnostic_annotations(diagnostics: Iterable[Diagnostic]) -> list[str]:
     """Annotations of :class:`~runner.errors.Diagnostic` values (their second locations in the text)."""
-    out = []
-    for d in diagnostics:
-        message = d.message + "".join(f"\n{p}:{n}: {what}" for p, n, _c, what in getattr(d, "related", ()))
-        out.append(annotation(d.severity, message, d.path, d.line, d.col))
-    return out
+    return [annotation(d.severity, _with_notes(d.message, d.related), d.path, d.line, d.col) for d in diagnostics]
 
 
-def problem_annotations(problems: Iterable[dict[str, Any]], default_path: str) -> list[str]:
-    """Annotations of a plan summary's problems (numbers masked as in the plan): at the campaign key that
-    causes them, else on the campaign file."""
-    return [annotation(p["severity"], p["message"], p.get("file") or default_path, p.get("line", 0),
-                       p.get("col", 0)) for p in problems]
+def problem_annotations(problems: Iterable[Problem], default_path: str, *, show_numbers: bool = False) -> list[str]:
+    """Annotations of a plan's :class:`~runner.plan.problems.Problem` values, numbers masked as in the plan
+    unless ``show_numbers``: at the campaign key that causes them, else on the campaign file."""
+    mask: Callable[[str], str] = (lambda text: text) if show_numbers else mask_text
+    return [annotation(p.severity, mask(_with_notes(p.message, p.related)), p.path or default_path, p.line, p.col)
+            for p in problems]

@@ -85,7 +85,7 @@ class TextReporter:
 
     def optout_import(self, result: ImportResult) -> None:
         for line in result.invalid[:SHOWN_INVALID]:  # issue 15: say which lines, and fail
-            err(line)
+            err(str(line))
         echo(f"{result.added} number(s) added, {len(result.invalid)} invalid line(s) skipped")
 
     def ledger_copy(self, result: CopyResult) -> None:
@@ -156,7 +156,7 @@ class GithubReporter(TextReporter):
         from runner.cli.annotations import problem_annotations
         from runner.cli.render import plan_text
 
-        for line in problem_annotations(run.summary["problems"], run.campaign_file):
+        for line in problem_annotations(run.plan.problems, run.campaign_file, show_numbers=run.show_numbers):
             echo(line)
         echo(plan_text(run.summary))
 
@@ -181,5 +181,5 @@ def _annotations_on_stderr(run: PlanRun) -> None:
     from runner.cli.annotations import in_github_actions, problem_annotations
 
     if in_github_actions():
-        for line in problem_annotations(run.summary["problems"], run.campaign_file):
+        for line in problem_annotations(run.plan.problems, run.campaign_file, show_numbers=run.show_numbers):
             err(line)

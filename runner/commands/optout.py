@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.commands.common import state_here
-from runner.errors import SmsrunError
+from runner.errors import Diagnostic, SmsrunError
 
 SHOWN_INVALID = 20  # invalid lines of an import listed (all are counted)
 
@@ -44,7 +44,7 @@ def entries(*, state_dir: Path | None = None, show_numbers: bool = False) -> lis
 class ImportResult:
     file: Path
     added: int
-    invalid: list[str] = field(default_factory=list)  # `file:line: why` of each line that is not a number
+    invalid: list[Diagnostic] = field(default_factory=list)  # each line that is not a number, where and why
 
     def raise_for_invalid(self) -> None:
         """Issue 15: an import with lines that are not phone numbers fails (after adding the others)."""

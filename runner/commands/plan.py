@@ -20,6 +20,7 @@ class PlanRun:
     campaign: Campaign
     plan: Plan
     summary: dict[str, Any]
+    show_numbers: bool = False  # the summary and the annotations show numbers unmasked
 
     @property
     def ok(self) -> bool:
@@ -55,4 +56,4 @@ def plan_campaign(campaign: Path, *, at: str | None = None, state_dir: Path | No
     moment = parse_moment(at)
     loaded = load_campaign(campaign)
     plan = build_plan(loaded, PlanOptions(state_dir=state_dir, at=moment, allow_private_urls=allow_private_urls))
-    return PlanRun(loaded, plan, plan_summary(plan, show_numbers=show_numbers))
+    return PlanRun(loaded, plan, plan_summary(plan, show_numbers=show_numbers), show_numbers)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.errors import SmsrunError
+from runner.errors import Diagnostic, SmsrunError
 from runner.ledger.store import Ledger, now_iso
 from runner.ledger.url import ledger_exists
 
@@ -73,8 +73,8 @@ def list_optouts(state_dir: Path) -> list[OptOut]:
 
 
 def import_optouts(state_dir: Path, path: Path, *, reason: str, who: str | None = None,
-                   region: str | None = None) -> tuple[int, list[str]]:
-    """Import a CSV/text file of numbers; returns (added, invalid lines as "file:line: 'raw': why").
+                   region: str | None = None) -> tuple[int, list[Diagnostic]]:
+    """Import a CSV/text file of numbers; returns (added, the invalid lines, each a diagnostic at its line).
     The readable numbers are added even when some lines are not (an opt-out is honoured at once); the
     caller reports the invalid lines and fails."""
     from runner.optout.numbers import default_region
@@ -84,11 +84,11 @@ def import_optouts(state_dir: Path, path: Path, *, reason: str, who: str | None 
         raise SmsrunError.at(str(path), 0, 0, "no such file")
     region = default_region(region)
     numbers: list[str] = []
-    invalid: list[str] = []
+    invalid: list[Diagnostic] = []
     for row in CsvSource(path, label=str(path), region=region).rows():
         try:
             numbers.append(_normalise(row.raw, region))
         except SmsrunError as exc:
-            invalid.append(f"{path}:{row.line}: error: {exc.message}")
+            invalid.append(Diagnostic(str(path), row.line, 0, exc.message))
     added = add_optouts(state_dir, numbers, reason=reason, source=f"import:{path.name}", who=who) if numbers else 0
     return added, invalid

@@ -14,7 +14,8 @@ import os
 from typing import Any
 
 from runner.masking import mask_text
-from runner.plan.build import Plan
+from runner.plan.model import Plan
+from runner.plan.problems import example_text
 
 
 def plan_summary(plan: Plan, *, show_numbers: bool = False) -> dict[str, Any]:
@@ -38,7 +39,7 @@ def plan_summary(plan: Plan, *, show_numbers: bool = False) -> dict[str, Any]:
             "already_sent": plan.already_sent,
             "rejected_before": plan.rejected_before, "in_doubt": plan.in_doubt, "to_send": plan.to_send,
         },
-        "invalid": [{"reason": g.reason, "count": g.count, "examples": [mask(e) for e in g.examples]}
+        "invalid": [{"reason": g.reason, "count": g.count, "examples": [mask(example_text(e)) for e in g.examples]}
                     for g in sorted(a.invalid.values(), key=lambda g: -g.count)],
         "message": {
             "encoding": plan.encoding,
@@ -54,7 +55,7 @@ def plan_summary(plan: Plan, *, show_numbers: bool = False) -> dict[str, Any]:
         "total_parts": plan.total_parts,
         "window": plan.window,
         "cost": plan.cost,
-        "problems": [p.as_dict() | {"message": mask(p.message)} for p in plan.problems],
+        "problems": [p.as_dict() | {"message": mask(p.text)} for p in plan.problems],
         "ok": plan.ok,
         "digest": plan.digest,
         "at": plan.at.isoformat(),

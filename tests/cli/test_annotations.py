@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from runner.cli.annotations import annotation
+from runner.cli.annotations import annotation, problem_annotations
+from runner.errors import Diagnostic
+from runner.plan.problems import Problem
 from tests.support.repo import Repo
 
 CAMPAIGN = """\
@@ -32,8 +34,27 @@ def test_annotation_escapes_data_and_properties() -> None:
     assert annotation("error", "a%b\nc", "dir/a,b:c.yaml", 3, 4) == \
         "::error file=dir/a%2Cb%3Ac.yaml,line=3,col=4::a%25b%0Ac"
     assert annotation("info", "x") == "::notice::x"
-    assert annotation("warning", "c.yaml:3:1: warning: late", "c.yaml", 3, 1) == \
-        "::warning file=c.yaml,line=3,col=1::late"
+    assert annotation("warning", "provider: c.yaml:3:1: warning: late") == \
+        "::warning::provider: c.yaml:3:1: warning: late"  # a message is never parsed for a position
+
+
+def test_a_plan_problem_is_annotated_from_its_fields() -> None:
+    """Issue 12 §6: the plan's text names a campaign check's position; its annotation reads the fields."""
+    late = Problem.from_diagnostic(Diagnostic("c.yaml", 3, 1, "late", "warning", (("list.csv", 4, 1, "here"),)))
+    assert late.text == "c.yaml:3:1: warning: late\n  list.csv:4:1: note: here"
+    assert problem_annotations([late, Problem("error", "no file +33611111111")], "d.yaml") == [
+        "::warning file=c.yaml,line=3,col=1::late%0Alist.csv:4: here",
+        "::error file=d.yaml::no file +336••••••11",
+    ]
+
+
+def test_plan_annotates_a_campaign_warning_at_its_key_and_shows_it_with_its_position(repo: Repo) -> None:
+    repo.write("c.yaml", CAMPAIGN.format(message="Hi", column="") + "opt_out_text: STOP 36111\n")
+    result = repo.run("plan", "c.yaml", "--format", "github")
+    assert result.code == 0, result.out + result.err
+    assert "::warning file=c.yaml,line=9,col=15::opt_out_text is ignored: the campaign is not commercial" \
+        in result.out.splitlines(), result.out
+    assert "warning: c.yaml:9:15: warning: opt_out_text is ignored: the campaign is not commercial" in result.out
 
 
 def test_plan_format_github_puts_each_problem_at_its_campaign_key(repo: Repo) -> None:

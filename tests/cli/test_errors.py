@@ -49,10 +49,7 @@ def test_every_diagnostic_is_shown_with_its_notes_and_annotated_at_its_file() ->
 
 
 #: string literals that still hold a rendered position, each with why
-PREFORMATTED_ALLOWED = {
-    # import_optouts returns the invalid lines as text for the CLI to print (runner/optout is the ledger's)
-    "runner/optout/store.py",
-}
+PREFORMATTED_ALLOWED: set[str] = set()
 
 
 def test_no_string_in_runner_preformats_a_position() -> None:

@@ -154,8 +154,8 @@ def test_without_expanded_listings_the_first_tag_and_the_export_tell(tmp_path: P
 
 
 def test_kannel_plan_says_it_keeps_no_history(tmp_path: Path) -> None:
+    from runner.plan.history import plan_problems
     from runner.providers.kannel import KannelProvider
-    from runner.send.history import plan_problems
 
     campaign = make_campaign(tmp_path, 3)
     from runner.check import load_campaign
