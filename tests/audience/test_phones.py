@@ -356,7 +356,7 @@ def test_equivalence_on_national_strings_of_every_region() -> None:
 
 def test_equivalence_on_international_strings_of_every_code() -> None:
     """``+<cc><digits>`` (clean, spaced, or after the default region's IDD) of every country code: the
-    one-regex path of single-region codes (``_Country.whole``) gives phonenumbers' answer, valid or not."""
+    one-regex path of single-region codes (``phonemeta.Country.whole``) gives phonenumbers' answer, valid or not."""
     import random
 
     rng = random.Random(41)
