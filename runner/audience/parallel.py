@@ -28,7 +28,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Final, NamedTuple
 
 from runner.errors import SourceError
-from runner.sources.csvfile import CsvPart
+from runner.sources.csvparts import CsvPart
 
 DEFAULT_MIN_BYTES: Final = 4_000_000
 SHARED_DEDUPE_MIN: Final = 200_000  # valid rows from which the workers take a share of the dedupe
@@ -164,7 +164,7 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
     from runner.audience.numbers import pack_many
     from runner.audience.phones import MOBILE_TYPES, PhoneNormaliser
     from runner.audience.regions import region_codes
-    from runner.sources.csvfile import open_part
+    from runner.sources.csvparts import open_part
 
     normaliser = _NORMALISERS.get(region)
     if normaliser is None:

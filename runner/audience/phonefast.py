@@ -24,8 +24,8 @@ What it mirrors, step by step (phonenumbers 9.0.x, ``phonenumberutil.py``):
 * ``number_type`` / ``_number_type_helper``: one compiled regex per region and NSN length,
   ``(?=general)(?:(premium)|(toll_free)|…|(fixed_or_mobile)|(fixed)|(mobile))`` in the helper's order,
   with only the alternatives whose possible lengths hold that length, so the first alternative that
-  matches the whole NSN is the type the helper would return. Validity is ``type != UNKNOWN``: ``is_valid_number`` runs the
-  same helper on the same region's metadata.
+  matches the whole NSN is the type the helper would return. Validity is ``type != UNKNOWN``:
+  ``is_valid_number`` runs the same helper on the same region's metadata.
 
 The regexes and tables come from ``runner.audience.phonemeta`` (one regex per region and NSN length);
 this module walks them. The equivalence with the plain path is tested on large generated sets and on
