@@ -40,16 +40,44 @@ class CsvPart:
     keep: Keep
 
 
-def open_part(part: CsvPart) -> tuple[Any, int, CsvSource]:
-    """A CSV reader over one part, its number of lines, and a source whose ``_body``/``_emit`` read it."""
+def part_text(part: CsvPart) -> tuple[str, int]:
+    """One part's text and its number of lines."""
     with open(part.path, "rb") as handle:
         handle.seek(part.start)
         data = handle.read(part.end - part.start)
-    text = data.decode(part.encoding)
+    return data.decode(part.encoding), data.count(b"\n")
+
+
+def open_part(part: CsvPart, text: str | None = None) -> tuple[Any, int, CsvSource]:
+    """A CSV reader over one part (or its ``text``, already read), its number of lines, and a source whose
+    ``_body``/``_emit`` read it."""
+    lines = -1
+    if text is None:
+        text, lines = part_text(part)
     # strict: a part that ends inside a quoted field (a cut that fell inside a field spanning lines) or
     # holds a stray quote raises instead of guessing; the parent then reads the whole file itself.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=part.delimiter, strict=True)
-    return reader, data.count(b"\n"), CsvSource(Path(part.path), label="")
+    return reader, lines, CsvSource(Path(part.path), label="")
+
+
+def plain_lines(text: str) -> list[str] | None:
+    """The part's lines, if ``csv.reader`` reads each of them as ``line.split(delimiter)``: no quote (the
+    only character that changes how an unquoted line is cut), no CR but in CRLF (line ends are LF), no
+    line longer than the csv module's field limit (over it, the reader raises); else None. Line ``i`` of
+    the list is ``reader.line_num == i + 1``; an empty line is ``[""]`` where the reader gives ``[]``
+    (both hold no number)."""
+    if '"' in text:
+        return None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+        if "\r" in text:
+            return None
+    lines = text.split("\n")
+    if lines and max(map(len, lines)) > csv.field_size_limit():
+        return None
+    if lines and not lines[-1]:
+        lines.pop()  # after the last line end: no line
+    return lines
 
 
 def read_part(part: CsvPart) -> tuple[Iterator[Row], int]:
