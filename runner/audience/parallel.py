@@ -215,6 +215,7 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
         # A part without quotes is cut with str.split, as csv.reader would cut it (csvparts.plain_lines):
         # half the reader's cost a row.
         fast = normaliser._fast.classify
+        home = normaliser._fast.home_whole
         mobile = MOBILE_TYPES
         fast_rows = 0
         lines = plain_lines(text)
@@ -235,6 +236,16 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
                 if not ("," in cell or ";" in cell or "|" in cell or "  " in cell or (" " in cell and len(cell) > 20)):
                     raw = cell.strip()  # (the condition is csvfile._several(cell), inlined)
                     if raw:
+                        if home is not None and raw[:1] == "+":  # fast(raw)'s first step, without the call
+                            pattern, types = home[len(raw)]
+                            match = pattern.fullmatch(raw)
+                            if match is not None and types[match.lastindex or 0] in mobile:
+                                fast_rows += 1
+                                if raw in seen:
+                                    counts[1] += 1
+                                else:
+                                    seen[raw] = line_num
+                                continue
                         found = fast(raw)
                         if found is not None and found[1] in mobile:  # what classify(raw) answers then
                             fast_rows += 1

@@ -42,6 +42,7 @@ from runner.audience.phonemeta import (
     MAX_NSN,
     MIN_NSN,
     TOO_LONG,
+    ByLength,
     Home,
     country,
     finish,
@@ -67,6 +68,12 @@ class FastClassifier:
     """
 
     __slots__ = ("_home", "_home_whole")
+
+    @property
+    def home_whole(self) -> ByLength | None:
+        """The default region's clean ``+cc…`` regexes by the raw string's length: when one matches ``raw``,
+        :meth:`classify` answers ``(raw, types[match.lastindex])`` (a caller may skip the call)."""
+        return self._home_whole
 
     def __init__(self, default_region: str | None) -> None:
         self._home = Home(default_region) if default_region is not None else None

@@ -114,7 +114,9 @@ def type_source(metadata: PhoneMetadata, length: int) -> tuple[str, tuple[int, .
 
 
 def compiled(source: str, types: tuple[int, ...]) -> Typed:
-    pattern = re.compile(source)
+    """``source`` compiled with ``re.ASCII``: ``\\d`` is ``[0-9]``, so a match is made of ASCII digits
+    (the fast path only ever passes those; a caller may rely on it, see ``FastClassifier.home_whole``)."""
+    pattern = re.compile(source, re.ASCII)
     if pattern.groups != len(types) - 1:  # pragma: no cover - metadata patterns have no groups today
         raise RuntimeError("phonenumbers metadata pattern has capturing groups; fast path unusable")
     return pattern, types
