@@ -10,7 +10,7 @@ from itertools import islice
 from typing import Any, NamedTuple
 
 from runner.audience.dedupe import Buckets, dedupe
-from runner.audience.numbers import E164List, pack, unpack
+from runner.audience.numbers import E164List, pack, pack_many, unpack
 from runner.campaign.model import Campaign, SourceSpec
 from runner.errors import SourceError
 from runner.sources import SourceContext, open_source
@@ -271,25 +271,16 @@ def _size(source: Any) -> int:
 
 def _merge_rows(audience: Audience, source: Any, normaliser: Any, index: int, rules: _Filter,
                 counts: _Counts) -> None:
-    """The single-process path: every row of ``source``, in order (duplicates are found at the end).
-
-    A valid number goes straight through the fast path, without the normaliser's cache (a hit saved less
-    than a miss cost, and the cache held ~200 B a row); the rest through ``classify``, whose answer it is.
-    The numbers are packed in batches (``pack_many``: C loops) rather than one ``pack`` call a row.
-    """
-    from runner.audience.numbers import pack_many
+    """The single-process path: every row of ``source``, in order (duplicates are found at the end). A valid
+    number goes through the fast path without the normaliser's cache (which held ~200 B a row; the rest
+    through ``classify``, whose answer it is); numbers are packed in batches (``pack_many``)."""
     from runner.audience.phones import MOBILE_TYPES
 
-    numbers = audience.recipients.packed
-    codes = audience.codes
-    fields_of = audience.fields
+    numbers, codes, fields_of, invalid = audience.recipients.packed, audience.codes, audience.fields, audience.invalid
     base = index << 32
     rows = invalid_rows = 0
-    invalid = audience.invalid
     keep_fields = rules.keep_fields
-    classify = normaliser.classify
-    fast = normaliser._fast.classify
-    mobile = MOBILE_TYPES
+    classify, fast, mobile = normaliser.classify, normaliser._fast.classify, MOBILE_TYPES
     pending: list[str] = []  # valid numbers not packed yet
     for raw, line, fields in source.rows():
         rows += 1
