@@ -6,7 +6,9 @@
 * several numbers in one cell, separated by commas, semicolons or spaces;
 * blank lines and ``#`` comment lines are skipped.
 
-The file is read twice, streaming: once to hash it and settle its encoding, once to parse it.
+The file is read twice, streaming: once to hash it and settle its encoding, once to parse it. Large
+files are cut into parts for the audience's worker processes by ``runner.sources.csvparts``, which
+reads each part with this module's row rules (:meth:`CsvSource._body`).
 """
 
 from __future__ import annotations
@@ -14,17 +16,17 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
-import io
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
-from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from runner.errors import SourceError
 from runner.sources.base import Row, Source
+
+if TYPE_CHECKING:
+    from runner.sources.csvparts import CsvPart
 
 PHONE_HEADERS = (
     "phone", "phones", "phone_number", "phonenumber", "number", "numbers", "mobile", "mobile_phone", "mobile_number",
@@ -35,45 +37,6 @@ _DIGITS6 = re.compile(r"\d[\d\s.\-()/]{4,}\d")
 _SEPARATORS = re.compile(r"[,;|]")
 _CHUNK = 1 << 20
 Keep = list[tuple[int, list[str]]] | None  # the template-field columns: (column index, field names)
-
-
-# Encodings in which a file can be cut after any b"\n" and each part decoded alone.
-_SPLITTABLE_CODECS = frozenset({"utf-8", "utf-8-sig", "latin-1", "iso8859-1", "iso8859-15", "cp1252", "ascii"})
-
-
-@dataclass(frozen=True, slots=True)
-class CsvPart:
-    """A byte range of a CSV file's body, cut at line ends, that a worker process reads alone.
-
-    Rows read from it (:func:`read_part`) carry their line *within the part* (1 for its first line);
-    ``lines`` of the previous parts plus the lines before the body give the offset to add.
-    """
-
-    path: str
-    start: int
-    end: int
-    encoding: str
-    delimiter: str
-    index: int | None
-    keep: Keep
-
-
-def open_part(part: CsvPart) -> tuple[Any, int, CsvSource]:
-    """A CSV reader over one part, its number of lines, and a source whose ``_body``/``_emit`` read it."""
-    with open(part.path, "rb") as handle:
-        handle.seek(part.start)
-        data = handle.read(part.end - part.start)
-    text = data.decode(part.encoding)
-    # strict: a part that ends inside a quoted field (a cut that fell inside a field spanning lines) or
-    # holds a stray quote raises instead of guessing; the parent then reads the whole file itself.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=part.delimiter, strict=True)
-    return reader, data.count(b"\n"), CsvSource(Path(part.path), label="")
-
-
-def read_part(part: CsvPart) -> tuple[Iterator[Row], int]:
-    """The rows of one part, exactly as :meth:`CsvSource.rows` yields them there, and its number of lines."""
-    reader, lines, source = open_part(part)
-    return source._body(reader, part.index, part.keep), lines
 
 
 def slug(name: str) -> str:
@@ -208,77 +171,11 @@ class CsvSource(Source):
         return best
 
     def split(self, parts: int, min_bytes: int) -> tuple[list[CsvPart], int] | None:
-        """The body cut at line ends into about ``parts`` ranges, and the lines before the body.
+        """The body cut at line ends into about ``parts`` ranges, and the lines before the body; None to read
+        the file with :meth:`rows` (see :func:`runner.sources.csvparts.split`)."""
+        from runner.sources.csvparts import split
 
-        None when the file is smaller than ``min_bytes`` or cannot be cut safely (a bare CR; an
-        encoding other than UTF-8 or a single-byte ASCII superset; a first data record spanning lines;
-        anything :meth:`rows` would report): then read it with :meth:`rows`. In a file with quotes, a
-        cut is only made at a line end after an even number of quotes (:meth:`_cuts`): outside a quoted
-        field in any well-formed file; where that guess is wrong, the part before the cut ends inside
-        a quoted field, its strict reader raises, and the file is read in the parent after all.
-        Raises the errors :meth:`rows` raises about the header (no such column...).
-        """
-        self._scan()
-        encoding = self.detected_encoding
-        try:
-            codec = codecs.lookup(encoding).name
-            size = self.path.stat().st_size
-        except (LookupError, OSError):
-            return None
-        if parts < 2 or size < min_bytes or not self._splittable or codec not in _SPLITTABLE_CODECS:
-            return None
-        try:
-            with self.path.open("r", encoding=encoding, newline="", errors="strict") as handle:
-                sample = [handle.readline() for _ in range(50)]
-                handle.seek(0)
-                delimiter = self.delimiter or self._sniff_delimiter(sample)
-                reader = csv.reader(handle, delimiter=delimiter)
-                head = self._head(reader)
-        except (UnicodeError, csv.Error):
-            return None
-        if head is None:
-            return None
-        first, has_header, index, keep, line_of = head
-        if not has_header and any("\n" in cell or "\r" in cell for cell in first):
-            return None  # the body would start inside its first record
-        skip = line_of if has_header else line_of - 1  # a first record that is data is read again
-        with self.path.open("rb") as raw:
-            for _ in range(skip):
-                raw.readline()
-            cuts = self._cuts(raw, raw.tell(), size, parts)
-        cuts.append(size)
-        chunk_codec = "utf-8" if codec == "utf-8-sig" else encoding
-        out = [CsvPart(str(self.path), a, b, encoding if a == 0 else chunk_codec, delimiter, index, keep)
-               for a, b in pairwise(cuts) if b > a]
-        return (out, skip) if out else None
-
-    def _cuts(self, raw: Any, start: int, size: int, parts: int) -> list[int]:
-        """Where to cut the body (from ``start``): line ends near ``size * k / parts``; in a file with
-        quotes, only line ends after an even number of quotes since ``start`` (at most 10,000 lines
-        further: past that, no cut there)."""
-        cuts = [start]
-        position, odd = start, False  # bytes read so far; an odd number of quotes in them
-        for k in range(1, parts):
-            target = start + (size - start) * k // parts
-            if target <= position:
-                continue
-            raw.seek(position)
-            if self._quoted:
-                odd ^= bool(raw.read(target - position).count(b'"') & 1)
-            else:
-                raw.seek(target)
-            line = raw.readline()  # to the end of the line the target falls in
-            position = target + len(line)
-            odd ^= bool(line.count(b'"') & 1)
-            for _ in range(10_000):
-                if not odd or not line:
-                    break
-                line = raw.readline()
-                position += len(line)
-                odd ^= bool(line.count(b'"') & 1)
-            if not odd and position < size:
-                cuts.append(position)
-        return cuts
+        return split(self, parts, min_bytes)
 
     def rows(self) -> Iterator[Row]:
         encoding = self.detected_encoding

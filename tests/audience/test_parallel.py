@@ -400,3 +400,45 @@ def test_a_part_leaves_no_cycle_behind(repo: Repo) -> None:
         gc.garbage.clear()
         gc.enable()
     assert frames == []
+
+
+# A part without quotes is cut with str.split instead of csv.reader (runner.sources.csvparts.plain_lines):
+# the same rows, lines and results, whatever the line ends, blank and comment lines, odd characters.
+PLAIN_CELLS = [*[c for c in CELLS if '"' not in c], "#note", " # x", "a\x00b", "+33 6 12\t34 56 78", "é;+33612345678",
+               "\x0b+33612345678", "+33612345678\u2028", "06 12 34 56 78 06 98 76 54 32", "x" * 40]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.lists(st.sampled_from(PLAIN_CELLS), min_size=0, max_size=4), min_size=1, max_size=40),
+       crlf=st.booleans(), delimiter=st.sampled_from([",", ";", "\t", "|"]), index=st.integers(0, 2),
+       last_newline=st.booleans())
+def test_a_part_without_quotes_reads_as_the_csv_reader_reads_it(tmp_path: Path, rows: list[list[str]], crlf: bool,
+                                                                delimiter: str, index: int,
+                                                                last_newline: bool) -> None:
+    from runner.sources import csvparts
+    from runner.sources.csvparts import CsvPart
+
+    end = "\r\n" if crlf else "\n"
+    text = end.join(delimiter.join(cells) for cells in rows) + (end if last_newline else "")
+    path = tmp_path / "p.csv"
+    path.write_bytes(text.encode("utf-8"))
+    part = CsvPart(str(path), 0, path.stat().st_size, "utf-8", delimiter, index, None)
+    assert csvparts.plain_lines(text) is not None
+    plain = parallel.classify_part(part, "FR", 5)
+    real = csvparts.plain_lines
+    try:
+        csvparts.plain_lines = lambda text: None  # type: ignore[assignment]  # force csv.reader
+        reference = parallel.classify_part(part, "FR", 5)
+    finally:
+        csvparts.plain_lines = real
+    assert plain._replace(pid=0, peak_rss_kb=0) == reference._replace(pid=0, peak_rss_kb=0)
+
+
+def test_plain_lines_refuses_what_csv_reader_reads_otherwise() -> None:
+    from runner.sources.csvparts import plain_lines
+
+    assert plain_lines('a,"b,c"\n') is None  # a quote
+    assert plain_lines("a\rb\n") is None  # a bare CR ends a line for the reader
+    assert plain_lines("a," + "9" * 200_000 + "\n") is None  # over the field limit the reader raises
+    assert plain_lines("a,b\r\nc\r\n") == ["a,b", "c"]
+    assert plain_lines("a\n\nb") == ["a", "", "b"]

@@ -356,7 +356,7 @@ def test_equivalence_on_national_strings_of_every_region() -> None:
 
 def test_equivalence_on_international_strings_of_every_code() -> None:
     """``+<cc><digits>`` (clean, spaced, or after the default region's IDD) of every country code: the
-    one-regex path of single-region codes (``_Country.whole``) gives phonenumbers' answer, valid or not."""
+    one-regex path of single-region codes (``phonemeta.Country.whole``) gives phonenumbers' answer, valid or not."""
     import random
 
     rng = random.Random(41)
@@ -385,3 +385,19 @@ def test_equivalence_on_international_strings_of_every_code() -> None:
         used += country is not None and country.whole() is not None
     assert bad[:10] == []
     assert used > 150  # most codes belong to one region: their numbers take the one-regex path
+
+
+@settings(max_examples=1500, deadline=None)
+@given(digits=st.text(alphabet="0123456789٠١٢٣６", min_size=0, max_size=20),
+       region=st.sampled_from(["FR", "DE", "ES", "BE", "CH", "US", "GB"]))
+def test_the_home_regexes_a_worker_calls_directly_answer_as_classify(digits: str, region: str) -> None:
+    """The audience worker matches ``home_whole`` itself before calling classify: a match must be what
+    classify answers (ASCII digits only: the regexes are compiled with re.ASCII)."""
+    fast = phonefast.FastClassifier(region)
+    home = fast.home_whole
+    cc = str(phonenumbers.country_code_for_region(region))
+    for raw in ("+" + digits, "+" + cc + digits):
+        match = None if home is None else home[len(raw)][0].fullmatch(raw)
+        if match is not None:
+            assert raw.isascii()
+            assert fast.classify(raw) == (raw, home[len(raw)][1][match.lastindex or 0])
