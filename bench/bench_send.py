@@ -79,13 +79,13 @@ def breakdown(campaign: Path, env: dict[str, str]) -> tuple[int, float, dict[str
         setattr(cls, name, wrapper)
         return lambda: setattr(cls, name, original)
 
-    from runner.send import engine
+    from runner.send import claims
 
     os.environ.update(env)
     # on the send loop's thread; the writer thread's work (claims, settles) overlaps it and is shown apart
-    undo = [timed(engine._Groups, "claimed", "wait for the claim (writer thread)"),
-            timed(engine._Groups, "__init__", "order the new recipients"),
-            timed(engine._Groups, "next", "next group (pages, batches)"),
+    undo = [timed(claims.Groups, "claimed", "wait for the claim (writer thread)"),
+            timed(claims.Groups, "__init__", "order the new recipients"),
+            timed(claims.Groups, "next", "next group (pages, batches)"),
             timed(Ledger, "pending_after", "ledger: read pages"),
             timed(OvhProvider, "send", "provider (HTTP, JSON, signing)"),
             timed(Ledger, "claim_new", "writer: claims of new recipients"),

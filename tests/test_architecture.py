@@ -158,3 +158,16 @@ def test_each_package_imports_alone(name: str) -> None:
     result = subprocess.run([sys.executable, "-c", f"import runner.{name}"], capture_output=True, text=True,
                             cwd=RUNNER.parent, check=False)
     assert result.returncode == 0, result.stderr
+
+
+#: the most lines a module may have (issue 12 §5: small modules, one job each)
+MAX_MODULE_LINES = 400
+
+
+def test_no_module_of_the_send_engine_exceeds_the_line_limit() -> None:
+    """Issue 12 §5: the engine lives in rooms, each under MAX_MODULE_LINES lines."""
+    modules = sorted((RUNNER / "send").rglob("*.py"))
+    assert modules
+    sizes = {str(p.relative_to(RUNNER.parent)): len(p.read_text(encoding="utf-8").splitlines()) for p in modules}
+    over = {path: lines for path, lines in sizes.items() if lines > MAX_MODULE_LINES}
+    assert not over, f"modules over {MAX_MODULE_LINES} lines (split them by job): {over}"

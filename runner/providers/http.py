@@ -1,8 +1,9 @@
 """HTTP plumbing every provider shares, written once: what a transport failure means (nothing sent, or
 in doubt), ``Retry-After``, the partial-batch rule, backoff, rate limiting and bounded timeouts.
 
-The send engine can use :class:`Backoff` and :class:`RateLimiter` too (they take injectable clocks and
-sleeps); httpx is imported lazily so that the registry and ``smsrun validate`` do not pay for it.
+The send engine uses :class:`Backoff` and :class:`RateLimiter` too (they take injectable clocks and
+sleeps): runner/ has one of each. httpx is imported lazily so that the registry and ``smsrun validate``
+do not pay for it.
 """
 
 from __future__ import annotations
@@ -146,12 +147,16 @@ def send_requests(requests: Sequence[Sequence[OutgoingMessage]],
 class Backoff:
     """Exponential backoff with full jitter: attempt ``n`` waits a random time up to ``min(cap, base * 2**n)``.
     A ``Retry-After`` is a floor. With ``max_wait``, a ``Retry-After`` longer than that gives None (the
-    caller stops retrying and lets the error go up); without, the ``Retry-After`` is capped at ``cap``."""
+    caller stops retrying and lets the error go up); without, the ``Retry-After`` is capped at ``cap``.
+
+    ``exact_retry_after`` (the send engine's choice): a ``Retry-After`` is waited as the server said, no
+    jitter above it (the server named the moment; later only slows the run down)."""
 
     base: float = 0.5
     cap: float = 60.0
     max_wait: float | None = None
     rng: random.Random = field(default_factory=random.Random)
+    exact_retry_after: bool = False
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float | None:
         wait = self.rng.uniform(0, min(self.cap, self.base * (2 ** attempt)))
@@ -159,8 +164,9 @@ class Backoff:
             if self.max_wait is not None:
                 if retry_after > self.max_wait:
                     return None
-                return max(wait, retry_after)
-            return max(wait, min(max(retry_after, 0.0), self.cap))
+                return retry_after if self.exact_retry_after else max(wait, retry_after)
+            honoured = min(max(retry_after, 0.0), self.cap)
+            return honoured if self.exact_retry_after else max(wait, honoured)
         return wait
 
 
@@ -170,7 +176,11 @@ class RateLimiter:
     Two refinements for recovery (issue 11): an ``urgent`` acquisition (the reads a crash recovery needs)
     takes the next free slot before any ordinary one waiting, and :meth:`pause` (a 429 from the server,
     with its ``Retry-After``) holds every acquisition until the pause is over. ``count`` acquires several
-    slots at once (a request carrying several messages, under a messages-per-second limit)."""
+    slots at once (a request carrying several messages, under a messages-per-second limit).
+
+    The clock never goes back, and a sleep is trusted: after sleeping ``d`` the limiter takes the time to
+    be at least ``d`` later, even if the clock says otherwise (a test's sleep that only records). With a
+    real clock and sleep that changes nothing; with a recording sleep it never spins."""
 
     def __init__(self, limit: int, period: float = 60.0, *, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -184,11 +194,25 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._urgent_waiting = 0
         self._paused_until = 0.0
+        self._floor = 0.0  # the limiter's now is never earlier: what was slept has passed
+
+    @classmethod
+    def per_second(cls, rate: float, burst: int = 1, *, sleep: Callable[[float], None] = time.sleep) -> RateLimiter:
+        """At most ``rate`` messages a second, in turns of ``burst`` messages (the send engine's
+        ``limits.rate``, with ``burst`` its provider's largest request): a request of ``burst`` messages
+        leaves at once, and the next waits ``burst / rate`` seconds."""
+        burst = max(1, burst)
+        return cls(burst, burst / rate, sleep=sleep)
+
+    def _now(self) -> float:
+        """The time (under the lock)."""
+        self._floor = max(self._floor, self._clock())
+        return self._floor
 
     def pause(self, seconds: float) -> None:
         """Hold every acquisition for ``seconds`` from now (the server said 429)."""
         with self._lock:
-            self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
+            self._paused_until = max(self._paused_until, self._now() + max(0.0, seconds))
 
     def acquire(self, *, urgent: bool = False, count: int = 1) -> float:
         """Wait for ``count`` slots (more than ``limit``: in turns of ``limit``, so a request of 500
@@ -209,7 +233,7 @@ class RateLimiter:
         try:
             while True:
                 with self._lock:
-                    now = self._clock()
+                    now = self._now()
                     while self._stamps and now - self._stamps[0] >= self.period:
                         self._stamps.popleft()
                     if now < self._paused_until:
@@ -224,6 +248,8 @@ class RateLimiter:
                 delay = max(delay, 0.001)
                 self._sleep(delay)
                 waited += delay
+                with self._lock:  # trusted: at least ``delay`` has passed
+                    self._floor = max(self._floor, now + delay)
         finally:
             if urgent:
                 with self._lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from runner.send.engine import SendOptions, SendReport, send_plan
+from runner.send.engine import send_plan
+from runner.send.options import SendOptions, SendReport
 
 __all__ = ["SendOptions", "SendReport", "send_plan"]

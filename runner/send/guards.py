@@ -1,4 +1,4 @@
-"""What a send checks besides the plan (issue 15), hooked into :mod:`runner.send.engine`.
+"""What a send checks besides the plan (issue 15), hooked into the send (:mod:`runner.send.engine`).
 
 * :func:`check_ledger`: before anything is claimed, the ledger must be undamaged (``PRAGMA
   quick_check``: a damaged primary-key index hides sent rows, which would be sent again) and written by
@@ -30,7 +30,7 @@ from runner.errors import ConfigError, NotSentError
 if TYPE_CHECKING:
     from runner.ledger.store import Ledger
     from runner.providers.base import Batch
-    from runner.send.engine import SendReport
+    from runner.send.options import SendReport
     from runner.send.writer import LedgerWriter
 
 OPTED_OUT = "opted out during the send (on the suppression list)"

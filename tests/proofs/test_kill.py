@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.send.engine import CLAIM_ROWS, PIPELINE_DEPTH
+from runner.send.claims import CLAIM_ROWS
+from runner.send.pipeline import PIPELINE_DEPTH
 from tests.support.harness import (
     JOB_PATH,
     TimedFakeOvh,

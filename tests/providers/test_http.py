@@ -60,6 +60,23 @@ def test_rate_limiter_counts_messages_in_a_sliding_window() -> None:
     assert limiter.acquire() >= 29.0
 
 
+def test_backoff_can_wait_a_retry_after_exactly() -> None:
+    """The send engine's choice: the server named the moment, no jitter above it (capped at ``cap``)."""
+    exact = Backoff(0.5, 8.0, rng=random.Random(1), exact_retry_after=True)
+    assert all(exact.delay(6, 0.1) == 0.1 for _ in range(20))  # jitter alone would wait up to 8 s
+    assert exact.delay(0, 100.0) == 8.0 and exact.delay(0, -1.0) == 0.0
+    assert all(0 <= (exact.delay(n) or 0) <= min(8.0, 0.5 * 2 ** n) for n in range(10))
+
+
+def test_rate_limiter_per_second_lets_one_full_request_go_then_waits_its_size_over_the_rate() -> None:
+    slept: list[float] = []
+    limiter = RateLimiter.per_second(2.0, 4, sleep=slept.append)  # 2 messages/s, requests of up to 4
+    assert limiter.acquire(count=4) == 0.0
+    assert limiter.acquire(count=4) == pytest.approx(2.0, abs=0.01)
+    # the sleep only records (the clock does not move): the limiter trusts it instead of spinning
+    assert len(slept) <= 3 and sum(slept) == pytest.approx(2.0, abs=0.01)
+
+
 def batch(*texts: str) -> list[list[OutgoingMessage]]:
     return [[OutgoingMessage(f"+3361234000{i}", text, f"m{i}")] for i, text in enumerate(texts)]
 

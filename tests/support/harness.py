@@ -14,7 +14,7 @@ says about itself:
 * :func:`kill_campaign` sends a campaign under ``kill -9`` at chosen moments, re-running after each
   kill, and reports what happened (:class:`KillStats`).
 
-The engine's opt-in test hook ``SMSRUN_TEST_CRASH_AT=<point>:<n>`` (see ``runner/send/engine.py``)
+The engine's opt-in test hook ``SMSRUN_TEST_CRASH_AT=<point>:<n>`` (see ``runner/send/crashpoints.py``)
 makes the child SIGKILL itself the n-th time it reaches ``point``, for kills exactly between claim,
 call and settle.
 """
