@@ -128,8 +128,9 @@ def send_pending(ledger: Ledger, plan: Plan, provider: Provider, report: SendRep
     """One run's send of what is pending now (see :mod:`runner.send.claims` for the order)."""
     campaign = plan.campaign
     rate = campaign.limits.rate or provider.capabilities.default_rate
-    size = max(1, provider.capabilities.max_recipients_per_request)
-    limiter = RateLimiter.per_second(rate, size, sleep=options.sleep) if rate else None
+    # strictly paced: no second in which more than ``rate`` messages leave, however the requests are cut
+    # (a request of n messages leaves once its n slots are free, so small requests never bunch up)
+    limiter = RateLimiter.per_second(rate, sleep=options.sleep) if rate else None
     # a provider that can reconcile gets its claims and settles written by a thread, beside the HTTP
     # (runner.send.writer); one that cannot keeps them inline, as does a rate-limited send, whose
     # claims must not be written long before their request leaves

@@ -70,9 +70,10 @@ class Scripted(Provider):
         return {r: RecipientResult(r, Outcome.SENT, provider_id="found") for r in self.accepted if r in mine}
 
 
-def _plan(repo: Repo, numbers: list[str], extra: str = "") -> Any:
+def _plan(repo: Repo, numbers: list[str], extra: str = "", message: str = "Hello") -> Any:
     repo.write("list.csv", "phone\n" + "\n".join(numbers) + "\n")
-    path = repo.write("c.yaml", "id: c\nmessage: Hello\ncommercial: false\nrecipients:\n  - csv: list.csv\n" + extra)
+    path = repo.write("c.yaml", f"id: c\nmessage: '{message}'\ncommercial: false\nrecipients:\n  - csv: list.csv\n"
+                      + extra)
     return build_plan(load_campaign(path), PlanOptions(state_dir=repo.state, check_provider=False))
 
 
@@ -329,3 +330,14 @@ def test_a_dead_ledger_writer_stops_the_send_instead_of_hanging(repo: Repo, monk
     with pytest.raises(RuntimeError, match="writer thread broke"):
         send_plan(plan, NO_SLEEP, provider=provider)
     assert provider.accepted == []  # nothing was claimed, so nothing was sent
+
+
+def test_rate_limit_never_bunches_small_requests(repo: Repo) -> None:
+    """One message per request (personalised texts) under 2 msg/s: each waits its turn, none go together
+    (a window as wide as the provider's batch would let a whole batch of them leave at once)."""
+    slept: list[float] = []
+    options = SendOptions(sleep=slept.append, handle_sigint=False)
+    numbers = french_mobiles(6)
+    plan = _plan(repo, numbers, "limits: {rate: 2}\n", message="Hi {{ phone }}")
+    send_plan(plan, options, provider=Scripted([]))
+    assert len([s for s in slept if s > 0]) >= 5 and sum(slept) >= 2.5 - 0.01, slept
