@@ -164,10 +164,10 @@ def test_each_package_imports_alone(name: str) -> None:
 MAX_MODULE_LINES = 400
 
 
-def test_no_module_of_the_send_engine_exceeds_the_line_limit() -> None:
-    """Issue 12 §5: the engine lives in rooms, each under MAX_MODULE_LINES lines."""
-    modules = sorted((RUNNER / "send").rglob("*.py"))
-    assert modules
+def test_no_module_exceeds_the_line_limit() -> None:
+    """Issue 12 §5: no module in runner/ over MAX_MODULE_LINES lines (each holds one job; split by job)."""
+    modules = sorted(RUNNER.rglob("*.py"))
+    assert len(modules) > 100
     sizes = {str(p.relative_to(RUNNER.parent)): len(p.read_text(encoding="utf-8").splitlines()) for p in modules}
     over = {path: lines for path, lines in sizes.items() if lines > MAX_MODULE_LINES}
     assert not over, f"modules over {MAX_MODULE_LINES} lines (split them by job): {over}"
