@@ -36,4 +36,6 @@ echo "== ruff"
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"
-.venv/bin/pytest -q "$@"
+# two workers (pytest-xdist): the suite mostly waits (leases expiring, processes killed, Kannel queues), so
+# two halve its wall time (20 -> 11 minutes) on two cores; each worker starts its own PostgreSQL and Kannel
+.venv/bin/pytest -q -n 2 "$@"
