@@ -197,12 +197,13 @@ class RateLimiter:
         self._floor = 0.0  # the limiter's now is never earlier: what was slept has passed
 
     @classmethod
-    def per_second(cls, rate: float, burst: int = 1, *, sleep: Callable[[float], None] = time.sleep) -> RateLimiter:
+    def per_second(cls, rate: float, burst: int = 1, *, sleep: Callable[[float], None] = time.sleep,
+                   clock: Callable[[], float] = time.monotonic) -> RateLimiter:
         """At most ``rate`` messages a second, in turns of ``burst`` messages (the send engine's
         ``limits.rate``, with ``burst`` its provider's largest request): a request of ``burst`` messages
         leaves at once, and the next waits ``burst / rate`` seconds."""
         burst = max(1, burst)
-        return cls(burst, burst / rate, sleep=sleep)
+        return cls(burst, burst / rate, clock=clock, sleep=sleep)
 
     def _now(self) -> float:
         """The time (under the lock)."""

@@ -130,7 +130,7 @@ def send_pending(ledger: Ledger, plan: Plan, provider: Provider, report: SendRep
     rate = campaign.limits.rate or provider.capabilities.default_rate
     # strictly paced: no second in which more than ``rate`` messages leave, however the requests are cut
     # (a request of n messages leaves once its n slots are free, so small requests never bunch up)
-    limiter = RateLimiter.per_second(rate, sleep=options.sleep) if rate else None
+    limiter = RateLimiter.per_second(rate, sleep=options.sleep, clock=options.monotonic) if rate else None
     # a provider that can reconcile gets its claims and settles written by a thread, beside the HTTP
     # (runner.send.writer); one that cannot keeps them inline, as does a rate-limited send, whose
     # claims must not be written long before their request leaves

@@ -24,6 +24,7 @@ class SendOptions:
     progress_every: float = 1.0  # seconds between progress callbacks
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # windows and schedule
+    monotonic: Callable[[], float] = time.monotonic  # the pacing clock of limits.rate (a test seam, with sleep)
     handle_sigint: bool = True
     adopt: bool = False  # issue 11: a lost ledger is rebuilt from the provider's record (runner.send.history)
     ignore_provider_history: bool = False  # issue 11: send a campaign the ledger never saw without asking
