@@ -164,7 +164,7 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
     from runner.audience.dedupe import group
     from runner.audience.numbers import pack_many
     from runner.audience.phones import MOBILE_TYPES, PhoneNormaliser
-    from runner.audience.regions import region_codes
+    from runner.audience.regions import code_of, region_code
     from runner.sources.csvparts import open_part, part_text, plain_lines
 
     normaliser = _NORMALISERS.get(region)
@@ -178,6 +178,18 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
     values: list[tuple[str, ...] | None] | None = None
     invalid: dict[str, tuple[list[int], list[tuple[int, str]]]] = {}
     counts = [0, 0]  # rows, duplicates
+    # the region of each distinct number (runner.audience.regions), found as it joins `seen`: a clean
+    # number of the default region's single-region code needs no lookup
+    regions = bytearray()
+    add_region = regions.append
+    lost: list[LookupError] = []  # a region outside the table (never today): the part sends no regions
+
+    def region_of(e164: str, region: str | None = None, known: bool = False) -> int:
+        try:
+            return code_of(region) if known else region_code(e164)
+        except LookupError as exc:  # pragma: no cover - see runner.audience.regions.region_codes
+            lost.append(exc)
+            return 0
 
     def take(raw: str, line: int, fields: dict[str, str] | None) -> None:
         nonlocal keys, values
@@ -194,6 +206,7 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
             counts[1] += 1
         else:
             seen[e164] = line
+            add_region(region_of(e164))
             if fields is not None:
                 if keys is None:
                     keys = tuple(fields)
@@ -216,6 +229,7 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
         # half the reader's cost a row.
         fast = normaliser._fast.classify
         home = normaliser._fast.home_whole
+        home_region = region_of("", normaliser._fast.home_region, known=True)  # the byte of a home_whole match
         mobile = MOBILE_TYPES
         fast_rows = 0
         lines = plain_lines(text)
@@ -245,6 +259,7 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
                                     counts[1] += 1
                                 else:
                                     seen[raw] = line_num
+                                    add_region(home_region)
                                 continue
                         found = fast(raw)
                         if found is not None and found[1] in mobile:  # what classify(raw) answers then
@@ -254,6 +269,7 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
                                 counts[1] += 1
                             else:
                                 seen[e164] = line_num
+                                add_region(region_of(e164, found[2], known=True))  # the classifier found it
                         else:
                             take(raw, line_num, None)  # invalid or not known to the fast path
                         continue
@@ -266,13 +282,11 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     numbers = pack_many(seen)
     order, bucketed, bucket_counts = group(numbers)
-    try:
-        regions: bytes | None = bytes(region_codes(seen))
-    except LookupError:  # pragma: no cover - see region_codes
-        regions = None
+    assert len(regions) == len(seen)
     return PartResult(counts[0], numbers.tobytes(), array(_LINE_CODE, seen.values()).tobytes(), keys, values,
                       counts[1], [(reason, rows[0], examples) for reason, (rows, examples) in invalid.items()],
-                      order.tobytes(), bucketed.tobytes(), bucket_counts, regions, newlines, os.getpid(), peak)
+                      order.tobytes(), bucketed.tobytes(), bucket_counts, None if lost else bytes(regions), newlines,
+                      os.getpid(), peak)
 
 
 def unpack_lines(packed: bytes, code: str = _LINE_CODE) -> array[int]:

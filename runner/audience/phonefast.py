@@ -62,23 +62,32 @@ _SEPARATORS = " .-()/"
 
 
 class FastClassifier:
-    """``(e164, number_type)`` for the shapes it understands, ``None`` for "ask phonenumbers".
+    """``(e164, number_type, region)`` for the shapes it understands, ``None`` for "ask phonenumbers".
 
-    The e164 string is only meaningful when the type is not UNKNOWN.
+    The e164 string and the region (``region_code_for_number``: "001" for non-geographic codes, None when
+    phonenumbers finds none) are only meaningful when the type is not UNKNOWN.
     """
 
-    __slots__ = ("_home", "_home_whole")
+    __slots__ = ("_home", "_home_region", "_home_whole")
+
+    @property
+    def home_region(self) -> str | None:
+        """The region of every number :attr:`home_whole` or the default region's national regexes match
+        (the default region, when its code is a single-region one; else None)."""
+        return self._home_region
 
     @property
     def home_whole(self) -> ByLength | None:
         """The default region's clean ``+cc…`` regexes by the raw string's length: when one matches ``raw``,
-        :meth:`classify` answers ``(raw, types[match.lastindex])`` (a caller may skip the call)."""
+        :meth:`classify` answers ``(raw, types[match.lastindex], home_region)`` (a caller may skip the call)."""
         return self._home_whole
 
     def __init__(self, default_region: str | None) -> None:
         self._home = Home(default_region) if default_region is not None else None
         whole = whole_e164(self._home.country) if self._home is not None else None
         self._home_whole = whole  # by the raw string's length: the default region's clean "+cc…"
+        single = self._home.country.single if self._home is not None else None
+        self._home_region = single.code if single is not None else None
         if self._home is not None:  # built before the audience's workers fork, not in each of them
             general = self._home.country.regions[0].metadata.general_desc
             for nsn in sorted({n for n in (general.possible_length if general else ()) if MIN_NSN <= n <= MAX_NSN}):
@@ -87,7 +96,7 @@ class FastClassifier:
                 if self._home.national is not None:
                     self._home.national[0][self._home.national[1] + nsn]
 
-    def classify(self, raw: str) -> tuple[str, int] | None:
+    def classify(self, raw: str) -> tuple[str, int, str | None] | None:
         if raw[:1] == "+":
             digits = raw[1:]
             if digits.isdigit() and raw.isascii() and len(raw) <= MAX_INPUT_LENGTH:
@@ -97,7 +106,7 @@ class FastClassifier:
                     pattern, types = whole[len(raw)]
                     match = pattern.fullmatch(raw)
                     if match is not None:
-                        return raw, types[match.lastindex or 0]
+                        return raw, types[match.lastindex or 0], self._home_region
                 return self._international(digits)
         elif raw.isdigit():
             if raw.isascii() and len(raw) <= MAX_INPUT_LENGTH:
@@ -114,7 +123,7 @@ class FastClassifier:
             return self._international(digits) if digits.isdigit() else None
         return self._national(cleaned) if cleaned.isdigit() else None
 
-    def _international(self, digits: str) -> tuple[str, int] | None:
+    def _international(self, digits: str) -> tuple[str, int, str | None] | None:
         """``+`` (or the default region's IDD) followed by ``digits``."""
         home = self._home
         if home is not None and digits.startswith(home.cc):
@@ -129,10 +138,11 @@ class FastClassifier:
             pattern, types = whole[len(digits)]
             match = pattern.fullmatch(digits)
             if match is not None:
-                return "+" + digits, types[match.lastindex or 0]
+                single = found.single  # (never None: whole_e164 is of a single-region code)
+                return "+" + digits, types[match.lastindex or 0], single.code if single is not None else None
         return finish(found, digits[size:], found.national_prefix)
 
-    def _national(self, digits: str) -> tuple[str, int] | None:
+    def _national(self, digits: str) -> tuple[str, int, str | None] | None:
         """Digits without "+": the default region's IDD, its country code, or a national number."""
         home = self._home
         if home is None or len(digits) < 3:
@@ -144,7 +154,7 @@ class FastClassifier:
             pattern, types = by_length[len(digits)]
             match = pattern.fullmatch(digits)
             if match is not None:
-                return "+" + home.cc + digits[skip:], types[match.lastindex or 0]
+                return "+" + home.cc + digits[skip:], types[match.lastindex or 0], self._home_region
         if home.idd is not None:
             match = home.idd.match(digits)
             if match is not None:

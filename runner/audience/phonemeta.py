@@ -353,11 +353,13 @@ def whole_national(home: Home, metadata: PhoneMetadata) -> tuple[ByLength, int] 
     return ByLength(build), len(prefix)
 
 
-def finish(country: Country, number: str, national_prefix: NationalPrefix) -> tuple[str, int] | None:
-    """parse() after the country code is known: prefix stripping, NSN limits, then the type."""
+def finish(country: Country, number: str, national_prefix: NationalPrefix) -> tuple[str, int, str | None] | None:
+    """parse() after the country code is known: prefix stripping, NSN limits, then the type and the region
+    (``region_code_for_number``: phonenumbers finds both with the same walk over a shared code's regions)."""
     if len(number) < MIN_NSN:
         return None
     nsn = national_prefix.strip(number)
     if nsn is None or not MIN_NSN <= len(nsn) <= MAX_NSN:
         return None
-    return "+" + country.cc + nsn, country.number_type(nsn)
+    region, number_type = country.region_and_type(nsn)
+    return "+" + country.cc + nsn, number_type, region

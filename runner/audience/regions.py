@@ -40,13 +40,7 @@ def _head_code(e164: str) -> int:
 def _shared_code(e164: str) -> int:
     from runner.audience.phones import region_of
 
-    region = region_of(e164)
-    if region is None or region in ("001", "ZZ"):
-        return 0
-    code = _INDEX.get(region)
-    if code is None:  # pragma: no cover - phonenumbers gives no region outside SUPPORTED_REGIONS today
-        raise LookupError(f"region {region!r} is not in phonenumbers' supported regions")
-    return code
+    return code_of(region_of(e164))
 
 
 def region_codes(numbers: Iterable[str]) -> bytearray:
@@ -63,6 +57,25 @@ def region_codes(numbers: Iterable[str]) -> bytearray:
             code = _shared_code(e164)
         append(code)
     return out
+
+
+def region_code(e164: str) -> int:
+    """One number's :func:`region_codes` (the same LookupError)."""
+    code = _BY_HEAD.get(e164[:4])
+    if code is None:
+        code = _head_code(e164)
+    return _shared_code(e164) if code == _SHARED else code
+
+
+def code_of(region: str | None) -> int:
+    """The byte :func:`region_codes` gives a number whose ``region_code_for_number`` is ``region``
+    (LookupError: a region outside the table, as there)."""
+    if region is None or region in ("001", "ZZ"):
+        return 0
+    code = _INDEX.get(region)
+    if code is None:  # pragma: no cover - phonenumbers gives no region outside SUPPORTED_REGIONS today
+        raise LookupError(f"region {region!r} is not in phonenumbers' supported regions")
+    return code
 
 
 def regions_of(numbers: Collection[str]) -> list[str | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from array import array
 from concurrent.futures import Future
 from typing import Any
@@ -35,6 +36,33 @@ def test_packing_many_at_once_is_packing_each() -> None:
                 ["+33612345678", "+33612345678 "]):
         with pytest.raises(ValueError):
             pack_many(bad)
+
+
+def test_packing_many_accepts_exactly_what_pack_accepts_on_fuzzed_lists() -> None:
+    """Lists of near-canonical strings (each mutation a way a line could fail to be canonical, alone or
+    together): pack_many packs the list exactly when pack takes every string of it, else raises."""
+    rng = random.Random(14)
+    alphabet = ["+", "0", "1", "9", "\n", " ", "_", "٣", "a", "-", "+0", "\n+"]
+
+    def mutated() -> str:
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randrange(0, 19)))
+        number = "+" + str(rng.randrange(1, 10)) + digits
+        if rng.random() < 0.3:
+            at = rng.randrange(len(number) + 1)
+            number = number[:at] + rng.choice(alphabet) + number[at + rng.randrange(2):]
+        return number
+
+    for _ in range(3000):
+        numbers = [mutated() for _ in range(rng.randrange(1, 5))]
+        try:
+            expected: list[int] | None = [pack(n) for n in numbers]
+        except ValueError:
+            expected = None
+        if expected is None:
+            with pytest.raises(ValueError):
+                pack_many(numbers)
+        else:
+            assert list(pack_many(numbers)) == expected, numbers
 
 
 def test_the_list_reads_as_a_list_of_str() -> None:

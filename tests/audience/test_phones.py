@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -175,12 +175,24 @@ def _mismatches(numbers: list[str], region: str | None) -> tuple[list[Mismatch],
     """(mismatches between classify and the plain path, how many distinct strings took the fast path)."""
     normaliser = PhoneNormaliser(region)
     fast = sum(1 for raw in set(numbers) if normaliser._fast.classify(raw) is not None)
-    bad: list[Mismatch] = []
+    bad: list[Mismatch] = _region_mismatches(normaliser, numbers)
     for raw in numbers:
         got, expected = normaliser.classify(raw), _plain_classify(raw, region)
         if got != expected:
             bad.append((raw, got, expected))
     return bad, fast
+
+
+def _region_mismatches(normaliser: PhoneNormaliser, numbers: Iterable[str]) -> list[Mismatch]:
+    """The fast path's region of every valid number it answers is phonenumbers' region_code_for_number."""
+    bad: list[Mismatch] = []
+    for raw in set(numbers):
+        found = normaliser._fast.classify(raw)
+        if found is not None and found[1] != PhoneNumberType.UNKNOWN:
+            expected = _plain_region_of(found[0])
+            if found[2] != expected:
+                bad.append((raw, (found[0], found[2]), (found[0], expected)))
+    return bad
 
 
 def test_country_codes_are_prefix_free() -> None:
@@ -241,6 +253,7 @@ def test_equivalence_on_every_shipped_example_number() -> None:
             checks += 1
             if got != expected:
                 bad.append((default, raw, got, expected))
+            bad.extend((default, *mismatch) for mismatch in _region_mismatches(normaliser, [raw]))
     assert bad[:10] == []
     assert checks > 7_000
     assert fast_ones > checks // 2
@@ -400,4 +413,4 @@ def test_the_home_regexes_a_worker_calls_directly_answer_as_classify(digits: str
         match = None if home is None else home[len(raw)][0].fullmatch(raw)
         if match is not None:
             assert raw.isascii()
-            assert fast.classify(raw) == (raw, home[len(raw)][1][match.lastindex or 0])
+            assert fast.classify(raw) == (raw, home[len(raw)][1][match.lastindex or 0], fast.home_region)
