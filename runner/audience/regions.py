@@ -13,8 +13,8 @@ regions from it instead of looking a million numbers up after the workers are do
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
-from typing import Final
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from typing import Final, overload
 
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, SUPPORTED_REGIONS
 
@@ -91,3 +91,58 @@ def regions_of(numbers: Collection[str]) -> list[str | None]:
 
 def decode(codes: bytes | bytearray) -> list[str | None]:
     return list(map(REGIONS.__getitem__, codes))
+
+
+class RegionCodes(Sequence["str | None"]):
+    """The regions of a list of numbers kept as :func:`region_codes` gives them (one byte each), read as a
+    sequence of region codes: the plan holds a million of them without a million list slots, and counts
+    them without decoding (:meth:`counts`)."""
+
+    __slots__ = ("codes",)
+
+    def __init__(self, codes: bytes | bytearray) -> None:
+        self.codes = codes
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    @overload
+    def __getitem__(self, index: int) -> str | None: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> RegionCodes: ...
+
+    def __getitem__(self, index: int | slice) -> str | RegionCodes | None:
+        if isinstance(index, slice):
+            return RegionCodes(self.codes[index])
+        return REGIONS[self.codes[index]]
+
+    def __iter__(self) -> Iterator[str | None]:
+        return map(REGIONS.__getitem__, self.codes)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RegionCodes):
+            return self.codes == other.codes
+        if isinstance(other, (list, tuple)):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # like a list
+
+    def counts(self) -> dict[str | None, int]:
+        """How many numbers of each region, in the order the regions first appear (as ``Counter(self)``)."""
+        codes = self.codes
+        present = sorted(set(codes), key=codes.index)
+        return {REGIONS[code]: codes.count(code) for code in present}
+
+    def __repr__(self) -> str:
+        return f"RegionCodes({list(self[:5])!r}{'...' if len(self) > 5 else ''}, {len(self):,} numbers)"
+
+
+def count_regions(regions: Iterable[str | None]) -> dict[str | None, int]:
+    """``Counter(regions)`` as a dict (first appearance first); without decoding a :class:`RegionCodes`."""
+    if isinstance(regions, RegionCodes):
+        return regions.counts()
+    from collections import Counter
+
+    return dict(Counter(regions))

@@ -39,6 +39,14 @@ def open_ledger_if_exists(state_dir: Path) -> Ledger | None:
     return Ledger(state_dir)
 
 
+def _warm_up(provider_name: str) -> None:
+    """Imports the parent would otherwise make once the audience is read (see ``build_audience``'s
+    ``meanwhile``): the provider's module, the send windows' and the cost's."""
+    import_provider(provider_name)
+    import runner.message.cost
+    import runner.message.window  # noqa: F401
+
+
 def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
     options = options or PlanOptions()
     at = options.at or datetime.now(UTC)
@@ -60,9 +68,10 @@ def build_plan(campaign: Campaign, options: PlanOptions | None = None) -> Plan:
             legacy_optouts(suppressed, problems)  # issue 15
             ctx = SourceContext(repo_root=repo_root, allow_private_urls=options.allow_private_urls,
                                 cache_dir=None)
-            # the provider's module (httpx...) is imported while the audience's workers run, not before
+            # the provider's module (httpx...) and the plan's later stages are imported while the audience's
+            # workers run, not before or after
             audience = build_audience(campaign, ctx, wanted_fields=template.fields, suppressed=suppressed,
-                                      meanwhile=functools.partial(import_provider, campaign.provider.name))
+                                      meanwhile=functools.partial(_warm_up, campaign.provider.name))
             statuses = ledger.statuses(campaign.id) if ledger else {}
             ledger_fingerprint = ledger.fingerprint(campaign.id) if ledger else "empty"
             if ledger and ledger.content_changed(campaign.id, content_hash(campaign)):

@@ -11,6 +11,7 @@ from runner.plan.problems import MAX_NAMED, Problem
 
 
 def cost(campaign: Campaign, recipients: RecipientList, problems: list[Problem]) -> dict[str, Any]:
+    from runner.audience.regions import count_regions
     from runner.message.cost import PriceTable, estimate
 
     table = PriceTable.from_settings(campaign.prices, campaign.default_price, campaign.price_unit)
@@ -18,7 +19,7 @@ def cost(campaign: Campaign, recipients: RecipientList, problems: list[Problem])
     parts = recipients.parts
     assert len(parts) == len(recipients.regions)
     if parts and parts.count(parts[0]) == len(parts):  # one part count for all (one text): count regions only
-        for region, count in Counter(recipients.regions).items():
+        for region, count in count_regions(recipients.regions).items():
             parts_by_region[region] += parts[0] * count
     else:
         for (region, size), count in Counter(zip(recipients.regions, parts, strict=True)).items():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from runner.audience.build import Audience
@@ -132,16 +133,16 @@ def render_messages(campaign: Campaign, audience: Audience, todo: E164List, stop
     return recipients, info
 
 
-def regions(numbers: E164List, audience: Audience | None = None) -> list[str | None]:
+def regions(numbers: E164List, audience: Audience | None = None) -> Sequence[str | None]:
     """The region of every number (for cost and windows): phonenumbers' ``region_code_for_number``
     (``runner.audience.regions``). When the audience's workers already found them (``region_codes``)
     and the plan sends to the whole audience, in its order, they are read from there."""
-    from runner.audience.regions import decode, regions_of
+    from runner.audience.regions import RegionCodes, regions_of
 
     codes = audience.region_codes if audience is not None else None
     if codes is not None and len(codes) == len(numbers) and (numbers is audience.recipients  # type: ignore[union-attr]
                                                              or numbers == audience.recipients):  # type: ignore[union-attr]
-        return decode(codes)
+        return RegionCodes(codes)  # read one by one when asked (a million list slots saved)
     return regions_of(numbers)
 
 

@@ -6,7 +6,7 @@ with an error-level problem cannot be sent.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -52,7 +52,7 @@ class RecipientList:
         self.numbers: E164List = numbers if numbers is not None else E164List()
         self.texts: list[str] = texts if texts is not None else []
         self.parts: list[int] = parts if parts is not None else []
-        self.regions: list[str | None] = []  # filled by _regions once every recipient is known
+        self.regions: Sequence[str | None] = []  # filled by _regions once every recipient is known
         self.in_ledger: set[str] = set()  # those already pending in the ledger (the others are not in it)
 
     def append(self, e164: str, text: str, parts: int) -> None:

@@ -120,7 +120,7 @@ class CsvSource(Source):
                     quoted = quoted or b'"' in chunk
                     if splittable and b"\r" in chunk:  # a CR split from its LF by the chunk: not splittable
                         splittable = chunk.count(b"\r") == chunk.count(b"\r\n")
-                    if utf8_ok:
+                    if utf8_ok and not (chunk.isascii() and not decoder.getstate()[0]):  # ASCII: valid as it is
                         try:
                             decoder.decode(chunk)
                         except UnicodeDecodeError as exc:
