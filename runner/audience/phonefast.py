@@ -77,6 +77,17 @@ class FastClassifier:
         return self._home_region
 
     @property
+    def home_national(self) -> tuple[ByLength, str, int] | None:
+        """The default region's whole national regexes by the string's length, ``"+" + cc`` and the
+        national prefix's length: when one matches the digits ``d`` (separators " .-" dropped, at least 3),
+        :meth:`classify` answers ``("+" + cc + d[skip:], types[match.lastindex], home_region)``."""
+        home = self._home
+        if home is None or home.national is None:
+            return None
+        by_length, skip = home.national
+        return by_length, "+" + home.cc, skip
+
+    @property
     def home_whole(self) -> ByLength | None:
         """The default region's clean ``+cc…`` regexes by the raw string's length: when one matches ``raw``,
         :meth:`classify` answers ``(raw, types[match.lastindex], home_region)`` (a caller may skip the call)."""

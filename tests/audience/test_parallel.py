@@ -442,3 +442,29 @@ def test_plain_lines_refuses_what_csv_reader_reads_otherwise() -> None:
     assert plain_lines("a," + "9" * 200_000 + "\n") is None  # over the field limit the reader raises
     assert plain_lines("a,b\r\nc\r\n") == ["a,b", "c"]
     assert plain_lines("a\n\nb") == ["a", "", "b"]
+
+
+@pytest.mark.parametrize(("region", "seed"), [("FR", 21), ("DE", 22), ("ES", 23), ("GB", 24), ("US", 25), ("BE", 26)])
+def test_the_workers_inline_matches_answer_as_classify_on_fuzzed_cells(repo: Repo, region: str, seed: int) -> None:
+    """A worker answers a clean or spaced ``+cc…`` of the default region, and its national numbers with
+    " .-" separators, with its own regex call instead of classify's (parallel.classify_part): on fuzzed
+    numbers of every code in every spelling, the audience is the single-process one, regions included."""
+    import random
+
+    from tests.audience.test_phones import bench
+
+    import phonenumbers
+    from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
+    rng = random.Random(seed)
+    cells = bench.make_fuzz(3_000, seed=seed)
+    for _ in range(1_500):  # the region's own mobiles (last digits random: valid or not), as people write them
+        e164 = bench._example_like(rng, region, PhoneNumberType.MOBILE)
+        number = phonenumbers.parse(e164)
+        form = rng.choice((PhoneNumberFormat.NATIONAL, PhoneNumberFormat.INTERNATIONAL, PhoneNumberFormat.E164))
+        cells.append(phonenumbers.format_number(number, form))
+    cells += [cell.replace(" ", rng.choice(".-")) for cell in cells if " " in cell and cell[:1] != "+"]
+    repo.write("l.csv", "phone\n" + "".join(f"{cell}\n" for cell in cells))
+    single, several = _both(repo, f"{ONE_FILE}    region: {region}\n")
+    assert several == single
+    assert len(single["recipients"]) > 500  # valid mobiles of the region in every spelling, and of others
