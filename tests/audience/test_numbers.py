@@ -102,12 +102,13 @@ def _reference(numbers: list[int], excluded: set[int], suppressed: dict[int, str
        excluded=st.sets(st.integers(33600000000, 33600000060), max_size=5),
        suppressed=st.dictionaries(st.integers(33600000000, 33600000060), st.sampled_from(["manual", "reply:x"]),
                                   max_size=5),
-       bucket=st.sampled_from([1, 7, 64]), helpers=st.integers(0, 3))
+       bucket=st.sampled_from([1, 7, 64]), helpers=st.integers(0, 3), sliced=st.booleans())
 def test_bucketed_dedupe_keeps_first_occurrences_in_order(numbers: list[int], excluded: set[int],
                                                           suppressed: dict[int, str], bucket: int,
-                                                          helpers: int) -> None:
-    original = dedupe_module.BUCKETS
+                                                          helpers: int, sliced: bool) -> None:
+    original, slices_below = dedupe_module.BUCKETS, dedupe_module.SLICES_BELOW
     dedupe_module.BUCKETS = bucket
+    dedupe_module.SLICES_BELOW = 1 if sliced else 10**9  # the kept numbers copied by slices, or by compress
     try:
         packed = array(CODE, numbers)
         buckets = dedupe_module.Buckets()
@@ -118,7 +119,7 @@ def test_bucketed_dedupe_keeps_first_occurrences_in_order(numbers: list[int], ex
         outcome = dedupe(packed, array("q", [p * 10 for p in range(len(numbers))]), excluded, suppressed, buckets,
                          regions, _share, helpers)  # helpers: some buckets done "elsewhere" (in the workers)
     finally:
-        dedupe_module.BUCKETS = original
+        dedupe_module.BUCKETS, dedupe_module.SLICES_BELOW = original, slices_below
     got = (list(outcome.numbers), list(outcome.codes), outcome.duplicates, outcome.excluded, outcome.opted_out,
            outcome.suppressed_by)
     assert got == _reference(numbers, excluded, suppressed)

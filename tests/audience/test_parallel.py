@@ -451,10 +451,10 @@ def test_the_workers_inline_matches_answer_as_classify_on_fuzzed_cells(repo: Rep
     numbers of every code in every spelling, the audience is the single-process one, regions included."""
     import random
 
-    from tests.audience.test_phones import bench
-
     import phonenumbers
     from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
+    from tests.audience.test_phones import bench
 
     rng = random.Random(seed)
     cells = bench.make_fuzz(3_000, seed=seed)
