@@ -106,6 +106,7 @@ class Pool:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._executor: ProcessPoolExecutor | None = None
+        self._froze = False  # gc.freeze() was called when the workers were started (undone by close)
         self.peak_rss_kb: dict[int, int] = {}  # worker pid -> its peak RSS, as reported
 
     def seen(self, result: PartResult) -> None:
@@ -116,10 +117,14 @@ class Pool:
             return self._executor.submit(classify_part, part, region, max_examples)
         method = "fork" if threading.active_count() == 1 else "forkserver"
         context = multiprocessing.get_context(method)
-        # Every object alive now (modules, metadata, compiled regexes) outlives the command: out of the
-        # collector's reach, a full collection no longer walks them (one took ~47 ms of the parent here),
-        # and a worker's collections never write to the pages it shares with the parent (Python's gc docs).
-        gc.freeze()
+        # Every object alive now (modules, metadata, compiled regexes) outlives the pool: frozen, a full
+        # collection no longer walks them (one took ~47 ms of the parent here), and a worker's collections
+        # never write to the pages it shares with the parent (the gc module's advice for fork without exec).
+        # The parent unfreezes them when the pool closes; a host process that froze objects itself is
+        # left as it is.
+        self._froze = gc.get_freeze_count() == 0
+        if self._froze:
+            gc.freeze()
         self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
                                              initializer=_worker_signals)
         # The first submit starts the workers. A Ctrl-C meanwhile would hit a child before it ignores
@@ -146,6 +151,9 @@ class Pool:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        if self._froze:
+            gc.unfreeze()
+            self._froze = False
 
 
 # --- in the worker -------------------------------------------------------------------------------------
@@ -259,7 +267,7 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
                         # fast(raw)'s common answers without the call: a clean "+cc…" of the default region
                         # ("+33 6 12 34 56 78" too: its spaces dropped, as classify drops them), or one of its
                         # national numbers, separators " .-" dropped ("06 12 34 56 78", "06.12.34.56.78").
-                        # A match is classify's answer (tests/audience/test_phones.py); anything else calls it.
+                        # A match is classify's answer (tests/audience: test_phones, test_parallel); else it is called.
                         match = None
                         if raw[:1] == "+":
                             if home is not None:

@@ -468,3 +468,33 @@ def test_the_workers_inline_matches_answer_as_classify_on_fuzzed_cells(repo: Rep
     single, several = _both(repo, f"{ONE_FILE}    region: {region}\n")
     assert several == single
     assert len(single["recipients"]) > 500  # valid mobiles of the region in every spelling, and of others
+
+
+def test_the_pool_leaves_the_collector_as_it_found_it(repo: Repo) -> None:
+    """The workers fork from a frozen heap (gc.freeze); the parent unfreezes it when the pool closes, and
+    leaves alone what a host process froze itself."""
+    import gc
+
+    repo.write("l.csv", "phone\n" + "".join(f"+336{i:08d}\n" for i in range(2_000)))
+    frozen: list[int] = []
+    real_freeze = gc.freeze
+
+    def freeze() -> None:
+        real_freeze()
+        frozen.append(gc.get_freeze_count())
+
+    assert gc.get_freeze_count() == 0
+    gc.freeze = freeze  # type: ignore[assignment]
+    try:
+        single, several = _both(repo, f"{ONE_FILE}    region: FR\n")
+    finally:
+        gc.freeze = real_freeze  # type: ignore[assignment]
+    assert several == single and frozen and frozen[0] > 0  # frozen while the workers ran...
+    assert gc.get_freeze_count() == 0  # ...and not after
+    gc.freeze()
+    try:
+        held = gc.get_freeze_count()
+        _both(repo, f"{ONE_FILE}    region: FR\n")
+        assert gc.get_freeze_count() == held  # a host's own freeze is neither redone nor undone
+    finally:
+        gc.unfreeze()
