@@ -16,6 +16,7 @@ where the provider can tell, and is never resent unless the user says so (``--re
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -35,6 +36,18 @@ SettleUpdate = tuple[str, str | None, str | None, float | None, int]
 
 SettleGroups = dict[tuple[str, str | None, float | None], list[tuple[int, str | None]]]
 """Settles grouped by (status, reason, cost): [(rowid, provider_id), ...] for each group."""
+
+
+def settle_groups(updates: Sequence[SettleUpdate] | SettleGroups) -> SettleGroups:
+    """``updates`` grouped by (status, reason, cost), as each backend writes them (one statement a group);
+    already grouped ones (the send loop builds them so) as they are."""
+    if isinstance(updates, dict):
+        return updates
+    same: SettleGroups = {}
+    for status, provider_id, reason, cost, rowid in updates:
+        same.setdefault((status, reason, cost), []).append((rowid, provider_id))
+    return same
+
 
 FINAL_STATUSES = frozenset({Status.SENT.value, Status.REJECTED.value, Status.DELIVERED.value, Status.FAILED.value})
 

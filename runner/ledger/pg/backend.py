@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 
 from runner.errors import LedgerError
-from runner.ledger.model import SettleGroups, SettleUpdate, Status, now_iso
+from runner.ledger.model import SettleGroups, SettleUpdate, Status, now_iso, settle_groups
 from runner.ledger.pg import schema as pg_schema
 from runner.ledger.pg.connection import PgDb, connect, ledger_error
 from runner.ledger.pg.lease import Lease, holder_of
@@ -211,12 +211,7 @@ class PostgresLedger(Ledger):
             self._settler.submit(updates, opted_out, source)  # committed before this transaction commits
             return
         stamp = now_iso()
-        if isinstance(updates, dict):
-            same = updates
-        else:
-            same = {}
-            for status, provider_id, reason, cost, rowid in updates:
-                same.setdefault((status, reason, cost), []).append((rowid, provider_id))
+        same = settle_groups(updates)
         with self.transaction() as db:
             if self._depth == 1:
                 db.execute("SET LOCAL synchronous_commit = off")  # see the module docstring

@@ -37,7 +37,7 @@ from typing import IO, Any
 
 from runner.errors import CampaignLockedError, LedgerError
 from runner.ledger.base import LedgerBase
-from runner.ledger.model import SettleGroups, SettleUpdate, now_iso
+from runner.ledger.model import SettleGroups, SettleUpdate, now_iso, settle_groups
 from runner.ledger.sqlite.checks import SqliteChecks
 from runner.ledger.sqlite.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 from runner.ledger.statedir import ensure_state_dir
@@ -316,12 +316,7 @@ class Ledger(SqliteChecks, LedgerBase):
             # one statement per (status, reason, cost), usually one for a whole request: SQLite does the
             # work in one step, without the GIL, so a writer thread (runner.send.writer) overlaps it with
             # the next request's HTTP
-            if isinstance(updates, dict):
-                same = updates
-            else:
-                same = {}
-                for status, provider_id, reason, cost, rowid in updates:
-                    same.setdefault((status, reason, cost), []).append((rowid, provider_id))
+            same = settle_groups(updates)
             with self.transaction() as db:
                 for (status, reason, cost), pairs in same.items():
                     db.execute("UPDATE messages SET status = ?, provider_id = json_extract(j.value, '$[1]'), "
