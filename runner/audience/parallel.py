@@ -197,9 +197,10 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
     add_region = regions.append
     lost: list[LookupError] = []  # a region outside the table (never today): the part sends no regions
 
-    def region_of(e164: str, region: str | None = None, known: bool = False) -> int:
+    def region_of(e164: str | None, region: str | None = None) -> int:
+        """The byte of ``e164``'s region, looked up; or, with no number, of the ``region`` already found."""
         try:
-            return code_of(region) if known else region_code(e164)
+            return region_code(e164) if e164 is not None else code_of(region)
         except LookupError as exc:  # pragma: no cover - see runner.audience.regions.region_codes
             lost.append(exc)
             return 0
@@ -242,8 +243,9 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
         # half the reader's cost a row.
         fast = normaliser._fast.classify
         home = normaliser._fast.home_whole
-        national = normaliser._fast.home_national
-        home_region = region_of("", normaliser._fast.home_region, known=True)  # the byte of a home match
+        # the default region's national regexes by length, "+cc" and its prefix's length (once, not a row)
+        by_length, plus_cc, skip = normaliser._fast.home_national or (None, "", 0)
+        home_region = region_of(None, normaliser._fast.home_region)  # the byte of a home match
         mobile = MOBILE_TYPES
         fast_rows = 0
         lines = plain_lines(text)
@@ -275,8 +277,7 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
                                 pattern, types = home[len(candidate)]
                                 match = pattern.fullmatch(candidate)
                                 e164 = candidate
-                        elif national is not None:
-                            by_length, plus_cc, skip = national
+                        elif by_length is not None:
                             candidate = raw.replace(" ", "").replace(".", "").replace("-", "")
                             if len(candidate) >= 3:
                                 pattern, types = by_length[len(candidate)]
@@ -299,7 +300,7 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
                                 counts[1] += 1
                             else:
                                 seen[e164] = line_num
-                                add_region(region_of(e164, found[2], known=True))  # the classifier found it
+                                add_region(region_of(None, found[2]))  # the region the classifier found
                         else:
                             take(raw, line_num, None)  # invalid or not known to the fast path
                         continue

@@ -46,17 +46,7 @@ def _shared_code(e164: str) -> int:
 def region_codes(numbers: Iterable[str]) -> bytearray:
     """The index in :data:`REGIONS` of every number's region, in order (LookupError: a region outside
     the table, which phonenumbers does not give today; the caller then uses :func:`regions_of`'s way)."""
-    by_head = _BY_HEAD
-    out = bytearray()
-    append = out.append
-    for e164 in numbers:
-        code = by_head.get(e164[:4])
-        if code is None:
-            code = _head_code(e164)
-        if code == _SHARED:
-            code = _shared_code(e164)
-        append(code)
-    return out
+    return bytearray(map(region_code, numbers))
 
 
 def region_code(e164: str) -> int:
