@@ -498,6 +498,15 @@ catch-all = true
         label = f"FAKE:{self.fake_port}" if self.smsc == "fake" else "smpp1"
         return any(label in line and "(online" in line for line in self.status().splitlines())
 
+    def _smsbox_configured(self) -> bool:
+        """smsbox has loaded its sendsms users: it logs "Connected to bearerbox" after that. It opens its
+        sendsms port *before* creating them (gw/smsbox.c: init_smsbox, then urltrans_create), and a request
+        in between is refused with a 403 or crashes it (SIGSEGV in urltrans_find_username, seen once)."""
+        try:
+            return "Connected to bearerbox" in (self.dir / "smsbox.out").read_text(errors="replace")
+        except OSError:
+            return False
+
     def _sendsms_answers(self) -> bool:
         """smsbox answers sendsms *and* knows our sendsms-user: a request with the credentials and no
         receiver gets "Missing receiver number" (nothing is sent), where a 403 "Authorization failed"
@@ -536,7 +545,8 @@ catch-all = true
             self._alive("smsbox")
             if "fakesmsc" in self._procs:
                 self._alive("fakesmsc")
-            return self._sendsms_answers() and (self.smsc != "fake" or self.smsc_online())
+            return (self._smsbox_configured() and self._sendsms_answers()
+                    and (self.smsc != "fake" or self.smsc_online()))
 
         wait_until(ready, timeout, "smsbox sendsms port and the fake SMSC online")
 
