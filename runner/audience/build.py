@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, NamedTuple
 
-from runner.audience.dedupe import Buckets, dedupe
+from runner.audience.dedupe import dedupe, warm_up
 from runner.audience.numbers import E164List, pack, pack_many, unpack
 from runner.campaign.model import Campaign, SourceSpec
 from runner.errors import SourceError
@@ -171,7 +171,6 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
     pool = parallel.Pool(config.workers) if config.workers > 1 else None
     if pool is not None:
         audience.region_codes = bytearray()
-    buckets = Buckets()
     try:
         # Open every source in order and hand the parts of the large CSV files to the workers at once,
         # so they work while the parent reads the rest; stop at the first error, raised in its turn.
@@ -187,15 +186,14 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
         if meanwhile is not None and any(submitted is not None for _, submitted in opened):
             meanwhile()  # the workers are started: no fork after this (a thread it starts is harmless)
             meanwhile = None
+            warm_up()  # a large list: the dedupe will need numpy
         for index, (source, submitted) in enumerate(opened):
             audience.labels.append(source.label)
             counts = _Counts()
-            if submitted is None or not _merge_parts(audience, source, index, submitted, rules, counts, pool,
-                                                     buckets):
+            if submitted is None or not _merge_parts(audience, source, index, submitted, rules, counts, pool):
                 counts = _Counts()
                 start = len(audience.recipients)
                 _merge_rows(audience, source, _normaliser(source.region, normalisers), index, rules, counts)
-                buckets.add_range(audience.recipients.packed)
                 if audience.region_codes is not None:  # a small source beside large ones: its regions too
                     _add_regions(audience, start)
             audience.digests.append(source.digest())
@@ -207,11 +205,10 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
             raise failure
         if meanwhile is not None:
             meanwhile()
-        helpers = 0  # the workers, idle now, take a share of the dedupe's buckets
-        if pool is not None and pool.started and len(audience.recipients) >= parallel.SHARED_DEDUPE_MIN:
-            helpers = pool.workers
-        outcome = dedupe(audience.recipients.packed, audience.codes, rules.excluded, rules.suppressed, buckets,
-                         audience.region_codes, pool.share if pool is not None else None, helpers)
+        if pool is not None:
+            pool.close()  # before the dedupe: its memory is the parent's alone
+        outcome = dedupe(audience.recipients.packed, audience.codes, rules.excluded, rules.suppressed,
+                         audience.region_codes)
     finally:
         if pool is not None:
             pool.close()
@@ -311,7 +308,7 @@ def _merge_rows(audience: Audience, source: Any, normaliser: Any, index: int, ru
 
 
 def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[list[Future[Any]], int],
-                 rules: _Filter, counts: _Counts, pool: Any, buckets: Buckets) -> bool:
+                 rules: _Filter, counts: _Counts, pool: Any) -> bool:
     """The workers' results for ``source``, merged in file order: what :func:`_merge_rows` gives.
 
     False (the audience as it was before) if a worker failed, for whatever reason: the caller then
@@ -337,7 +334,6 @@ def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[l
             for future_left in futures:
                 future_left.cancel()
             _rollback(audience, before)
-            buckets.truncate(before[0])
             if audience.region_codes is not None:
                 if regions_before is None:  # pragma: no cover - region codes are never turned back on
                     audience.region_codes = None
@@ -365,7 +361,6 @@ def _merge_parts(audience: Audience, source: Any, index: int, submitted: tuple[l
             continue
         start = len(packed)
         packed.frombytes(part.numbers)
-        buckets.add_part(start, unpack_lines(part.order, "I"), unpack_lines(part.bucketed, "q"), part.bucket_counts)
         audience.codes.extend(map(base.__add__, unpack_lines(part.lines)))
         if audience.region_codes is not None:
             if part.regions is None:  # pragma: no cover - see runner.audience.regions.region_codes

@@ -1,90 +1,41 @@
 """The audience's dedupe, once every source is read: the first occurrence of each number, in order.
 
 While the sources are read, every valid number goes into one packed array (8 bytes) beside its origin
-code (8 bytes), and its position and number into one of :data:`BUCKETS` buckets (4 + 8 bytes) by
-``number % BUCKETS`` (equal numbers fall in the same bucket; a worker sends its part's positions already grouped,
-so the parent only appends slices). No set of every number is held. At the end, each bucket finds its
-numbers' first positions with one ``dict`` built in C (``dict(zip(reversed(numbers), reversed
-(positions)))``: the last value written for a number is its first position). So the peak of the dedupe
-is one bucket's dict: memory grows by ~29 bytes per number instead of ~66 (a set of Python ints), and
-the 5M-row list stays within twice the memory of the 1M-row one.
+code (8 bytes) and its region (1 byte); nothing is looked up per row. At the end:
+
+* a short list (under :data:`SMALL` numbers, the single-process path's usual case): one ``dict`` built in C
+  (``dict(zip(reversed(numbers), reversed(positions)))``: the last value written for a number is its
+  first position);
+* a long one: numpy sorts the numbers (a stable sort: equal numbers stay in the order they were read, so
+  the first of each run is the first occurrence) and keeps what it needs by boolean masks, about 0.1 s for
+  a million numbers where the dicts and the copies one number at a time took 0.4-0.5 s. The sort runs on
+  :data:`SLICES` slices of the numbers (by their low bits; equal numbers fall in the same slice), so its
+  temporary arrays weigh a quarter of the list: ~10 bytes a number at the peak, not ~40.
+
+numpy is imported on the first long list only (~60 ms: the audience's parent imports it while its
+workers read, see ``build.warm_up``); a ``validate`` or a small plan never loads it.
 """
 
 from __future__ import annotations
 
+import sys
 from array import array
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future
+from collections.abc import Mapping
 from itertools import compress, repeat
-from typing import Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 
 from runner.audience.numbers import CODE
 
-BUCKETS: Final = 64  # at 5M rows, ~75,000 numbers a bucket: its dict weighs ~8 MB
-#: at most one number dropped in this many: the kept ones are copied as the slices between the dropped
-#: ones (memcpy), not picked one by one by compress (an int made for each of the 8-byte values)
-SLICES_BELOW: Final = 32
+if TYPE_CHECKING:
+    import numpy
 
+    Array = numpy.ndarray[Any, Any]
 
-def group(numbers: array[int]) -> tuple[array[int], array[int], list[int]]:
-    """A part's positions grouped by bucket (in order within each), its numbers in that order, and how
-    many in each bucket (in the worker: the parent then appends slices, see :meth:`Buckets.add_part`)."""
-    positions = [array("I") for _ in range(BUCKETS)]
-    numbers_of = [array(numbers.typecode) for _ in range(BUCKETS)]
-    position_appends = [bucket.append for bucket in positions]
-    number_appends = [bucket.append for bucket in numbers_of]
-    for position, number in enumerate(numbers):  # one pass, no sort: 2x faster than sorted(key=)
-        bucket = number % BUCKETS
-        number_appends[bucket](number)
-        position_appends[bucket](position)
-    order, grouped = array("I"), array(numbers.typecode)
-    for bucket_positions, bucket_numbers in zip(positions, numbers_of, strict=True):
-        order.extend(bucket_positions)
-        grouped.extend(bucket_numbers)
-    return order, grouped, list(map(len, positions))
+SMALL: Final = 50_000  # numbers below which the dict is faster than loading numpy
+SLICES: Final = 4  # a power of 2: the sort's slices, by the numbers' low bits
 
-
-class Buckets:
-    """The positions of the numbers read so far, by bucket, each in increasing order."""
-
-    def __init__(self) -> None:
-        self.groups = [array("I") for _ in range(BUCKETS)]  # a list holds < 2**32 numbers
-        # the same numbers again, bucket by bucket: the dedupe then reads them in order, not at random
-        # positions of the whole array (3.8x faster for 12 more bytes a number)
-        self.numbers = [array("q") for _ in range(BUCKETS)]
-        self.size = 0  # positions bucketed so far
-
-    def add_part(self, start: int, order: array[int], numbers: array[int], counts: list[int]) -> None:
-        """A worker's part, its numbers at ``start``... of the packed array (see :func:`group`)."""
-        assert start == self.size
-        at = 0
-        for positions, bucket_numbers, count in zip(self.groups, self.numbers, counts, strict=True):
-            if count:
-                positions.extend(map(start.__add__, order[at:at + count]))
-                bucket_numbers.extend(numbers[at:at + count])
-                at += count
-        self.size = start + len(order)
-
-    def add_range(self, numbers: array[int]) -> None:
-        """The numbers appended since the last call, one by one (the single-process path)."""
-        appends = [positions.append for positions in self.groups]
-        number_appends = [bucket_numbers.append for bucket_numbers in self.numbers]
-        for position in range(self.size, len(numbers)):
-            number = numbers[position]
-            bucket = number % BUCKETS
-            appends[bucket](position)
-            number_appends[bucket](number)
-        self.size = len(numbers)
-
-    def truncate(self, size: int) -> None:
-        from bisect import bisect_left
-
-        for positions, bucket_numbers in zip(self.groups, self.numbers, strict=True):
-            cut = bisect_left(positions, size)
-            del positions[cut:]
-            del bucket_numbers[cut:]
-        self.size = min(self.size, size)
+assert array(CODE).itemsize == 8
 
 
 class Outcome:
@@ -98,109 +49,97 @@ class Outcome:
         self.suppressed_by: dict[str, int] = {}
 
 
-_Values = TypeVar("_Values", "array[int]", bytearray)
-
-Share = Callable[[list[bytes], list[bytes]], "Future[bytes]"]
-"""Runs :func:`first_positions` elsewhere (a worker process) on some buckets' numbers and positions."""
-
-
-def first_positions(numbers: list[bytes], positions: list[bytes]) -> bytes:
-    """The first position of every distinct number of each bucket (packed ``array("I")``, in no
-    particular order): in a worker, for the parent's dedupe (:func:`first_occurrences`)."""
-    out = array("I")
-    for packed_numbers, packed_positions in zip(numbers, positions, strict=True):
-        bucket_numbers, bucket_positions = array(CODE), array("I")
-        bucket_numbers.frombytes(packed_numbers)
-        bucket_positions.frombytes(packed_positions)
-        out.extend(dict(zip(reversed(bucket_numbers), reversed(bucket_positions), strict=True)).values())
-    return out.tobytes()
+def first_occurrences(numbers: array[int], small: int | None = None) -> bytearray:
+    """1 at the first position of every distinct number, 0 elsewhere (the dedupe's mask, as bytes)."""
+    return bytearray(_first_mask(numbers, small))
 
 
-def first_occurrences(numbers: array[int], buckets: Buckets | None = None, share: Share | None = None,
-                      helpers: int = 0) -> bytearray:
-    """1 at the first position of every distinct number, 0 elsewhere.
+def _first_mask(numbers: array[int], small: int | None) -> bytearray | Array:
+    if len(numbers) < max(SMALL if small is None else small, 1):
+        first = bytearray(len(numbers))
+        firsts = dict(zip(reversed(numbers), reversed(range(len(numbers))), strict=True)).values()
+        deque(map(first.__setitem__, firsts, repeat(1)), maxlen=0)  # in C: first[p] = 1 for each
+        return first
+    import numpy as np
 
-    With ``share`` and ``helpers`` (the audience's worker processes, idle by now), the helpers find the
-    first positions of all but the last ``1 / (helpers + 1)`` of the buckets (one task a bucket) while
-    the parent does those, then the parent marks them all (the same marks: a bucket's answer does not depend on
-    who computes it).
-    """
-    if buckets is None:
-        buckets = Buckets()
-    buckets.add_range(numbers)  # whatever is not bucketed yet
-    first = bytearray(len(numbers))
-    groups = list(zip(buckets.groups, buckets.numbers, strict=True))
-    futures: list[Future[bytes]] = []
-    if share is not None and helpers > 0:
-        # one task a bucket, so that neither side ever holds more than a few buckets' copies in transit
-        # (a third of the buckets in one message cost ~60 MB a worker at 5M rows)
-        mine = len(groups) // (helpers + 1)
-        shared, groups = groups[:len(groups) - mine], groups[len(groups) - mine:]
-        for positions, bucket_numbers in shared:
-            futures.append(share([bucket_numbers.tobytes()], [positions.tobytes()]))
-            del positions[:], bucket_numbers[:]
-    for positions, bucket_numbers in groups:
-        _mark(first, dict(zip(reversed(bucket_numbers), reversed(positions), strict=True)).values())
-        del positions[:], bucket_numbers[:]  # each bucket freed once used
-    for future in futures:
-        found = array("I")
-        found.frombytes(future.result())
-        _mark(first, found)
-        del found
-    buckets.size = 0
-    return first
-
-
-def _mark(first: bytearray, positions: Iterable[int]) -> None:
-    deque(map(first.__setitem__, positions, repeat(1)), maxlen=0)  # in C: first[p] = 1 for each
+    values = np.frombuffer(numbers, dtype=np.int64)
+    keep = np.zeros(len(values), dtype=bool)
+    low_byte = values.view(np.uint8)[0 if sys.byteorder == "little" else 7::8]
+    slice_of = low_byte & (SLICES - 1)
+    for which in range(SLICES):
+        positions = np.flatnonzero(slice_of == which)  # increasing
+        if not len(positions):
+            continue
+        part = values[positions]
+        order = np.argsort(part, kind="stable")
+        part = part[order]
+        starts = np.empty(len(part), dtype=bool)  # the first of each run of equal numbers
+        starts[0] = True
+        np.not_equal(part[1:], part[:-1], out=starts[1:])
+        keep[positions[order[starts]]] = True
+        del part, order, starts, positions
+    return keep
 
 
 def dedupe(numbers: array[int], codes: array[int], excluded: set[int] | frozenset[int],
-           suppressed: Mapping[int, str], buckets: Buckets | None = None,
-           regions: bytearray | None = None, share: Share | None = None, helpers: int = 0) -> Outcome:
+           suppressed: Mapping[int, str], regions: bytearray | None = None, small: int | None = None) -> Outcome:
     """Keep the first occurrence of each number, then drop the excluded and opted-out ones (counted
     once each, at their first occurrence; later occurrences are duplicates, as before). ``regions``
-    (one byte per number, or None) is kept in step with the numbers, as ``codes`` is."""
-    keep = first_occurrences(numbers, buckets, share, helpers)
-    distinct = keep.count(1)
+    (one byte per number, or None) is kept in step with the numbers, as ``codes`` is. ``small``: the
+    length from which numpy does the work (a test sets it to compare both ways)."""
+    keep = _first_mask(numbers, small)
     outcome = Outcome(numbers, codes, regions)
+    if isinstance(keep, bytearray):
+        distinct = keep.count(1)
+        flagged: Any = (p for p in compress(range(len(numbers)), keep) if numbers[p] in excluded
+                        or numbers[p] in suppressed) if excluded or suppressed else ()
+    else:
+        import numpy as np
+
+        distinct = int(np.count_nonzero(keep))
+        flagged = ()
+        if excluded or suppressed:
+            dropped = np.fromiter((*excluded, *suppressed), dtype=np.int64)
+            flagged = np.flatnonzero(keep & np.isin(np.frombuffer(numbers, dtype=np.int64), dropped)).tolist()
     outcome.duplicates = len(numbers) - distinct
-    if excluded or suppressed:
-        suppressed_by = outcome.suppressed_by
-        for position in compress(range(len(numbers)), keep):  # in order: suppressed_by's order is first seen
-            number = numbers[position]
-            if number in excluded:
-                outcome.excluded += 1
-                keep[position] = 0
-            elif number in suppressed:
-                outcome.opted_out += 1
-                keep[position] = 0
-                origin = suppressed[number].split(":", 1)[0]
-                suppressed_by[origin] = suppressed_by.get(origin, 0) + 1
-    dropped = len(numbers) - distinct + outcome.excluded + outcome.opted_out
-    if dropped and dropped * SLICES_BELOW <= len(numbers):
-        drops: list[int] = []
-        at = keep.find(0)
-        while at != -1:
-            drops.append(at)
-            at = keep.find(0, at + 1)
-        outcome.numbers, outcome.codes = _without(numbers, drops), _without(codes, drops)
-        if regions is not None:
-            outcome.regions = _without(regions, drops)
-    elif dropped:
+    suppressed_by = outcome.suppressed_by
+    for position in flagged:  # in order: suppressed_by's order is first seen
+        number = numbers[position]
+        if number in excluded:
+            outcome.excluded += 1
+        else:
+            outcome.opted_out += 1
+            origin = suppressed[number].split(":", 1)[0]
+            suppressed_by[origin] = suppressed_by.get(origin, 0) + 1
+        keep[position] = 0
+    if distinct - outcome.excluded - outcome.opted_out == len(numbers):
+        return outcome
+    if isinstance(keep, bytearray):
         outcome.numbers = array(numbers.typecode, compress(numbers, keep))
         outcome.codes = array(codes.typecode, compress(codes, keep))
         if regions is not None:
             outcome.regions = bytearray(compress(regions, keep))
+    else:
+        outcome.numbers, outcome.codes = _kept(numbers, keep), _kept(codes, keep)
+        if regions is not None:
+            outcome.regions = bytearray(_as_numpy(regions)[keep].tobytes())
     return outcome
 
 
-def _without(values: _Values, drops: list[int]) -> _Values:
-    """``values`` without the items at ``drops`` (increasing positions), copied slice by slice."""
-    out = values[:0]
-    start = 0
-    for at in drops:
-        out += values[start:at]
-        start = at + 1
-    out += values[start:]
+def _kept(values: array[int], keep: Array) -> array[int]:
+    out = array(values.typecode)
+    out.frombytes(_as_numpy(values)[keep].tobytes())
     return out
+
+
+def _as_numpy(values: array[int] | bytearray) -> Array:
+    import numpy as np
+
+    if isinstance(values, bytearray):
+        return np.frombuffer(values, dtype=np.uint8)
+    return np.frombuffer(values, dtype=np.dtype(f"i{values.itemsize}"))
+
+
+def warm_up() -> None:
+    """Import numpy now (the parent does it while its workers read a long list)."""
+    import numpy  # noqa: F401

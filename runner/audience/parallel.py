@@ -1,10 +1,12 @@
 """The audience stage on every core: parts of large CSV files read and classified by worker processes.
 
 The parent cuts a file's body at line ends (:meth:`CsvSource.split`) and sends each worker a byte
-range, not rows; a worker reads its part, classifies every number, drops the duplicates *within the
-part* and sends back a compact :class:`PartResult` (the distinct valid numbers as packed 8-byte
-integers, their lines packed too, their positions grouped by dedupe bucket, the invalid rows per reason
-with their first examples). The parent appends the parts in file order (``build.py``) and dedupes once
+range, not rows; a worker reads its part, classifies every number and sends back a compact
+:class:`PartResult` (the valid numbers as packed 8-byte integers, their lines packed too, their regions
+one byte each, the invalid rows per reason with their first examples). In the common shape (one number in
+the phone cell, no template fields) a worker answers most lines in C, with one regex call per line
+(``phonelines``), and classifies the rest row by row (:func:`_by_line`); any other shape goes through the
+source's general reader (:func:`_by_number`). The parent appends the parts in file order (``build.py``) and dedupes once
 everything is read (``dedupe.py``), so recipients, duplicates, invalid rows and their
 ``file:line`` are exactly those of the single-process path, which stays the reference: small inputs,
 files that cannot be cut safely and ``SMSRUN_WORKERS=1`` use it.
@@ -26,14 +28,14 @@ import signal
 import threading
 from array import array
 from concurrent.futures import Future, ProcessPoolExecutor
-from itertools import repeat
+from itertools import compress, islice
+from operator import itemgetter, not_
 from typing import Any, Final, NamedTuple
 
 from runner.errors import SourceError
 from runner.sources.csvparts import CsvPart
 
 DEFAULT_MIN_BYTES: Final = 4_000_000
-SHARED_DEDUPE_MIN: Final = 200_000  # valid rows from which the workers take a share of the dedupe
 PARTS_PER_WORKER: Final = 16
 MIN_PART_BYTES: Final = 500_000
 MAX_PART_BYTES: Final = 1_200_000
@@ -83,16 +85,13 @@ class PartResult(NamedTuple):
     """What a worker sends back for one part (small to pickle: strings joined, integers packed)."""
 
     rows: int
-    numbers: bytes  # the distinct valid E.164 numbers of the part, first occurrence first, packed
-    # (runner.audience.numbers: array(CODE) of their digits; 8 bytes each, no str to make in the parent)
+    numbers: bytes  # the part's valid E.164 numbers in order, packed (runner.audience.numbers: array(CODE) of
+    # their digits; 8 bytes each, no str to make in the parent); _by_number keeps only the first of each
     lines: bytes  # their lines within the part, array(_LINE_CODE)
     field_keys: tuple[str, ...] | None  # the template fields' names, if the rows carry fields
     field_values: list[tuple[str, ...] | None] | None  # per number, the fields' values (None: no fields)
-    duplicates: int  # valid rows whose number came earlier in the same part
+    duplicates: int  # valid rows whose number came earlier in the part and is not in ``numbers`` again
     invalid: list[tuple[str, int, list[tuple[int, str]]]]  # (reason, rows, first examples (line, raw))
-    order: bytes  # the numbers' positions grouped by dedupe bucket, array("I") (runner.audience.dedupe.group)
-    bucketed: bytes  # the numbers in that order, array(CODE)
-    bucket_counts: list[int]  # how many numbers in each bucket
     regions: bytes | None  # the numbers' regions, one byte each (runner.audience.regions.region_codes)
     newlines: int  # lines in the part, for the next part's line offset
     pid: int  # the worker's process id
@@ -140,13 +139,6 @@ class Pool:
     def started(self) -> bool:
         return self._executor is not None
 
-    def share(self, numbers: list[bytes], positions: list[bytes]) -> Future[bytes]:
-        """Some buckets of the dedupe, to a (started, idle) worker (runner.audience.dedupe.first_positions)."""
-        from runner.audience.dedupe import first_positions
-
-        assert self._executor is not None
-        return self._executor.submit(first_positions, numbers, positions)
-
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
@@ -170,57 +162,75 @@ def _worker_signals() -> None:
 _NORMALISERS: dict[str | None, Any] = {}
 
 
+class _Several(Exception):
+    """A row gave several valid numbers: the part is read again the general way."""
+
+
 def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartResult:
     """Read and classify one part (runs in a worker process)."""
-    import resource
-
-    from runner.audience.dedupe import group
-    from runner.audience.numbers import pack_many
-    from runner.audience.phones import MOBILE_TYPES, PhoneNormaliser
-    from runner.audience.regions import code_of, region_code
-    from runner.sources.csvparts import open_part, part_text, plain_lines
+    from runner.audience.phones import PhoneNormaliser
+    from runner.sources.csvparts import part_text
 
     normaliser = _NORMALISERS.get(region)
     if normaliser is None:
         normaliser = _NORMALISERS[region] = PhoneNormaliser(region)
-    classify = normaliser.classify
     text, newlines = part_text(part)
+    try:
+        result = _by_line(part, text, newlines, normaliser, max_examples) if part.index is not None \
+            and part.keep is None else None
+    except _Several:
+        result = None
+    if result is None:
+        result = _by_number(part, text, newlines, normaliser, max_examples)
+    normaliser._cache.clear()  # a worker's memory is what one part needs, whatever the file's size
+    return result
+
+
+def _finish(numbers: Any, lines: array[int], regions: bytes | None, rows: int, duplicates: int,
+            invalid: dict[str, tuple[list[int], list[tuple[int, str]]]], newlines: int,
+            fields: tuple[tuple[str, ...] | None, list[tuple[str, ...] | None] | None] = (None, None)) -> PartResult:
+    import resource
+
+    from runner.audience.numbers import pack_many
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return PartResult(rows, pack_many(numbers).tobytes(), lines.tobytes(), fields[0], fields[1], duplicates,
+                      [(reason, count[0], examples) for reason, (count, examples) in invalid.items()],
+                      regions, newlines, os.getpid(), peak)
+
+
+def _invalid_row(invalid: dict[str, tuple[list[int], list[tuple[int, str]]]], reason: str | None, line: int,
+                 raw: str, max_examples: int) -> None:
+    group = invalid.get(reason or "invalid")
+    if group is None:
+        group = invalid[reason or "invalid"] = ([0], [])
+    group[0][0] += 1
+    if len(group[1]) < max_examples:
+        group[1].append((line, raw))
+
+
+def _by_number(part: CsvPart, text: str, newlines: int, normaliser: Any, max_examples: int) -> PartResult:
+    """The general way, any shape (template fields, several numbers a row): every row through
+    ``CsvSource._body`` and the normaliser; the part's duplicates dropped here."""
+    from runner.audience.regions import region_code
+    from runner.sources.csvparts import open_part
+
+    classify = normaliser.classify
     reader, _, source = open_part(part, text)
     seen: dict[str, int] = {}  # the part's distinct valid numbers -> their line, first occurrence first
     keys: tuple[str, ...] | None = None
     values: list[tuple[str, ...] | None] | None = None
     invalid: dict[str, tuple[list[int], list[tuple[int, str]]]] = {}
-    counts = [0, 0]  # rows, duplicates
-    # the region of each distinct number (runner.audience.regions), found as it joins `seen`: a clean
-    # number of the default region's single-region code needs no lookup
-    regions = bytearray()
-    add_region = regions.append
-    lost: list[LookupError] = []  # a region outside the table (never today): the part sends no regions
-
-    def region_of(e164: str | None, region: str | None = None) -> int:
-        """The byte of ``e164``'s region, looked up; or, with no number, of the ``region`` already found."""
-        try:
-            return region_code(e164) if e164 is not None else code_of(region)
-        except LookupError as exc:  # pragma: no cover - see runner.audience.regions.region_codes
-            lost.append(exc)
-            return 0
-
-    def take(raw: str, line: int, fields: dict[str, str] | None) -> None:
-        nonlocal keys, values
-        counts[0] += 1
+    rows = duplicates = 0
+    for raw, line, fields in source._body(reader, part.index, part.keep):
+        rows += 1
         e164, reason = classify(raw)
         if e164 is None:
-            group = invalid.get(reason or "invalid")
-            if group is None:
-                group = invalid[reason or "invalid"] = ([0], [])
-            group[0][0] += 1
-            if len(group[1]) < max_examples:
-                group[1].append((line, raw))
+            _invalid_row(invalid, reason, line, raw, max_examples)
         elif e164 in seen:
-            counts[1] += 1
+            duplicates += 1
         else:
             seen[e164] = line
-            add_region(region_of(e164))
             if fields is not None:
                 if keys is None:
                     keys = tuple(fields)
@@ -229,95 +239,134 @@ def classify_part(part: CsvPart, region: str | None, max_examples: int) -> PartR
                 values.append(tuple(fields.values()))
             elif values is not None:
                 values.append(None)
+    try:
+        regions: bytes | None = bytes(map(region_code, seen))
+    except LookupError:  # pragma: no cover - see runner.audience.regions.region_codes
+        regions = None
+    return _finish(seen, array(_LINE_CODE, seen.values()), regions, rows, duplicates, invalid, newlines,
+                   (keys, values))
+
+
+def _by_line(part: CsvPart, text: str, newlines: int, normaliser: Any, max_examples: int) -> PartResult | None:
+    """The common shape (one number in the phone cell, no template fields), one answer a line: the
+    default region's clean mobile numbers matched in C (``runner.audience.phonelines``), the other rows
+    one by one, each valid number kept at its line with its region. The part's duplicates are left to the
+    parent's dedupe (a part rarely holds a number twice). Raises _Several if a row gives two valid numbers."""
+    from runner.audience.phonelines import CELL
+    from runner.audience.phones import MOBILE_TYPES
+    from runner.audience.regions import code_of, region_code
+    from runner.sources.csvparts import open_part, plain_lines
 
     index = part.index
-    if index is None or part.keep is not None:
-        for raw, line, fields in source._body(reader, index, part.keep):
-            take(raw, line, fields)
-    else:
-        # CsvSource._body's common shape (one number in the phone cell, no template fields) without a
-        # generator step per row; every other row goes through its _emit, as there.
-        # A valid number is answered by the fast path without the normaliser's cache (a part rarely holds
-        # the same string twice: the cache cost more than it saved); the rest goes the general way.
-        # A part without quotes is cut with str.split, as csv.reader would cut it (csvparts.plain_lines):
-        # half the reader's cost a row.
-        fast = normaliser._fast.classify
-        home = normaliser._fast.home_whole
-        # the default region's national regexes by length, "+cc" and its prefix's length (once, not a row)
-        by_length, plus_cc, skip = normaliser._fast.home_national or (None, "", 0)
-        home_region = region_of(None, normaliser._fast.home_region)  # the byte of a home match
-        mobile = MOBILE_TYPES
-        fast_rows = 0
-        lines = plain_lines(text)
-        del text
-        delimiter = part.delimiter
-        if lines is not None:
-            rows: Any = enumerate(map(str.split, lines, repeat(delimiter), repeat(index + 1)), 1)
+    assert index is not None
+    classify = normaliser.classify
+    fast = normaliser._fast.classify
+    home = normaliser._fast.home_whole
+    # the default region's national regexes by length, "+cc" and its prefix's length (once, not a row)
+    by_length, plus_cc, skip = normaliser._fast.home_national or (None, "", 0)
+    home_name = normaliser._fast.home_region
+    mobile = MOBILE_TYPES
+    try:
+        home_region = code_of(home_name)  # the byte of a home match
+    except LookupError:  # pragma: no cover - see runner.audience.regions.region_codes
+        return None
+    invalid: dict[str, tuple[list[int], list[tuple[int, str]]]] = {}
+    delimiter = part.delimiter
+    reader, _, source = open_part(part, text)
+    lines = plain_lines(text)
+    del text
+    rows = 0
+    if lines is not None:
+        # found[line] (1-based; found[0] is no line): the line's valid number, else None
+        found: list[str | None] = [None]
+        accept = normaliser._fast.home_lines(delimiter, index)
+        if accept is not None:
+            found += map(itemgetter(CELL), map(accept.fullmatch, lines))  # in C: most lines answered here
+            rows = len(found) - found.count(None)
+            left: Any = compress(range(1, len(found)), map(not_, islice(found, 1, None)))
         else:
-            rows = ((reader.line_num, cells) for cells in reader)
-        for line_num, cells in rows:
-            if not cells:
-                continue
-            head = cells[0]
-            if "#" in head and head.lstrip().startswith("#"):
-                continue
-            if index < len(cells):
-                cell = cells[index]
-                if not ("," in cell or ";" in cell or "|" in cell or "  " in cell or (" " in cell and len(cell) > 20)):
-                    raw = cell.strip()  # (the condition is csvfile._several(cell), inlined)
-                    if raw:
-                        # fast(raw)'s common answers without the call: a clean "+cc…" of the default region
-                        # ("+33 6 12 34 56 78" too: its spaces dropped, as classify drops them), or one of its
-                        # national numbers, separators " .-" dropped ("06 12 34 56 78", "06.12.34.56.78").
-                        # A match is classify's answer (tests/audience: test_phones, test_parallel); else it is called.
-                        match = None
-                        if raw[:1] == "+":
-                            if home is not None:
-                                candidate = raw.replace(" ", "") if " " in raw else raw
-                                pattern, types = home[len(candidate)]
-                                match = pattern.fullmatch(candidate)
-                                e164 = candidate
-                        elif by_length is not None:
-                            candidate = raw.replace(" ", "").replace(".", "").replace("-", "")
-                            if len(candidate) >= 3:
-                                pattern, types = by_length[len(candidate)]
-                                match = pattern.fullmatch(candidate)
-                                if match is not None:
-                                    e164 = plus_cc + candidate[skip:]
-                        if match is not None and types[match.lastindex or 0] in mobile:
-                            fast_rows += 1
-                            if e164 in seen:
-                                counts[1] += 1
-                            else:
-                                seen[e164] = line_num
-                                add_region(home_region)
-                            continue
-                        found = fast(raw)
-                        if found is not None and found[1] in mobile:  # what classify(raw) answers then
-                            fast_rows += 1
-                            e164 = found[0]
-                            if e164 in seen:
-                                counts[1] += 1
-                            else:
-                                seen[e164] = line_num
-                                add_region(region_of(None, found[2]))  # the region the classifier found
-                        else:
-                            take(raw, line_num, None)  # invalid or not known to the fast path
+            found *= len(lines) + 1
+            left = range(1, len(lines) + 1)
+        cut = index + 1
+        pairs: Any = ((line, lines[line - 1].split(delimiter, cut)) for line in list(left))
+    else:  # quotes: the csv module cuts the rows
+        found = [None] * (newlines + 2)  # reader.line_num <= the part's lines + 1
+        pairs = ((reader.line_num, cells) for cells in reader)
+    regions = bytearray((home_region,)) * len(found)  # by line, like found
+    lost = False  # a region outside the table (never today): the part sends no regions
+    for line_num, cells in pairs:
+        if not cells:
+            continue
+        head = cells[0]
+        if "#" in head and head.lstrip().startswith("#"):
+            continue
+        if index < len(cells):
+            cell = cells[index]
+            if not ("," in cell or ";" in cell or "|" in cell or "  " in cell or (" " in cell and len(cell) > 20)):
+                raw = cell.strip()  # (the condition is csvfile._several(cell), inlined)
+                if raw:
+                    rows += 1
+                    # fast(raw)'s common answers without the call: a clean "+cc…" of the default region
+                    # ("+33 6 12 34 56 78" too: its spaces dropped, as classify drops them), or one of its
+                    # national numbers, separators " .-" dropped ("06 12 34 56 78", "06.12.34.56.78").
+                    # A match is classify's answer (tests/audience: test_phones, test_parallel); else it is called.
+                    match = None
+                    if raw[:1] == "+":
+                        if home is not None:
+                            candidate = raw.replace(" ", "") if " " in raw else raw
+                            pattern, types = home[len(candidate)]
+                            match = pattern.fullmatch(candidate)
+                            e164 = candidate
+                    elif by_length is not None:
+                        candidate = raw.replace(" ", "").replace(".", "").replace("-", "")
+                        if len(candidate) >= 3:
+                            pattern, types = by_length[len(candidate)]
+                            match = pattern.fullmatch(candidate)
+                            if match is not None:
+                                e164 = plus_cc + candidate[skip:]
+                    if match is not None and types[match.lastindex or 0] in mobile:
+                        found[line_num] = e164
                         continue
-            if lines is not None:
-                cells = lines[line_num - 1].split(delimiter)  # every cell (only the first were cut)
-            for raw, line, fields in source._emit(cells, index, None, line_num):
-                take(raw, line, fields)
-        counts[0] += fast_rows
-    normaliser._cache.clear()  # a worker's memory is what one part needs, whatever the file's size
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    numbers = pack_many(seen)
-    order, bucketed, bucket_counts = group(numbers)
-    assert len(regions) == len(seen)
-    return PartResult(counts[0], numbers.tobytes(), array(_LINE_CODE, seen.values()).tobytes(), keys, values,
-                      counts[1], [(reason, rows[0], examples) for reason, (rows, examples) in invalid.items()],
-                      order.tobytes(), bucketed.tobytes(), bucket_counts, None if lost else bytes(regions), newlines,
-                      os.getpid(), peak)
+                    answer = fast(raw)
+                    if answer is not None and answer[1] in mobile:  # what classify(raw) answers then
+                        found[line_num] = answer[0]
+                        if answer[2] != home_name:
+                            try:
+                                regions[line_num] = code_of(answer[2])  # the region the classifier found
+                            except LookupError:  # pragma: no cover - see region_codes
+                                lost = True
+                        continue
+                    e164, reason = classify(raw)  # invalid, or not known to the fast path
+                    if e164 is None:
+                        _invalid_row(invalid, reason, line_num, raw, max_examples)
+                    else:
+                        found[line_num] = e164
+                        lost = _set_region(regions, line_num, e164, region_code) or lost
+                    continue
+        if lines is not None:
+            cells = lines[line_num - 1].split(delimiter)  # every cell (only the first were cut)
+        for raw, line, _fields in source._emit(cells, index, None, line_num):
+            rows += 1
+            e164, reason = classify(raw)
+            if e164 is None:
+                _invalid_row(invalid, reason, line, raw, max_examples)
+            elif found[line_num] is not None:
+                raise _Several
+            else:
+                found[line_num] = e164
+                lost = _set_region(regions, line_num, e164, region_code) or lost
+    numbers = list(filter(None, found))
+    return _finish(numbers, array(_LINE_CODE, compress(range(len(found)), found)),
+                   None if lost else bytes(compress(regions, found)), rows, 0, invalid, newlines)
+
+
+def _set_region(regions: bytearray, line: int, e164: str, region_code: Any) -> bool:
+    """``regions[line]``: the byte of ``e164``'s region; True if it has none in the table."""
+    try:
+        regions[line] = region_code(e164)
+    except LookupError:  # pragma: no cover - see runner.audience.regions.region_codes
+        return True
+    return False
 
 
 def unpack_lines(packed: bytes, code: str = _LINE_CODE) -> array[int]:

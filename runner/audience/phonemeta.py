@@ -79,38 +79,67 @@ def _desc_source(desc: PhoneNumberDesc | None, length: int) -> str | None:
     return f"(?:{desc.national_number_pattern})"
 
 
-def type_source(metadata: PhoneMetadata, length: int) -> tuple[str, tuple[int, ...]] | None:
-    """``(?=general\\Z)(?:(premium)|(toll_free)|…|(fixed_or_mobile)|(fixed)|(mobile))`` for NSNs of
-    ``length``, in ``_number_type_helper``'s order, and the type of each group; None if none can match."""
+def type_alternatives(metadata: PhoneMetadata, length: int, end: str = r"\Z") -> \
+        tuple[str, list[tuple[str, int]]] | None:
+    """The general description's source and the type alternatives (source, type) for NSNs of ``length``,
+    in ``_number_type_helper``'s order; ``end`` is what follows the NSN (the end of the string, or of a
+    cell); None if none can match."""
     general = _desc_source(metadata.general_desc, length)
     if general is None:
         return None
-    alternatives: list[str] = []
-    types: list[int] = [UNKNOWN]  # index 0 unused: groups are numbered from 1
-    for attribute, number_type in _TYPE_ORDER:
-        source = _desc_source(getattr(metadata, attribute), length)
-        if source is not None:
-            alternatives.append(f"({source})")
-            types.append(number_type)
+    alternatives = [(source, number_type) for attribute, number_type in _TYPE_ORDER
+                    if (source := _desc_source(getattr(metadata, attribute), length)) is not None]
     fixed = _desc_source(metadata.fixed_line, length)
     mobile = _desc_source(metadata.mobile, length)
     if metadata.same_mobile_and_fixed_line_pattern:
         if fixed is not None:
-            alternatives.append(f"({fixed})")
-            types.append(PhoneNumberType.FIXED_LINE_OR_MOBILE)
+            alternatives.append((fixed, PhoneNumberType.FIXED_LINE_OR_MOBILE))
     else:
         if fixed is not None and mobile is not None:
-            alternatives.append(rf"((?={fixed}\Z){mobile})")
-            types.append(PhoneNumberType.FIXED_LINE_OR_MOBILE)
+            alternatives.append((rf"(?={fixed}{end}){mobile}", PhoneNumberType.FIXED_LINE_OR_MOBILE))
         if fixed is not None:
-            alternatives.append(f"({fixed})")
-            types.append(PhoneNumberType.FIXED_LINE)
+            alternatives.append((fixed, PhoneNumberType.FIXED_LINE))
         if mobile is not None:
-            alternatives.append(f"({mobile})")
-            types.append(PhoneNumberType.MOBILE)
-    if not alternatives:
+            alternatives.append((mobile, PhoneNumberType.MOBILE))
+    return (general, alternatives) if alternatives else None
+
+
+def type_source(metadata: PhoneMetadata, length: int) -> tuple[str, tuple[int, ...]] | None:
+    """``(?=general\\Z)(?:(premium)|(toll_free)|…|(fixed_or_mobile)|(fixed)|(mobile))`` for NSNs of
+    ``length``, in ``_number_type_helper``'s order, and the type of each group; None if none can match."""
+    found = type_alternatives(metadata, length)
+    if found is None:
         return None
-    return rf"(?={general}\Z)(?:{'|'.join(alternatives)})", tuple(types)
+    general, alternatives = found
+    source = "|".join(f"({alternative})" for alternative, _ in alternatives)
+    return rf"(?={general}\Z)(?:{source})", (UNKNOWN, *(number_type for _, number_type in alternatives))
+
+
+def first_of_types(metadata: PhoneMetadata, length: int, wanted: frozenset[int], end: str) -> str | None:
+    """A regex source matching an NSN of ``length`` followed by ``end`` exactly when :func:`type_source`'s
+    matching group (the first alternative that matches the whole NSN) is of a type in ``wanted``; None if
+    it never is: "none of the alternatives before the first wanted one", then each wanted one preceded
+    by "none of the earlier wanted-or-not ones"."""
+    found = type_alternatives(metadata, length, end)
+    if found is None:
+        return None
+    general, alternatives = found
+    first = next((at for at, (_, number_type) in enumerate(alternatives) if number_type in wanted), None)
+    if first is None:
+        return None
+    before = "".join(f"(?!{source}{end})" for source, _ in alternatives[:first])
+    tail = alternatives[first:]
+    if [number_type for _, number_type in tail] == _FIXED_MOBILE and wanted.issuperset(_MOBILE) \
+            and PhoneNumberType.FIXED_LINE not in wanted:
+        # (fixed and mobile) or (not fixed and mobile) is mobile: one test instead of three
+        return rf"(?={general}{end}){before}{tail[-1][0]}{end}"
+    choices = ["".join(f"(?!{earlier}{end})" for earlier, _ in tail[:at]) + f"{source}{end}"
+               for at, (source, number_type) in enumerate(tail) if number_type in wanted]
+    return rf"(?={general}{end}){before}(?:{'|'.join(choices)})"
+
+
+_FIXED_MOBILE: Final = [PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.FIXED_LINE, PhoneNumberType.MOBILE]
+_MOBILE: Final = frozenset({PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.MOBILE})
 
 
 def compiled(source: str, types: tuple[int, ...]) -> Typed:

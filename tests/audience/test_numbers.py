@@ -1,10 +1,9 @@
-"""Compact numbers (E164List) and the bucketed dedupe give what lists of str and a dict give."""
+"""Compact numbers (E164List) and the dedupe give what lists of str and a dict give."""
 
 from __future__ import annotations
 
 import random
 from array import array
-from concurrent.futures import Future
 from typing import Any
 
 import pytest
@@ -97,53 +96,52 @@ def _reference(numbers: list[int], excluded: set[int], suppressed: dict[int, str
 
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(numbers=st.lists(st.integers(33600000000, 33600000060), max_size=300),
        excluded=st.sets(st.integers(33600000000, 33600000060), max_size=5),
        suppressed=st.dictionaries(st.integers(33600000000, 33600000060), st.sampled_from(["manual", "reply:x"]),
                                   max_size=5),
-       bucket=st.sampled_from([1, 7, 64]), helpers=st.integers(0, 3), sliced=st.booleans())
-def test_bucketed_dedupe_keeps_first_occurrences_in_order(numbers: list[int], excluded: set[int],
-                                                          suppressed: dict[int, str], bucket: int,
-                                                          helpers: int, sliced: bool) -> None:
-    original, slices_below = dedupe_module.BUCKETS, dedupe_module.SLICES_BELOW
-    dedupe_module.BUCKETS = bucket
-    dedupe_module.SLICES_BELOW = 1 if sliced else 10**9  # the kept numbers copied by slices, or by compress
-    try:
-        packed = array(CODE, numbers)
-        buckets = dedupe_module.Buckets()
-        half = len(numbers) // 2  # the first half as a worker's part, the rest one by one
-        order, bucketed, counts = dedupe_module.group(packed[:half])
-        buckets.add_part(0, order, bucketed, counts)
-        regions = bytearray(n % 7 for n in numbers)
-        outcome = dedupe(packed, array("q", [p * 10 for p in range(len(numbers))]), excluded, suppressed, buckets,
-                         regions, _share, helpers)  # helpers: some buckets done "elsewhere" (in the workers)
-    finally:
-        dedupe_module.BUCKETS, dedupe_module.SLICES_BELOW = original, slices_below
+       large=st.booleans())
+def test_dedupe_keeps_first_occurrences_in_order(numbers: list[int], excluded: set[int],
+                                                 suppressed: dict[int, str], large: bool) -> None:
+    """Both ways (the dict of a short list, numpy's sorted slices of a long one) give the reference."""
+    packed = array(CODE, numbers)
+    regions = bytearray(n % 7 for n in numbers)
+    outcome = dedupe(packed, array("q", [p * 10 for p in range(len(numbers))]), excluded, suppressed, regions,
+                     small=0 if large else 10**9)
     got = (list(outcome.numbers), list(outcome.codes), outcome.duplicates, outcome.excluded, outcome.opted_out,
            outcome.suppressed_by)
     assert got == _reference(numbers, excluded, suppressed)
     assert outcome.regions == bytearray(n % 7 for n in outcome.numbers)
+    assert first_occurrences(packed, small=0) == first_occurrences(packed, small=10**9)
 
 
-def _share(numbers: list[bytes], positions: list[bytes]) -> Future[bytes]:
-    """What the audience's pool does with a share of the dedupe, here in the same process."""
-    future: Future[bytes] = Future()
-    future.set_result(dedupe_module.first_positions(numbers, positions))
-    return future
+def test_a_long_list_is_sorted_a_slice_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sort's temporary arrays hold a slice of the numbers, not the list: count the largest sort."""
+    import numpy
 
-
-def test_first_occurrences_memory_is_a_bucket_not_the_list(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The dedupe's dicts hold one bucket at a time: count the largest dict it builds."""
     largest = [0]
-    real_mark = dedupe_module._mark
+    real_argsort = numpy.argsort
 
-    def mark(first: bytearray, positions: Any) -> None:
-        largest[0] = max(largest[0], len(positions))
-        real_mark(first, positions)
+    def argsort(values: Any, *args: Any, **kwargs: Any) -> Any:
+        largest[0] = max(largest[0], len(values))
+        return real_argsort(values, *args, **kwargs)
 
-    monkeypatch.setattr(dedupe_module, "_mark", mark)
-    monkeypatch.setattr(dedupe_module, "BUCKETS", 16)
-    numbers = array(CODE, (33600000000 + (i * 7919) % 6000 for i in range(20_000)))
+    monkeypatch.setattr(numpy, "argsort", argsort)
+    rng = random.Random(7)
+    numbers = array(CODE, (33600000000 + rng.randrange(60_000) for _ in range(80_000)))
     first = first_occurrences(numbers)
-    assert first.count(1) == 6000 and largest[0] <= 6000 // 16 + 1
+    assert first.count(1) == len(set(numbers))
+    assert 0 < largest[0] <= len(numbers) // dedupe_module.SLICES * 1.1
+
+
+def test_a_short_list_never_loads_numpy() -> None:
+    """``validate`` and small plans do not pay numpy's import (checked in a fresh interpreter)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from array import array; from runner.audience.dedupe import dedupe; "
+            "dedupe(array('q', [1, 2, 1] * 1000), array('q', range(3000)), set(), {}); "
+            "print('numpy' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

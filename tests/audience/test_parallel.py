@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runner.audience import parallel
+from runner.audience import dedupe, parallel
 from runner.audience.build import Audience, build_audience
 from runner.audience.regions import decode, regions_of
 from runner.check import load_campaign
@@ -65,7 +65,7 @@ def _both(repo: Repo, body: str, **kwargs: Any) -> tuple[dict[str, Any], dict[st
 @pytest.fixture(autouse=True)
 def _small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel, "MIN_PART_BYTES", 1)  # tiny files still get cut in several parts
-    monkeypatch.setattr(parallel, "SHARED_DEDUPE_MIN", 0)  # and the workers take a share of the dedupe
+    monkeypatch.setattr(dedupe, "SMALL", 0)  # and the dedupe takes numpy's way, as a long list does
     monkeypatch.delenv("SMSRUN_WORKERS", raising=False)
     monkeypatch.delenv("SMSRUN_PARALLEL_MIN_BYTES", raising=False)
 
