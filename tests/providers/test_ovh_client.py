@@ -238,3 +238,15 @@ def test_api_functions_parse_shapes(fake: FakeOvh) -> None:
         assert estimate.parts == 1 and estimate.characters_class == "7bits"
         estimate = api.estimate(client, "Zoë ✓" * 20, no_stop_clause=True, sender_type="shortcode")
         assert estimate.characters_class == "unicode" and estimate.parts == 2
+
+
+def test_the_provider_loads_httpx_only_when_a_client_is_made() -> None:
+    """``smsrun plan`` imports the provider's class (settings, parts, cost) but sends nothing: httpx's
+    ~0.15 s of imports waits for the first client (checked in a fresh interpreter)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from runner.providers import provider_class; provider_class('ovh'); "
+            "print('httpx' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
