@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from array import array
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
@@ -187,6 +188,10 @@ def build_audience(campaign: Campaign, ctx: SourceContext, *, wanted_fields: fro
             meanwhile()  # the workers are started: no fork after this (a thread it starts is harmless)
             meanwhile = None
             warm_up()  # a large list: the dedupe will need numpy
+            for source, submitted in opened:  # hash the cut files now, while their parts are read
+                if submitted is not None:
+                    with contextlib.suppress(SourceError):  # raised again in its turn, if it is one
+                        source.digest()
         for index, (source, submitted) in enumerate(opened):
             audience.labels.append(source.label)
             counts = _Counts()

@@ -140,6 +140,23 @@ class CsvSource(Source):
         self._digest = digest.hexdigest()
         self._encoding = self.encoding or ("utf-8-sig" if utf8_ok else "latin-1")
 
+    def layout(self) -> tuple[bool, bool]:
+        """``(splittable, quoted)`` as :meth:`_scan` finds them (no bare CR; a '"' somewhere), from a pass
+        at memchr speed when the scan has not run: the parallel reader cuts a large file with this alone,
+        and leaves the hash and the UTF-8 check to be done while its workers read."""
+        if self._digest is not None:
+            return self._splittable, self._quoted
+        splittable, quoted = True, False
+        try:
+            with self.path.open("rb") as handle:
+                while chunk := handle.read(_CHUNK):
+                    quoted = quoted or b'"' in chunk
+                    if splittable and b"\r" in chunk:  # as _scan decides it, chunk by chunk
+                        splittable = chunk.count(b"\r") == chunk.count(b"\r\n")
+        except OSError as exc:
+            raise SourceError.at(self.label, 0, 0, f"cannot read: {exc.strerror}") from None
+        return splittable, quoted
+
     def digest(self) -> str:
         self._scan()
         assert self._digest is not None

@@ -97,14 +97,16 @@ def split(source: CsvSource, parts: int, min_bytes: int) -> tuple[list[CsvPart],
     a quoted field, its strict reader raises, and the file is read in the parent after all.
     Raises the errors :meth:`CsvSource.rows` raises about the header (no such column...).
     """
-    source._scan()
-    encoding = source.detected_encoding
+    splittable, quoted = source.layout()
+    # UTF-8 unless told or found otherwise: a part that does not decode fails in its worker, and the file
+    # is then read in the parent, with the encoding the scan detects (CsvSource.rows), as if never cut
+    encoding = source.encoding or source._encoding or "utf-8-sig"
     try:
         codec = codecs.lookup(encoding).name
         size = source.path.stat().st_size
     except (LookupError, OSError):
         return None
-    if parts < 2 or size < min_bytes or not source._splittable or codec not in SPLITTABLE_CODECS:
+    if parts < 2 or size < min_bytes or not splittable or codec not in SPLITTABLE_CODECS:
         return None
     try:
         with source.path.open("r", encoding=encoding, newline="", errors="strict") as handle:
@@ -124,7 +126,7 @@ def split(source: CsvSource, parts: int, min_bytes: int) -> tuple[list[CsvPart],
     with source.path.open("rb") as raw:
         for _ in range(skip):
             raw.readline()
-        cuts = _cuts(raw, raw.tell(), size, parts, source._quoted)
+        cuts = _cuts(raw, raw.tell(), size, parts, quoted)
     cuts.append(size)
     chunk_codec = "utf-8" if codec == "utf-8-sig" else encoding
     out = [CsvPart(str(source.path), a, b, encoding if a == 0 else chunk_codec, delimiter, index, keep)

@@ -163,6 +163,21 @@ def test_latin1_file_and_lines_after_comments(repo: Repo) -> None:
     assert single["fields"][0][1] == {"prenom": "Hélène"}
 
 
+def test_a_latin1_body_under_an_ascii_header_is_read_again_in_the_parent(repo: Repo) -> None:
+    """A large file is cut before its encoding is known (the scan runs while the workers read): a part
+    that is not UTF-8 fails in its worker, and the parent reads the file as Latin-1, as one process
+    does."""
+    names = ["Hélène" if i % 97 == 60 and i > 1000 else "x" for i in range(3000)]  # none in the first 8 kB
+    text = "phone,name\n" + "".join(f"+336{i:08d},{name}\n" for i, name in enumerate(names))
+    path = repo.path / "l.csv"
+    path.write_bytes(text.encode("latin-1"))
+    split = CsvSource(path, label="l.csv", region="FR").split(4, min_bytes=0)
+    assert split is not None and split[0][1].encoding == "utf-8"  # cut, as UTF-8
+    single, several = _both(repo, f"{ONE_FILE}    region: FR\n", wanted_fields=frozenset({"name"}))
+    assert several == single
+    assert ("+33600001030", {"name": "Hélène"}) in single["fields"]
+
+
 def test_a_bad_file_fails_the_same_way(repo: Repo) -> None:
     # Declared UTF-8, with a Latin-1 byte far down: the worker's part fails to decode; the parent reads
     # the file itself and reports what the single-process path reports.
