@@ -27,9 +27,10 @@ import os
 import signal
 import threading
 from array import array
+from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
-from itertools import compress, islice
-from operator import itemgetter, not_
+from itertools import compress, repeat
+from operator import add, itemgetter, not_
 from typing import Any, Final, NamedTuple
 
 from runner.errors import SourceError
@@ -252,7 +253,7 @@ def _by_line(part: CsvPart, text: str, newlines: int, normaliser: Any, max_examp
     default region's clean mobile numbers matched in C (``runner.audience.phonelines``), the other rows
     one by one, each valid number kept at its line with its region. The part's duplicates are left to the
     parent's dedupe (a part rarely holds a number twice). Raises _Several if a row gives two valid numbers."""
-    from runner.audience.phonelines import CELL
+    from runner.audience.phonelines import NSN
     from runner.audience.phones import MOBILE_TYPES
     from runner.audience.regions import code_of, region_code
     from runner.sources.csvparts import open_part, plain_lines
@@ -278,15 +279,16 @@ def _by_line(part: CsvPart, text: str, newlines: int, normaliser: Any, max_examp
     rows = 0
     if lines is not None:
         # found[line] (1-based; found[0] is no line): the line's valid number, else None
-        found: list[str | None] = [None]
+        found: list[str | None] = [None] * (len(lines) + 1)
+        left: Any = range(1, len(found))
         accept = normaliser._fast.home_lines(delimiter, index)
-        if accept is not None:
-            found += map(itemgetter(CELL), map(accept.fullmatch, lines))  # in C: most lines answered here
-            rows = len(found) - found.count(None)
-            left: Any = compress(range(1, len(found)), map(not_, islice(found, 1, None)))
-        else:
-            found *= len(lines) + 1
-            left = range(1, len(lines) + 1)
+        if accept is not None:  # in C: most lines answered here, "+cc" + their NSN put at their line
+            pattern, head = accept
+            nsns = list(map(itemgetter(NSN), map(pattern.fullmatch, lines)))
+            answered = list(compress(left, nsns))
+            deque(map(found.__setitem__, answered, map(add, repeat(head), filter(None, nsns))), maxlen=0)
+            rows = len(answered)
+            left = compress(left, map(not_, nsns))
         cut = index + 1
         pairs: Any = ((line, lines[line - 1].split(delimiter, cut)) for line in list(left))
     else:  # quotes: the csv module cuts the rows

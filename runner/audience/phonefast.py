@@ -95,21 +95,22 @@ class FastClassifier:
         :meth:`classify` answers ``(raw, types[match.lastindex], home_region)`` (a caller may skip the call)."""
         return self._home_whole
 
-    def home_lines(self, delimiter: str, index: int) -> re.Pattern[str] | None:
-        """The default region's line regex for the phone cell at ``index`` (``runner.audience.phonelines``):
-        group 1 is the cell when it is a clean ``+cc…`` mobile number, which :meth:`classify` answers with
-        ``(cell, a mobile type, home_region)``; None when the default region has none."""
+    def home_lines(self, delimiter: str, index: int) -> tuple[re.Pattern[str], str] | None:
+        """The default region's line regex for the phone cell at ``index`` (``runner.audience.phonelines``)
+        and ``"+" + cc``: when its group ``NSN`` is not None, :meth:`classify` answers the cell with
+        ``("+" + cc + nsn, a mobile type, home_region)``; None when the default region has none."""
         key = (delimiter, index)
         if key not in self._lines:
             from runner.audience.phonelines import home_line
             from runner.audience.phones import MOBILE_TYPES
 
             home = self._home
-            self._lines[key] = None if home is None else home_line(home.country, delimiter, index, MOBILE_TYPES)
+            pattern = None if home is None else home_line(home, delimiter, index, MOBILE_TYPES)
+            self._lines[key] = None if pattern is None or home is None else (pattern, "+" + home.cc)
         return self._lines[key]
 
     def __init__(self, default_region: str | None) -> None:
-        self._lines: dict[tuple[str, int], re.Pattern[str] | None] = {}
+        self._lines: dict[tuple[str, int], tuple[re.Pattern[str], str] | None] = {}
         self._home = Home(default_region) if default_region is not None else None
         whole = whole_e164(self._home.country) if self._home is not None else None
         self._home_whole = whole  # by the raw string's length: the default region's clean "+cc…"

@@ -115,33 +115,6 @@ def type_source(metadata: PhoneMetadata, length: int) -> tuple[str, tuple[int, .
     return rf"(?={general}\Z)(?:{source})", (UNKNOWN, *(number_type for _, number_type in alternatives))
 
 
-def first_of_types(metadata: PhoneMetadata, length: int, wanted: frozenset[int], end: str) -> str | None:
-    """A regex source matching an NSN of ``length`` followed by ``end`` exactly when :func:`type_source`'s
-    matching group (the first alternative that matches the whole NSN) is of a type in ``wanted``; None if
-    it never is: "none of the alternatives before the first wanted one", then each wanted one preceded
-    by "none of the earlier wanted-or-not ones"."""
-    found = type_alternatives(metadata, length, end)
-    if found is None:
-        return None
-    general, alternatives = found
-    first = next((at for at, (_, number_type) in enumerate(alternatives) if number_type in wanted), None)
-    if first is None:
-        return None
-    before = "".join(f"(?!{source}{end})" for source, _ in alternatives[:first])
-    tail = alternatives[first:]
-    if [number_type for _, number_type in tail] == _FIXED_MOBILE and wanted.issuperset(_MOBILE) \
-            and PhoneNumberType.FIXED_LINE not in wanted:
-        # (fixed and mobile) or (not fixed and mobile) is mobile: one test instead of three
-        return rf"(?={general}{end}){before}{tail[-1][0]}{end}"
-    choices = ["".join(f"(?!{earlier}{end})" for earlier, _ in tail[:at]) + f"{source}{end}"
-               for at, (source, number_type) in enumerate(tail) if number_type in wanted]
-    return rf"(?={general}{end}){before}(?:{'|'.join(choices)})"
-
-
-_FIXED_MOBILE: Final = [PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.FIXED_LINE, PhoneNumberType.MOBILE]
-_MOBILE: Final = frozenset({PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.MOBILE})
-
-
 def compiled(source: str, types: tuple[int, ...]) -> Typed:
     """``source`` compiled with ``re.ASCII``: ``\\d`` is ``[0-9]``, so a match is made of ASCII digits
     (the fast path only ever passes those; a caller may rely on it, see ``FastClassifier.home_whole``)."""
@@ -345,17 +318,9 @@ class Home:
         self.national = whole_national(self, metadata)
 
 
-def whole_national(home: Home, metadata: PhoneMetadata) -> tuple[ByLength, int] | None:
-    """Regexes (by the string's length) for a whole national ``<prefix><nsn>`` of a single-region default
-    region, and the prefix's length; or None.
-
-    ``(?!<idd>)(?!<cc>)<prefix><type regex of the NSN's length>``, with a national prefix for parsing that
-    is a plain digit string (``0`` in FR, DE, BE...) or none (ES, IT...), for the NSN lengths parse()
-    keeps after stripping it (possible, not local-only). When it matches, ``_national`` would take none of
-    its special branches (no IDD, no leading country code), strip exactly that prefix (the rest is viable
-    and of a possible length) and type the rest with the same type regex: the answer is
-    ``("+" + cc + rest, type)``.
-    """
+def national_layout(home: Home, metadata: PhoneMetadata) -> tuple[str, set[int], str] | None:
+    """What :func:`whole_national`'s regexes are made of: the national prefix (digits), the NSN lengths
+    parse() keeps after stripping it, and the guard against the IDD; None if there are none."""
     region = home.country.single
     if region is None or metadata.national_prefix_transform_rule:
         return None
@@ -372,7 +337,25 @@ def whole_national(home: Home, metadata: PhoneMetadata) -> tuple[ByLength, int] 
             return None
     else:
         nsn_lengths = set(range(MIN_NSN, MAX_NSN + 1))
-    no_idd = "" if home.idd is None else f"(?!(?:{home.idd.pattern}))"
+    return prefix, nsn_lengths, "" if home.idd is None else f"(?!(?:{home.idd.pattern}))"
+
+
+def whole_national(home: Home, metadata: PhoneMetadata) -> tuple[ByLength, int] | None:
+    """Regexes (by the string's length) for a whole national ``<prefix><nsn>`` of a single-region default
+    region, and the prefix's length; or None.
+
+    ``(?!<idd>)(?!<cc>)<prefix><type regex of the NSN's length>``, with a national prefix for parsing that
+    is a plain digit string (``0`` in FR, DE, BE...) or none (ES, IT...), for the NSN lengths parse()
+    keeps after stripping it (possible, not local-only). When it matches, ``_national`` would take none of
+    its special branches (no IDD, no leading country code), strip exactly that prefix (the rest is viable
+    and of a possible length) and type the rest with the same type regex: the answer is
+    ``("+" + cc + rest, type)``.
+    """
+    layout = national_layout(home, metadata)
+    region = home.country.single
+    if layout is None or region is None:
+        return None
+    prefix, nsn_lengths, no_idd = layout
 
     def build(length: int) -> Typed | None:
         nsn = length - len(prefix)
