@@ -45,7 +45,7 @@ def pack_many(numbers: Collection[str]) -> array[int]:
         return array(CODE)
     joined = "\n".join(numbers)
     if _CANONICAL_LINES.fullmatch(joined) is not None:
-        values = array(CODE, map(int, joined.replace("+", "").split("\n")))
+        values = array(CODE, map(int, joined.split("\n")))  # int("+336...") is 336...: no "+" to drop
         if len(values) == len(numbers):  # no number held a line end
             return values
     return array(CODE, map(pack, numbers))  # raises, naming the number that does not round-trip
