@@ -13,7 +13,8 @@ code (8 bytes) and its region (1 byte); nothing is looked up per row. At the end
   temporary arrays weigh a quarter of the list: ~10 bytes a number at the peak, not ~40.
 
 numpy is imported on the first long list only (~60 ms: the audience's parent imports it while its
-workers read, see ``build.warm_up``); a ``validate`` or a small plan never loads it.
+workers read, see :func:`warm_up`); a ``validate`` or a plan read in one process (files under 4 MB,
+fewer than :data:`UNLOADED` numbers) never loads it.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
 
     Array = numpy.ndarray[Any, Any]
 
-SMALL: Final = 50_000  # numbers below which the dict is faster than loading numpy
+SMALL: Final = 50_000  # numbers below which the dict is faster than numpy, once numpy is loaded
+UNLOADED: Final = 120_000  # the same while it is not (measured: dict 34 ms, numpy and its import 112 ms at 100,000)
 SLICES: Final = 4  # a power of 2: the sort's slices, by the numbers' low bits
 
 assert array(CODE).itemsize == 8
@@ -55,7 +57,9 @@ def first_occurrences(numbers: array[int], small: int | None = None) -> bytearra
 
 
 def _first_mask(numbers: array[int], small: int | None) -> bytearray | Array:
-    if len(numbers) < max(SMALL if small is None else small, 1):
+    if small is None:  # numpy's import (~60 ms) pays for itself from ~120,000 numbers; loaded, from 50,000
+        small = SMALL if "numpy" in sys.modules else UNLOADED
+    if len(numbers) < max(small, 1):
         first = bytearray(len(numbers))
         firsts = dict(zip(reversed(numbers), reversed(range(len(numbers))), strict=True)).values()
         deque(map(first.__setitem__, firsts, repeat(1)), maxlen=0)  # in C: first[p] = 1 for each

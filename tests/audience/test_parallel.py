@@ -66,6 +66,7 @@ def _both(repo: Repo, body: str, **kwargs: Any) -> tuple[dict[str, Any], dict[st
 def _small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel, "MIN_PART_BYTES", 1)  # tiny files still get cut in several parts
     monkeypatch.setattr(dedupe, "SMALL", 0)  # and the dedupe takes numpy's way, as a long list does
+    monkeypatch.setattr(dedupe, "UNLOADED", 0)
     monkeypatch.delenv("SMSRUN_WORKERS", raising=False)
     monkeypatch.delenv("SMSRUN_PARALLEL_MIN_BYTES", raising=False)
 
