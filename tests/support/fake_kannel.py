@@ -38,7 +38,11 @@ class FakeKannel:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                text = self.rfile.read(length).decode("utf-8") if length else ""
+                raw = self.rfile.read(length) if length else b""
+                if len(raw) < length:  # the client died mid-body (a kill -9): no request for a server
+                    self.close_connection = True
+                    return
+                text = raw.decode("utf-8")
                 status, answer = outer._handle(dict(self.headers.items()), text)
                 if status == 0:  # in doubt: recorded, no answer
                     self.close_connection = True

@@ -665,6 +665,9 @@ class FakeOvh:
         raw_path = split.path
         length = int(handler.headers.get("Content-Length") or 0)
         raw_body = handler.rfile.read(length) if length else b""
+        if len(raw_body) < length:  # the client died mid-body (a kill -9): no server takes that as a request
+            handler.close_connection = True
+            return
         if raw_path.startswith("/_fake/"):
             self._serve_control(handler, raw_path, raw_body)
             return

@@ -150,6 +150,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if len(body) < length:  # the client died mid-body (a kill -9): no server takes that as a request
+            self.close_connection = True
+            return
         parts = urlsplit(self.path)
         answer = self.server.fake._handle(
             self.command,
