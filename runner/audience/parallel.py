@@ -28,6 +28,7 @@ import signal
 import threading
 from array import array
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import compress, repeat
 from operator import add, itemgetter, not_
@@ -256,7 +257,7 @@ def _by_line(part: CsvPart, text: str, newlines: int, normaliser: Any, max_examp
     from runner.audience.phonelines import NSN
     from runner.audience.phones import MOBILE_TYPES
     from runner.audience.regions import code_of, region_code
-    from runner.sources.csvparts import open_part, plain_lines
+    from runner.sources.csvparts import open_part, part_source, plain_lines
 
     index = part.index
     assert index is not None
@@ -273,11 +274,11 @@ def _by_line(part: CsvPart, text: str, newlines: int, normaliser: Any, max_examp
         return None
     invalid: dict[str, tuple[list[int], list[tuple[int, str]]]] = {}
     delimiter = part.delimiter
-    reader, _, source = open_part(part, text)
     lines = plain_lines(text)
-    del text
     rows = 0
     if lines is not None:
+        del text
+        source = part_source(part)
         # found[line] (1-based; found[0] is no line): the line's valid number, else None
         found: list[str | None] = [None] * (len(lines) + 1)
         left: Any = range(1, len(found))
@@ -292,6 +293,7 @@ def _by_line(part: CsvPart, text: str, newlines: int, normaliser: Any, max_examp
         cut = index + 1
         pairs: Any = ((line, lines[line - 1].split(delimiter, cut)) for line in list(left))
     else:  # quotes: the csv module cuts the rows
+        reader, _, source = open_part(part, text)
         found = [None] * (newlines + 2)  # reader.line_num <= the part's lines + 1
         pairs = ((reader.line_num, cells) for cells in reader)
     regions = bytearray((home_region,)) * len(found)  # by line, like found
@@ -332,18 +334,15 @@ def _by_line(part: CsvPart, text: str, newlines: int, normaliser: Any, max_examp
                     answer = fast(raw)
                     if answer is not None and answer[1] in mobile:  # what classify(raw) answers then
                         found[line_num] = answer[0]
-                        if answer[2] != home_name:
-                            try:
-                                regions[line_num] = code_of(answer[2])  # the region the classifier found
-                            except LookupError:  # pragma: no cover - see region_codes
-                                lost = True
+                        if answer[2] != home_name:  # the region the classifier found
+                            lost = _set_region(regions, line_num, code_of, answer[2]) or lost
                         continue
                     e164, reason = classify(raw)  # invalid, or not known to the fast path
                     if e164 is None:
                         _invalid_row(invalid, reason, line_num, raw, max_examples)
                     else:
                         found[line_num] = e164
-                        lost = _set_region(regions, line_num, e164, region_code) or lost
+                        lost = _set_region(regions, line_num, region_code, e164) or lost
                     continue
         if lines is not None:
             cells = lines[line_num - 1].split(delimiter)  # every cell (only the first were cut)
@@ -356,16 +355,17 @@ def _by_line(part: CsvPart, text: str, newlines: int, normaliser: Any, max_examp
                 raise _Several
             else:
                 found[line_num] = e164
-                lost = _set_region(regions, line_num, e164, region_code) or lost
+                lost = _set_region(regions, line_num, region_code, e164) or lost
     numbers = list(filter(None, found))
     return _finish(numbers, array(_LINE_CODE, compress(range(len(found)), found)),
                    None if lost else bytes(compress(regions, found)), rows, 0, invalid, newlines)
 
 
-def _set_region(regions: bytearray, line: int, e164: str, region_code: Any) -> bool:
-    """``regions[line]``: the byte of ``e164``'s region; True if it has none in the table."""
+def _set_region(regions: bytearray, line: int, code: Callable[[Any], int], of: Any) -> bool:
+    """``regions[line] = code(of)`` (``region_code`` of a number, ``code_of`` a region's name); True if
+    the region has no byte in the table."""
     try:
-        regions[line] = region_code(e164)
+        regions[line] = code(of)
     except LookupError:  # pragma: no cover - see runner.audience.regions.region_codes
         return True
     return False

@@ -75,6 +75,14 @@ def split_numbers(cell: str) -> list[str]:
     return out
 
 
+def _layout(chunk: bytes, splittable: bool, quoted: bool) -> tuple[bool, bool]:
+    """``(splittable, quoted)`` of a file so far, after one more chunk of it (read as :data:`_CHUNK` bytes):
+    no bare CR (a CR split from its LF by the chunk counts as bare), and a '"' somewhere."""
+    if splittable and b"\r" in chunk:
+        splittable = chunk.count(b"\r") == chunk.count(b"\r\n")
+    return splittable, quoted or b'"' in chunk
+
+
 class CsvSource(Source):
     def __init__(
         self,
@@ -117,9 +125,7 @@ class CsvSource(Source):
             with self.path.open("rb") as handle:
                 while chunk := handle.read(_CHUNK):
                     digest.update(chunk)
-                    quoted = quoted or b'"' in chunk
-                    if splittable and b"\r" in chunk:  # a CR split from its LF by the chunk: not splittable
-                        splittable = chunk.count(b"\r") == chunk.count(b"\r\n")
+                    splittable, quoted = _layout(chunk, splittable, quoted)
                     if utf8_ok and not (chunk.isascii() and not decoder.getstate()[0]):  # ASCII: valid as it is
                         try:
                             decoder.decode(chunk)
@@ -150,9 +156,7 @@ class CsvSource(Source):
         try:
             with self.path.open("rb") as handle:
                 while chunk := handle.read(_CHUNK):
-                    quoted = quoted or b'"' in chunk
-                    if splittable and b"\r" in chunk:  # as _scan decides it, chunk by chunk
-                        splittable = chunk.count(b"\r") == chunk.count(b"\r\n")
+                    splittable, quoted = _layout(chunk, splittable, quoted)
         except OSError as exc:
             raise SourceError.at(self.label, 0, 0, f"cannot read: {exc.strerror}") from None
         return splittable, quoted

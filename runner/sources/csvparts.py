@@ -57,7 +57,12 @@ def open_part(part: CsvPart, text: str | None = None) -> tuple[Any, int, CsvSour
     # strict: a part that ends inside a quoted field (a cut that fell inside a field spanning lines) or
     # holds a stray quote raises instead of guessing; the parent then reads the whole file itself.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=part.delimiter, strict=True)
-    return reader, lines, CsvSource(Path(part.path), label="")
+    return reader, lines, part_source(part)
+
+
+def part_source(part: CsvPart) -> CsvSource:
+    """A source whose ``_body``/``_emit`` read one part's rows (they need the part's rules, not its file)."""
+    return CsvSource(Path(part.path), label="")
 
 
 def plain_lines(text: str) -> list[str] | None:
