@@ -66,7 +66,7 @@ def _first_mask(numbers: array[int], small: int | None) -> bytearray | Array:
         return first
     import numpy as np
 
-    values = np.frombuffer(numbers, dtype=np.int64)
+    values = _as_numpy(numbers)
     keep = np.zeros(len(values), dtype=bool)
     low_byte = values.view(np.uint8)[0 if sys.byteorder == "little" else 7::8]
     slice_of = low_byte & (SLICES - 1)
@@ -104,7 +104,7 @@ def dedupe(numbers: array[int], codes: array[int], excluded: set[int] | frozense
         flagged = ()
         if excluded or suppressed:
             dropped = np.fromiter((*excluded, *suppressed), dtype=np.int64)
-            flagged = np.flatnonzero(keep & np.isin(np.frombuffer(numbers, dtype=np.int64), dropped)).tolist()
+            flagged = np.flatnonzero(keep & np.isin(_as_numpy(numbers), dropped)).tolist()
     outcome.duplicates = len(numbers) - distinct
     suppressed_by = outcome.suppressed_by
     for position in flagged:  # in order: suppressed_by's order is first seen
