@@ -183,3 +183,26 @@ def test_a_lease_names_its_holder_and_is_taken_over_once_expired(tmp_path: Path,
         assert third.statuses("c") == {"+33600000001": "claimed"}
     writer.close()
     first.close()
+
+
+def test_a_session_ended_for_idling_in_a_transaction_is_a_lost_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a process paused (SIGSTOP, a frozen VM) between two statements of a transaction: the server ends its
+    # session after the lease's time to live, and the error on resuming says the connection was lost
+    from runner.ledger.pg.connection import PgDb, connect
+
+    monkeypatch.setenv("SMSRUN_LEASE_SECONDS", "1")
+    url = os.environ["SMSRUN_LEDGER"]
+    conninfo, schema = split_schema(url)
+    db = PgDb(connect(conninfo, schema), url)
+    pid = db.execute("SELECT pg_backend_pid()").fetchone()[0]
+    db.execute("BEGIN")
+    db.execute("SELECT 1")
+    admin, _ = _admin()
+    with admin:
+        deadline = time.monotonic() + 60
+        while admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()[0]:
+            assert time.monotonic() < deadline, "the server never ended the idle session"
+            time.sleep(0.05)
+    with pytest.raises(LedgerError, match=r"lost or refused connection .*idle-in-transaction timeout .*lease's 1 s"):
+        db.execute("SELECT 1")
+    db.close()

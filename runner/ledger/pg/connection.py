@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
+import psycopg.errors
 
 from runner.errors import LedgerError
 from runner.ledger.url import redact_url
@@ -38,7 +39,13 @@ def clean(exc: BaseException, secret: str | None) -> str:
 
 def ledger_error(exc: BaseException, where: str, secret: str | None) -> LedgerError:
     detail = clean(exc, secret)
-    if isinstance(exc, psycopg.OperationalError):
+    lost = isinstance(exc, psycopg.OperationalError)
+    if isinstance(exc, psycopg.errors.IdleInTransactionSessionTimeout):
+        # SQLSTATE class 25 (psycopg's InternalError), yet the server has closed the session: a lost connection
+        detail += (f" (this run stopped for longer than the lease's {idle_timeout():g} s inside a transaction, "
+                   "as a paused process or machine does; another run may have taken the campaign over)")
+        lost = True
+    if lost:
         return LedgerError(f"lost or refused connection to the PostgreSQL ledger {where}: {detail}. Nothing more was "
                            "sent; run the same command again to resume once the server is reachable")
     return LedgerError(f"the PostgreSQL ledger {where} refused the operation: {detail}")
