@@ -18,6 +18,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.support.loopback import whole_body
+
 
 class FakeKannel:
     def __init__(self, username: str = "smsrun", password: str = "s3cret-pw") -> None:
@@ -37,10 +39,8 @@ class FakeKannel:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                if len(raw) < length:  # the client died mid-body (a kill -9): no request for a server
-                    self.close_connection = True
+                raw = whole_body(self)
+                if raw is None:
                     return
                 text = raw.decode("utf-8")
                 status, answer = outer._handle(dict(self.headers.items()), text)

@@ -76,6 +76,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from tests.support.loopback import whole_body
+
 try:
     from zoneinfo import ZoneInfo
 
@@ -663,10 +665,8 @@ class FakeOvh:
     def _serve(self, handler: _Handler) -> None:
         split = urlsplit(handler.path)
         raw_path = split.path
-        length = int(handler.headers.get("Content-Length") or 0)
-        raw_body = handler.rfile.read(length) if length else b""
-        if len(raw_body) < length:  # the client died mid-body (a kill -9): no server takes that as a request
-            handler.close_connection = True
+        raw_body = whole_body(handler)
+        if raw_body is None:
             return
         if raw_path.startswith("/_fake/"):
             self._serve_control(handler, raw_path, raw_body)

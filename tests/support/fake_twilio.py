@@ -57,6 +57,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 
+from tests.support.loopback import whole_body
 from tests.support.openapi_check import TwilioSpec
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -148,10 +149,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve()
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        if len(body) < length:  # the client died mid-body (a kill -9): no server takes that as a request
-            self.close_connection = True
+        body = whole_body(self)
+        if body is None:
             return
         parts = urlsplit(self.path)
         answer = self.server.fake._handle(
